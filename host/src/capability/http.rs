@@ -1,0 +1,569 @@
+//! z.request, the host half: auth headers, params, the egress policy,
+//! execution with redirects followed by hand, limits, logging, and the
+//! stale-auth (401) and throttling (429) checks. The only module that opens
+//! connections.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::bindings::WitZError;
+use crate::bindings::zapwasm::integration::http::{Host, RedirectMode, Request, Response};
+use crate::egress;
+use crate::error::{CallError, LimitKind, ZError};
+use crate::record::{BODY_PREVIEW_BYTES, HttpExchange, Level, Source};
+use crate::sandbox::{CallContext, HostAbort, Sandbox};
+
+/// Headers the host owns: an integration setting them could smuggle
+/// requests past the policy (Host, proxies) or desynchronise the connection.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "content-length",
+    "trailer",
+];
+
+/// Why a request produced no response for the guest.
+pub(crate) enum SendFailure {
+    /// An error the guest sees, typed (denials, timeouts, 401/429 checks).
+    Z(ZError),
+    /// A limit breach: the call ends.
+    Abort(CallError),
+}
+
+impl From<ZError> for SendFailure {
+    fn from(e: ZError) -> SendFailure {
+        SendFailure::Z(e)
+    }
+}
+
+impl Host for Sandbox {
+    async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, WitZError>> {
+        let call = self.call.clone();
+        to_guest(send(&call, request).await)
+    }
+
+    async fn send_all(
+        &mut self,
+        requests: Vec<Request>,
+    ) -> wasmtime::Result<Vec<Result<Response, WitZError>>> {
+        let call = self.call.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            call.limits.max_concurrent_requests.max(1) as usize,
+        ));
+        let sends = requests.into_iter().map(|request| {
+            let call = call.clone();
+            let slots = slots.clone();
+            async move {
+                let _slot = slots.acquire().await;
+                send(&call, request).await
+            }
+        });
+        futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .map(to_guest)
+            .collect()
+    }
+}
+
+fn to_guest(
+    result: Result<Response, SendFailure>,
+) -> wasmtime::Result<Result<Response, WitZError>> {
+    match result {
+        Ok(response) => Ok(Ok(response)),
+        Err(SendFailure::Z(error)) => Ok(Err(error.into())),
+        Err(SendFailure::Abort(error)) => Err(wasmtime::Error::new(HostAbort(error))),
+    }
+}
+
+/// Send one request through the host half of the pipeline.
+pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Response, SendFailure> {
+    let url = build_url(&request)?;
+    let mut headers = build_headers(&request.headers)?;
+    apply_auth(call, &mut headers);
+    let body = request.body.unwrap_or_default();
+    if body.len() as u64 > call.limits.request_body_bytes {
+        return Err(SendFailure::Abort(CallError::Limit {
+            limit: LimitKind::RequestBody,
+            value: format!("{} bytes", call.limits.request_body_bytes),
+        }));
+    }
+    let method = reqwest::Method::from_bytes(request.method.trim().to_ascii_uppercase().as_bytes())
+        .map_err(|_| ZError::general(format!("invalid HTTP method {:?}", request.method)))?;
+    let options = Options {
+        redirect: request.redirect,
+        follow: request.follow,
+        compress: request.compress,
+        timeout: (request.timeout_ms > 0).then(|| Duration::from_millis(request.timeout_ms)),
+        size: request.size,
+    };
+    let response = execute(call, method.clone(), url, headers, body, &options).await?;
+
+    // Stale auth: before afterResponse, whatever skipThrowForStatus says.
+    // Calls that refresh the credentials must see their own 401.
+    let refreshing = call.method.starts_with("authentication.sessionConfig")
+        || call.method.starts_with("authentication.oauth2Config");
+    if response.status == 401 && call.definition.refreshes_on_401() && !refreshing {
+        return Err(ZError::RefreshAuth {
+            message: "The server returned 401 (Unauthorized): the credentials need a refresh."
+                .into(),
+        }
+        .into());
+    }
+    if response.status == 429 && request.throw_for_throttling_early {
+        let delay_seconds =
+            header(&response.headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        return Err(ZError::Throttled {
+            message: "The server returned 429 (Too Many Requests)".into(),
+            delay_seconds,
+        }
+        .into());
+    }
+    Ok(response)
+}
+
+struct Options {
+    redirect: RedirectMode,
+    follow: u32,
+    compress: bool,
+    timeout: Option<Duration>,
+    size: u64,
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The URL with the params appended, each encoded once.
+fn build_url(request: &Request) -> Result<Url, ZError> {
+    let mut url = Url::parse(request.url.trim())
+        .map_err(|e| ZError::general(format!("invalid URL {:?}: {e}", request.url)))?;
+    let mut query = url.query().unwrap_or_default().to_string();
+    for (key, value) in &request.params {
+        let value = match value.as_deref() {
+            None | Some("") => None,
+            Some(v) if v.contains("{{") && v.contains("}}") => None,
+            Some(v) => Some(v),
+        };
+        if value.is_none() && request.remove_missing_params {
+            continue;
+        }
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&encode_param(key, &request.skip_encoding_chars));
+        query.push('=');
+        query.push_str(&encode_param(
+            value.unwrap_or_default(),
+            &request.skip_encoding_chars,
+        ));
+    }
+    url.set_query((!query.is_empty()).then_some(query.as_str()));
+    Ok(url)
+}
+
+/// encodeURIComponent: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is
+/// percent-encoded (so spaces are `%20`, and every reserved character of
+/// SPEC.md is covered), except the characters the request asks to keep.
+fn encode_param(text: &str, skip: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let keep = c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c) || skip.contains(c);
+        if keep {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    out
+}
+
+fn build_headers(pairs: &[(String, String)]) -> Result<HeaderMap, ZError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = name.trim();
+        let lower = name.to_ascii_lowercase();
+        if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+            return Err(ZError::general(format!(
+                "the header {name} is set by the host and may not be sent by an integration; remove it from the request"
+            )));
+        }
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ZError::general(format!("invalid header name {name:?}")))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| ZError::general(format!("invalid value for header {name}")))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Basic auth: the host sets the header, overwriting any the app set.
+fn apply_auth(call: &CallContext, headers: &mut HeaderMap) {
+    if call.definition.auth_type() == Some("basic") {
+        let field = |k: &str| {
+            call.auth_data
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        };
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            field("username"),
+            field("password")
+        ));
+        if let Ok(value) = HeaderValue::from_str(&format!("Basic {token}")) {
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+    }
+}
+
+/// Send, following redirects by hand so every hop is checked again.
+async fn execute(
+    call: &CallContext,
+    mut method: reqwest::Method,
+    mut url: Url,
+    mut headers: HeaderMap,
+    mut body: Vec<u8>,
+    options: &Options,
+) -> Result<Response, SendFailure> {
+    let client = if options.compress {
+        &call.services.http
+    } else {
+        &call.services.http_identity
+    };
+    let mut hops = 0;
+    loop {
+        call.count_request().map_err(SendFailure::Abort)?;
+        egress::check_url(&call.services.policy, &url).map_err(|d| ZError::general(d.message()))?;
+        let started = Instant::now();
+        let mut exchange = HttpExchange {
+            method: method.to_string(),
+            url: call.record.censor().apply(url.as_str()),
+            request_headers: censored_headers(call, &headers),
+            request_body: (!body.is_empty()).then(|| preview(call, &body)),
+            status: None,
+            response_headers: Vec::new(),
+            response_body: None,
+            error: None,
+            duration: Duration::ZERO,
+        };
+        let mut builder = client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone());
+        if !body.is_empty() {
+            builder = builder.body(body.clone());
+        }
+        let attempt = async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            let response_headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            Ok::<_, reqwest::Error>((status, response_headers, response))
+        };
+        let remaining = call.deadline.saturating_duration_since(Instant::now());
+        let timeout = options.timeout.map_or(remaining, |t| t.min(remaining));
+        let outcome = tokio::time::timeout(timeout, attempt).await;
+        let (status, response_headers, mut response) = match outcome {
+            Err(_) => {
+                exchange.error = Some("timed out".into());
+                return Err(finish_failed(
+                    call,
+                    exchange,
+                    started,
+                    ZError::general(format!("network timeout at: {url}")),
+                ));
+            }
+            Ok(Err(error)) => {
+                let message = match egress::find_denial(&error) {
+                    Some(denial) => denial.message(),
+                    None => format!("request to {url} failed: {}", error_chain(&error)),
+                };
+                exchange.error = Some(call.record.censor().apply(&message));
+                return Err(finish_failed(
+                    call,
+                    exchange,
+                    started,
+                    ZError::general(message),
+                ));
+            }
+            Ok(Ok(parts)) => parts,
+        };
+        exchange.status = Some(status);
+        exchange.response_headers = response_headers.clone();
+
+        let location = header(&response_headers, "location").map(str::to_string);
+        if (300..400).contains(&status)
+            && location.is_some()
+            && options.redirect != RedirectMode::Manual
+        {
+            let target = location.unwrap_or_default();
+            finish_exchange(call, exchange, started, &[]);
+            if options.redirect == RedirectMode::Error {
+                return Err(ZError::general(format!(
+                    "uri requested responds with a redirect, redirect mode is set to error: {url}"
+                ))
+                .into());
+            }
+            if hops >= options.follow {
+                return Err(ZError::general(format!("maximum redirect reached at: {url}")).into());
+            }
+            let next = url.join(&target).map_err(|e| {
+                ZError::general(format!(
+                    "invalid redirect location {target:?} from {url}: {e}"
+                ))
+            })?;
+            if next.origin() != url.origin() {
+                headers.remove(reqwest::header::AUTHORIZATION);
+                headers.remove(reqwest::header::COOKIE);
+            }
+            if status == 303
+                || ((status == 301 || status == 302) && method == reqwest::Method::POST)
+            {
+                method = reqwest::Method::GET;
+                body.clear();
+                headers.remove(reqwest::header::CONTENT_TYPE);
+            }
+            url = next;
+            hops += 1;
+            continue;
+        }
+
+        let cap = match (options.size, call.limits.response_body_bytes) {
+            (0, host) => host,
+            (asked, host) => asked.min(host),
+        };
+        let mut bytes = Vec::new();
+        loop {
+            let remaining = call.deadline.saturating_duration_since(Instant::now());
+            let chunk = match tokio::time::timeout(remaining, response.chunk()).await {
+                Err(_) => {
+                    exchange.error = Some("timed out reading the body".into());
+                    return Err(finish_failed(
+                        call,
+                        exchange,
+                        started,
+                        ZError::general(format!("network timeout at: {url}")),
+                    ));
+                }
+                Ok(Err(error)) => {
+                    let message = format!(
+                        "reading the response of {url} failed: {}",
+                        error_chain(&error)
+                    );
+                    exchange.error = Some(call.record.censor().apply(&message));
+                    return Err(finish_failed(
+                        call,
+                        exchange,
+                        started,
+                        ZError::general(message),
+                    ));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            if (bytes.len() + chunk.len()) as u64 > cap {
+                exchange.error = Some(format!("body over {cap} bytes"));
+                finish_exchange(call, exchange, started, &bytes);
+                if options.size > 0 && options.size <= call.limits.response_body_bytes {
+                    return Err(ZError::general(format!(
+                        "content size at {url} over limit: {}",
+                        options.size
+                    ))
+                    .into());
+                }
+                return Err(SendFailure::Abort(CallError::Limit {
+                    limit: LimitKind::ResponseBody,
+                    value: format!("{} bytes", call.limits.response_body_bytes),
+                }));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        finish_exchange(call, exchange, started, &bytes);
+        return Ok(Response {
+            status,
+            url: url.to_string(),
+            redirected: hops > 0,
+            headers: response_headers,
+            body: bytes,
+        });
+    }
+}
+
+fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                call.record
+                    .censor()
+                    .apply(&String::from_utf8_lossy(v.as_bytes())),
+            )
+        })
+        .collect()
+}
+
+fn preview(call: &CallContext, body: &[u8]) -> String {
+    let cut = &body[..body.len().min(BODY_PREVIEW_BYTES)];
+    call.record.censor().apply(&String::from_utf8_lossy(cut))
+}
+
+fn finish_failed(
+    call: &CallContext,
+    exchange: HttpExchange,
+    started: Instant,
+    error: ZError,
+) -> SendFailure {
+    finish_exchange(call, exchange, started, &[]);
+    SendFailure::Z(error)
+}
+
+/// Record the exchange and its log line: `<status> <METHOD> <url>`, then
+/// the headers, bodies and duration.
+fn finish_exchange(call: &CallContext, mut exchange: HttpExchange, started: Instant, body: &[u8]) {
+    exchange.duration = started.elapsed();
+    if !body.is_empty() {
+        exchange.response_body = Some(preview(call, body));
+    }
+    let status = exchange
+        .status
+        .map_or_else(|| "---".to_string(), |s| s.to_string());
+    let mut line = format!("{status} {} {}", exchange.method, exchange.url);
+    let fmt_headers = |h: &[(String, String)]| {
+        h.iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    line.push_str(&format!(
+        "\n  request headers: {}",
+        fmt_headers(&exchange.request_headers)
+    ));
+    if let Some(b) = &exchange.request_body {
+        line.push_str(&format!("\n  request body: {b}"));
+    }
+    line.push_str(&format!(
+        "\n  response headers: {}",
+        fmt_headers(&exchange.response_headers)
+    ));
+    if let Some(b) = &exchange.response_body {
+        line.push_str(&format!("\n  response body: {b}"));
+    }
+    if let Some(e) = &exchange.error {
+        line.push_str(&format!("\n  error: {e}"));
+    }
+    line.push_str(&format!("\n  took {} ms", exchange.duration.as_millis()));
+    let level = match exchange.status {
+        Some(s) if s < 400 => Level::Info,
+        _ => Level::Warn,
+    };
+    call.record.log(level, Source::Http, &line);
+    call.record.exchange(exchange);
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(url: &str, params: &[(&str, Option<&str>)]) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+            headers: vec![],
+            body: None,
+            redirect: RedirectMode::Follow,
+            follow: 20,
+            compress: true,
+            timeout_ms: 0,
+            size: 0,
+            skip_encoding_chars: String::new(),
+            remove_missing_params: false,
+            throw_for_throttling_early: true,
+        }
+    }
+
+    #[test]
+    fn params_are_encoded_once() {
+        let r = request(
+            "https://api.test/x?a=1",
+            &[
+                ("q", Some("a b:$/?#[]@&+,;=^`\\é")),
+                ("tag", Some("x")),
+                ("tag", Some("y")),
+                ("n", None),
+                ("c", Some("{{bundle.inputData.c}}")),
+            ],
+        );
+        assert_eq!(
+            build_url(&r).unwrap().as_str(),
+            "https://api.test/x?a=1&q=a%20b%3A%24%2F%3F%23%5B%5D%40%26%2B%2C%3B%3D%5E%60%5C%C3%A9&tag=x&tag=y&n=&c="
+        );
+        let mut r = request(
+            "https://api.test/x",
+            &[("q", Some("a:b,c")), ("n", Some(""))],
+        );
+        r.skip_encoding_chars = ":,".into();
+        r.remove_missing_params = true;
+        assert_eq!(
+            build_url(&r).unwrap().as_str(),
+            "https://api.test/x?q=a:b,c"
+        );
+    }
+
+    #[test]
+    fn host_owned_headers_are_refused() {
+        for name in [
+            "Host",
+            "connection",
+            "Transfer-Encoding",
+            "Proxy-Authorization",
+        ] {
+            assert!(
+                build_headers(&[(name.into(), "x".into())]).is_err(),
+                "{name}"
+            );
+        }
+        let h = build_headers(&[(" X-Key ".into(), " v ".into())]).unwrap();
+        assert_eq!(h.get("x-key").unwrap(), "v");
+    }
+}

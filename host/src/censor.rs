@@ -1,0 +1,90 @@
+//! Secrets censored out of every text the host emits.
+
+/// authData keys whose values are not secret: they name the account rather
+/// than unlock it, and censoring them would make logs unreadable.
+const SAFE_AUTH_KEYS: &[&str] = &[
+    "username",
+    "email",
+    "user",
+    "subdomain",
+    "domain",
+    "region",
+    "account",
+    "account_id",
+];
+
+/// Values shorter than this are not censored: a 1-2 character "secret"
+/// would blank out ordinary text everywhere.
+const MIN_SECRET_LEN: usize = 3;
+
+/// The replacement for a secret.
+pub(crate) const CENSORED: &str = ":censored:";
+
+/// Replaces every known secret in a text with `:censored:`.
+#[derive(Debug, Default)]
+pub(crate) struct Censor {
+    /// Longest first, so a secret containing another is replaced whole.
+    secrets: Vec<String>,
+}
+
+impl Censor {
+    /// A censor for these authData values and secret environment values.
+    pub(crate) fn new<'a>(
+        auth_data: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+        env_secrets: impl IntoIterator<Item = &'a str>,
+    ) -> Censor {
+        let mut secrets: Vec<String> = auth_data
+            .into_iter()
+            .filter(|(key, _)| !SAFE_AUTH_KEYS.contains(&key.to_ascii_lowercase().as_str()))
+            .filter_map(|(_, value)| match value {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .chain(env_secrets.into_iter().map(str::to_string))
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .collect();
+        // Secrets also show up percent-encoded in URLs and escaped in JSON.
+        let encoded: Vec<String> = secrets
+            .iter()
+            .flat_map(|s| {
+                let url =
+                    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string();
+                let json = serde_json::to_string(s).unwrap_or_default();
+                [url, json.trim_matches('"').to_string()]
+            })
+            .collect();
+        secrets.extend(encoded);
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Censor { secrets }
+    }
+
+    /// The text with every secret replaced.
+    pub(crate) fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), CENSORED);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn censors_values_and_their_encodings_but_not_safe_keys() {
+        let auth = json!({"api_key": "s3cr3t/key", "username": "ann", "n": 12345});
+        let censor = Censor::new(auth.as_object().unwrap(), ["envsecret"]);
+        assert_eq!(
+            censor.apply("k=s3cr3t%2Fkey u=ann s3cr3t/key 12345 envsecret"),
+            "k=:censored: u=ann :censored: :censored: :censored:"
+        );
+    }
+}

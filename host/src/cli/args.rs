@@ -1,0 +1,157 @@
+//! The command line, as clap parses it. Validation that clap cannot do
+//! happens in `config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run integrations compiled to WebAssembly components, each call sandboxed.
+#[derive(Debug, Parser)]
+#[command(name = "zapwasm", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one method of an integration and print its result as JSON.
+    ///
+    /// METHOD is a method path (`triggers.new_contact.operation.perform`) or a
+    /// short form: `trigger KEY`, `search KEY`, `create KEY`, `auth test`,
+    /// `auth label`. A hook trigger runs `perform` when --cleaned-request is
+    /// given, else `performList`.
+    ///
+    /// Exit codes: 0 success; 2 usage; 3 load error; 10 Error; 11 HaltedError;
+    /// 12 ExpiredAuthError; 13 RefreshAuthError; 14 ThrottledError;
+    /// 15 response error (throwForStatus); 16 check failure; 20 no such method;
+    /// 21 invalid bundle; 30 the integration crashed; 31 a limit was exceeded;
+    /// 32 the integration could not start.
+    Invoke(InvokeArgs),
+    /// Print what an integration offers: authentication, triggers, searches, creates.
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The component (.wasm).
+    pub component: PathBuf,
+    /// Print the whole definition as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The component (.wasm).
+    pub component: PathBuf,
+    /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth test|label`.
+    #[arg(required = true, num_args = 1..=2, value_name = "METHOD")]
+    pub method: Vec<String>,
+    /// inputData: JSON, `@file`, or `@-` for stdin.
+    #[arg(long, short = 'i')]
+    pub input: Option<String>,
+    /// authData: JSON or `@file` (merged over the .env file's authData_ lines).
+    #[arg(long)]
+    pub auth: Option<String>,
+    /// The .env file: `authData_<key>=value` lines become authData, the
+    /// others the integration's environment. Default: `.env` when present.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
+    /// An environment variable for the integration (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Mark an environment variable secret: censored in logs and errors (repeatable).
+    #[arg(long = "secret-env", value_name = "KEY")]
+    pub secret_env: Vec<String>,
+    /// A bundle.meta value, e.g. `--meta limit=10` (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+    /// bundle.meta.isLoadingSample = true.
+    #[arg(long = "isLoadingSample", alias = "is-loading-sample")]
+    pub is_loading_sample: bool,
+    /// bundle.meta.isFillingDynamicDropdown = true.
+    #[arg(
+        long = "isFillingDynamicDropdown",
+        alias = "is-filling-dynamic-dropdown"
+    )]
+    pub is_filling_dynamic_dropdown: bool,
+    /// bundle.meta.isPopulatingDedupe = true.
+    #[arg(long = "isPopulatingDedupe", alias = "is-populating-dedupe")]
+    pub is_populating_dedupe: bool,
+    /// bundle.meta.limit.
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// bundle.meta.page.
+    #[arg(long)]
+    pub page: Option<u64>,
+    /// bundle.meta.paging_token.
+    #[arg(long = "paging-token")]
+    pub paging_token: Option<String>,
+    /// bundle.meta.timezone.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// bundle.subscribeData: JSON or `@file`.
+    #[arg(long = "subscribe-data")]
+    pub subscribe_data: Option<String>,
+    /// bundle.targetUrl.
+    #[arg(long = "target-url")]
+    pub target_url: Option<String>,
+    /// bundle.outputData: JSON or `@file`.
+    #[arg(long = "output-data")]
+    pub output_data: Option<String>,
+    /// bundle.cleanedRequest: JSON or `@file`.
+    #[arg(long = "cleaned-request")]
+    pub cleaned_request: Option<String>,
+    /// bundle.rawRequest: JSON or `@file`.
+    #[arg(long = "raw-request")]
+    pub raw_request: Option<String>,
+    /// The account the call's state belongs to.
+    #[arg(long, default_value = "local")]
+    pub account: String,
+    /// The subscription the call's state belongs to.
+    #[arg(long)]
+    pub subscription: Option<String>,
+    /// Print the whole outcome (result, status, logs, HTTP exchanges) as JSON.
+    #[arg(long)]
+    pub outcome: bool,
+    /// Do not print log lines on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+/// Settings of the host itself.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// Allow requests to loopback addresses (local development only).
+    #[arg(long = "allow-loopback")]
+    pub allow_loopback: bool,
+    /// Allow requests to private networks.
+    #[arg(long = "allow-private")]
+    pub allow_private: bool,
+    /// Wall-clock limit of the call, in seconds (default 30).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Linear-memory limit of the call, in MiB (default 128).
+    #[arg(long = "memory-mb")]
+    pub memory_mb: Option<u64>,
+    /// Where compiled components are cached (default: the user's cache directory).
+    #[arg(long = "cache-dir")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled components.
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Where stashed files are written (default: a zapwasm-stash folder in the temp directory).
+    #[arg(long = "stash-dir")]
+    pub stash_dir: Option<PathBuf>,
+    /// The URL stashed files are served under (default: file:// URLs into --stash-dir).
+    #[arg(long = "stash-base-url")]
+    pub stash_base_url: Option<String>,
+    /// The base of callback URLs for z.generateCallbackUrl.
+    #[arg(long = "callback-base-url")]
+    pub callback_base_url: Option<String>,
+}

@@ -1,0 +1,402 @@
+//! Running one call: a fresh store and instance, the deadline, the memory
+//! cap, and turning whatever happened into a typed [`Outcome`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::bindings::{self, WitZError};
+use crate::bundle::{Bundle, Scope};
+use crate::censor::Censor;
+use crate::definition::Definition;
+use crate::error::{CallError, LimitKind, ZError};
+use crate::host::{App, HostInner};
+use crate::record::{HttpExchange, LogLine, SharedRecord};
+use crate::sandbox::{CallContext, HostAbort, Sandbox};
+
+/// How long past the deadline the whole-call timer fires. The epoch check
+/// inside guest code normally ends a call first, with a cleaner trap; the
+/// timer catches a call stuck in a host import.
+const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
+/// One call to make: a method path, its bundle, and whose state it uses.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The method path, e.g. `triggers.new_contact.operation.perform`.
+    pub method: String,
+    /// The bundle.
+    pub bundle: Bundle,
+    /// Whose cursor, stash and callbacks the call uses.
+    pub scope: Scope,
+    /// A deadline shorter than the policy's, for this call only.
+    pub timeout: Option<Duration>,
+}
+
+impl Invocation {
+    /// A call of `method` with `bundle`, in the scope `local`/`local`.
+    pub fn new(method: impl Into<String>, bundle: Bundle) -> Invocation {
+        Invocation {
+            method: method.into(),
+            bundle,
+            scope: Scope::new("local", "local"),
+            timeout: None,
+        }
+    }
+
+    /// The same call in another scope.
+    pub fn scope(mut self, scope: Scope) -> Invocation {
+        self.scope = scope;
+        self
+    }
+
+    /// The same call with a shorter deadline (the policy's is the most).
+    pub fn timeout(mut self, timeout: Duration) -> Invocation {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It returned a result.
+    Success,
+    /// It returned a result and asked for a callback: the step waits for a
+    /// POST to the callback URL, which runs performResume.
+    Callback,
+    /// It failed.
+    Error,
+}
+
+/// What a call produced: its result or typed error, and what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The result, as JSON, or why there is none.
+    pub result: Result<Value, CallError>,
+    /// Success, callback or error.
+    pub status: Status,
+    /// The callback URL, when the call asked for one.
+    pub callback_url: Option<String>,
+    /// Log lines, secrets censored.
+    pub logs: Vec<LogLine>,
+    /// HTTP exchanges, secrets censored.
+    pub http: Vec<HttpExchange>,
+    /// Wall-clock time of the call.
+    pub duration: Duration,
+}
+
+enum Entry<'a> {
+    Definition,
+    Run { method: &'a str, bundle: &'a str },
+}
+
+/// Call `definition()` on a fresh instance.
+pub(crate) async fn read_definition(
+    host: &Arc<HostInner>,
+    pre: &bindings::AppPre<Sandbox>,
+) -> Result<String, CallError> {
+    let limits = host.policy.limits.clone();
+    let record = SharedRecord::new(Arc::new(Censor::default()), limits.log_bytes);
+    let deadline = Instant::now() + limits.timeout;
+    let call = CallContext::new(
+        "definition".into(),
+        Scope::new("", ""),
+        Arc::new(Definition::empty()),
+        Default::default(),
+        limits,
+        host.services.clone(),
+        record,
+        String::new(),
+        deadline,
+    );
+    let _slot = host.slots.acquire().await;
+    call_guest(host, pre, Arc::new(call), &[], Entry::Definition)
+        .await
+        .0
+}
+
+pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
+    let started = Instant::now();
+    let loaded = &app.loaded;
+    let host = &loaded.host;
+    let mut limits = host.policy.limits.clone();
+    if let Some(t) = invocation.timeout {
+        limits.timeout = limits.timeout.min(t);
+    }
+    let secret_values: Vec<&str> = app
+        .env
+        .iter()
+        .filter(|(k, _)| app.secret_env.contains(k))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let censor = Arc::new(Censor::new(&invocation.bundle.auth_data, secret_values));
+    let record = SharedRecord::new(censor.clone(), limits.log_bytes);
+    let fail = |error: CallError, record: &SharedRecord| {
+        let (logs, http) = record.finish();
+        Outcome {
+            result: Err(error),
+            status: Status::Error,
+            callback_url: None,
+            logs,
+            http,
+            duration: started.elapsed(),
+        }
+    };
+    if !loaded.definition.has_method(&invocation.method) {
+        let available = loaded.definition.methods().to_vec();
+        return fail(
+            CallError::NoSuchMethod {
+                path: invocation.method,
+                available,
+            },
+            &record,
+        );
+    }
+    let bundle = match serde_json::to_string(&invocation.bundle) {
+        Ok(json) => json,
+        Err(e) => {
+            return fail(
+                CallError::InvalidBundle {
+                    message: e.to_string(),
+                },
+                &record,
+            );
+        }
+    };
+    let deadline = started + limits.timeout;
+    let result_limit = limits.result_bytes;
+    let log_limit = limits.log_bytes;
+    let call = Arc::new(CallContext::new(
+        invocation.method.clone(),
+        invocation.scope,
+        loaded.definition.clone(),
+        invocation.bundle.auth_data,
+        limits,
+        host.services.clone(),
+        record.clone(),
+        new_invocation_id(),
+        deadline,
+    ));
+
+    let _slot = host.slots.acquire().await;
+    let (result, callback_url) = call_guest(
+        host,
+        &loaded.pre,
+        call,
+        &app.env,
+        Entry::Run {
+            method: &invocation.method,
+            bundle: &bundle,
+        },
+    )
+    .await;
+    let result = result.and_then(|json| {
+        if json.len() as u64 > result_limit {
+            return Err(CallError::Limit {
+                limit: LimitKind::Result,
+                value: format!("{result_limit} bytes"),
+            });
+        }
+        serde_json::from_str::<Value>(&json).map_err(|e| CallError::Trap {
+            message: format!("the integration returned a result that is not JSON: {e}"),
+        })
+    });
+    let result = match result {
+        Ok(_) if record.log_overflowed() => Err(CallError::Limit {
+            limit: LimitKind::Log,
+            value: format!("{log_limit} bytes"),
+        }),
+        other => other.map_err(|e| censor_error(e, &censor)),
+    };
+    let (logs, http) = record.finish();
+    let status = match (&result, &callback_url) {
+        (Err(_), _) => Status::Error,
+        (Ok(_), Some(_)) => Status::Callback,
+        (Ok(_), None) => Status::Success,
+    };
+    Outcome {
+        result,
+        status,
+        callback_url,
+        logs,
+        http,
+        duration: started.elapsed(),
+    }
+}
+
+/// Instantiate and call; classify whatever went wrong.
+async fn call_guest(
+    host: &HostInner,
+    pre: &bindings::AppPre<Sandbox>,
+    call: Arc<CallContext>,
+    env: &[(String, String)],
+    entry: Entry<'_>,
+) -> (Result<String, CallError>, Option<String>) {
+    let deadline = call.deadline;
+    let record = call.record.clone();
+    let memory_limit = call.limits.memory_bytes;
+    let timeout_value = call.limits.timeout;
+    let mut store = Store::new(&host.runtime.engine, Sandbox::new(call, env));
+    store.limiter(|sandbox| &mut sandbox.memory);
+    store.set_epoch_deadline(1);
+    // At every epoch tick: past the deadline, interrupt; otherwise yield to
+    // the executor so a CPU-bound guest does not starve the calls sharing
+    // its thread.
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
+    let outcome = tokio::time::timeout(budget, async {
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| (true, e))?;
+        let api = instance.zapwasm_integration_integration();
+        match entry {
+            Entry::Definition => api.call_definition(&mut store).await.map(Ok),
+            Entry::Run { method, bundle } => api.call_run(&mut store, method, bundle).await,
+        }
+        .map_err(|e| (false, e))
+    })
+    .await;
+    let timeout = || CallError::Limit {
+        limit: LimitKind::Timeout,
+        value: format!("{} s", timeout_value.as_secs_f64()),
+    };
+    let result = match outcome {
+        Err(_elapsed) => Err(timeout()),
+        Ok(Ok(Ok(json))) => Ok(json),
+        Ok(Ok(Err(error))) => Err(CallError::from(ZError::from(error as WitZError))),
+        Ok(Err((instantiating, error))) => Err(classify(
+            &error,
+            instantiating,
+            &store,
+            &record,
+            memory_limit,
+            timeout,
+        )),
+    };
+    (result, store.data().callback_url.clone())
+}
+
+fn classify(
+    error: &wasmtime::Error,
+    instantiating: bool,
+    store: &Store<Sandbox>,
+    record: &SharedRecord,
+    memory_limit: u64,
+    timeout: impl Fn() -> CallError,
+) -> CallError {
+    if let Some(HostAbort(call_error)) = error.downcast_ref::<HostAbort>() {
+        return call_error.clone();
+    }
+    if store.data().memory.hit {
+        return CallError::Limit {
+            limit: LimitKind::Memory,
+            value: format!("{} MiB", memory_limit >> 20),
+        };
+    }
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return timeout();
+    }
+    if instantiating {
+        return CallError::Instantiate {
+            message: crate::cache::error_chain(error),
+        };
+    }
+    let trap = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.to_string(),
+    };
+    let message = match record.last_stderr_line().filter(|l| l.contains("panicked")) {
+        Some(panic) => format!("{panic} ({trap})"),
+        None => trap,
+    };
+    CallError::Trap { message }
+}
+
+/// Errors carry text from the integration: censor it like the logs.
+fn censor_error(error: CallError, censor: &Censor) -> CallError {
+    let c = |s: String| censor.apply(&s);
+    match error {
+        CallError::Integration { error } => CallError::Integration {
+            error: match error {
+                ZError::General { message } => ZError::General {
+                    message: c(message),
+                },
+                ZError::Halted { message } => ZError::Halted {
+                    message: c(message),
+                },
+                ZError::ExpiredAuth { message } => ZError::ExpiredAuth {
+                    message: c(message),
+                },
+                ZError::RefreshAuth { message } => ZError::RefreshAuth {
+                    message: c(message),
+                },
+                ZError::Throttled {
+                    message,
+                    delay_seconds,
+                } => ZError::Throttled {
+                    message: c(message),
+                    delay_seconds,
+                },
+                ZError::Response {
+                    status,
+                    headers,
+                    content,
+                    url,
+                    message,
+                } => ZError::Response {
+                    status,
+                    headers: headers.into_iter().map(|(k, v)| (k, c(v))).collect(),
+                    content: content.map(c),
+                    url: c(url),
+                    message: c(message),
+                },
+                ZError::Check { failures } => ZError::Check {
+                    failures: failures
+                        .into_iter()
+                        .map(|f| crate::error::CheckFailure {
+                            id: f.id,
+                            message: c(f.message),
+                        })
+                        .collect(),
+                },
+            },
+        },
+        CallError::Trap { message } => CallError::Trap {
+            message: c(message),
+        },
+        CallError::InvalidBundle { message } => CallError::InvalidBundle {
+            message: c(message),
+        },
+        other => other,
+    }
+}
+
+fn new_invocation_id() -> String {
+    let mut id = [0u8; 16];
+    // Without OS randomness the IDs would be guessable: fall back to a
+    // hash of time and a counter, which is unique if not secret.
+    if getrandom::fill(&mut id).is_err() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let seed = format!(
+            "{:?}{}",
+            Instant::now(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        id.copy_from_slice(&sha2::Sha256::digest(seed.as_bytes())[..16]);
+    }
+    hex::encode(id)
+}
+
+use sha2::Digest as _;

@@ -1,0 +1,9 @@
+//! zapwasm's end-to-end tests, in one binary: the host, real components
+//! built from the guests in this repository, and real HTTP servers on
+//! 127.0.0.1.
+
+mod cli;
+mod crm;
+mod errors;
+mod load;
+mod sandbox;

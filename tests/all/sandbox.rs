@@ -1,0 +1,136 @@
+//! A misbehaving guest ends its own call with a typed error; the host and
+//! the next call go on.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use zapwasm_host::{Bundle, CallError, Invocation, LimitKind, Level, Limits, Policy, Scope, Source};
+use zapwasm_tests::{call, fixture, host, host_builder, input};
+
+async fn assert_next_call_works(app: &zapwasm_host::App) {
+    let outcome = call(app, "triggers.echo.operation.perform", input(json!({"n": 1}))).await;
+    let result = outcome.result.expect("a well-behaved call after a failed one succeeds");
+    assert_eq!(result[0]["bundle"]["inputData"]["n"], 1);
+}
+
+#[tokio::test]
+async fn a_panicking_guest_ends_with_a_trap_naming_the_panic() {
+    let host = host();
+    let app = fixture(&host).await;
+    let outcome = call(&app, "triggers.panic.operation.perform", Bundle::default()).await;
+    match outcome.result {
+        Err(CallError::Trap { message }) => assert!(message.contains("fixture panic: kaboom"), "{message}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_next_call_works(&app).await;
+}
+
+#[tokio::test]
+async fn an_endless_loop_ends_at_the_deadline() {
+    let host = host();
+    let app = fixture(&host).await;
+    let started = Instant::now();
+    let outcome = app
+        .invoke(Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_millis(500)))
+        .await;
+    match outcome.result {
+        Err(CallError::Limit { limit: LimitKind::Timeout, value }) => assert_eq!(value, "0.5 s"),
+        other => panic!("expected the timeout limit, got {other:?}"),
+    }
+    // Generous: the point is that it ended, not how fast.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_next_call_works(&app).await;
+}
+
+#[tokio::test]
+async fn a_loop_does_not_stop_other_calls_on_the_same_host() {
+    let host = host();
+    let app = fixture(&host).await;
+    let spinning = app.invoke(Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_secs(2)));
+    let polite = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        call(&app, "triggers.echo.operation.perform", input(json!({"n": 1}))).await
+    };
+    let (spun, polite) = tokio::join!(spinning, polite);
+    assert!(polite.result.is_ok(), "{:?}", polite.result);
+    assert!(matches!(spun.result, Err(CallError::Limit { limit: LimitKind::Timeout, .. })));
+}
+
+#[tokio::test]
+async fn memory_growth_past_the_cap_ends_with_the_memory_limit() {
+    let policy = Policy { limits: Limits { memory_bytes: 32 << 20, ..Limits::default() }, ..Policy::local_development() };
+    let host = host_builder().policy(policy).build().unwrap();
+    let app = fixture(&host).await;
+    let outcome = call(&app, "triggers.grow.operation.perform", Bundle::default()).await;
+    match outcome.result {
+        Err(CallError::Limit { limit: LimitKind::Memory, value }) => assert_eq!(value, "32 MiB"),
+        other => panic!("expected the memory limit, got {other:?}"),
+    }
+    assert_next_call_works(&app).await;
+}
+
+#[tokio::test]
+async fn a_result_over_the_limit_is_refused() {
+    let host = host();
+    let app = fixture(&host).await;
+    let outcome = call(&app, "triggers.big_result.operation.perform", Bundle::default()).await;
+    assert!(matches!(outcome.result, Err(CallError::Limit { limit: LimitKind::Result, .. })), "{:?}", outcome.result);
+}
+
+#[tokio::test]
+async fn output_becomes_log_lines_and_the_environment_is_only_what_was_configured() {
+    let host = host();
+    let app = fixture(&host).await.with_env([("GREETING", "hello")]);
+    let outcome = call(&app, "triggers.logs.operation.perform", Bundle::default()).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    let has = |level: Level, source: Source, text: &str| {
+        outcome.logs.iter().any(|l| l.level == level && l.source == source && l.message == text)
+    };
+    assert!(has(Level::Info, Source::Stdout, "to stdout"), "{:?}", outcome.logs);
+    assert!(has(Level::Error, Source::Stderr, "to stderr"), "{:?}", outcome.logs);
+    assert!(has(Level::Info, Source::Console, "info line"), "{:?}", outcome.logs);
+    assert!(has(Level::Warn, Source::Console, "warn line"), "{:?}", outcome.logs);
+
+    let echoed = call(&app, "triggers.echo.operation.perform", Bundle::default()).await.result.unwrap();
+    assert_eq!(echoed[0]["env_greeting"], "hello");
+    assert_eq!(echoed[0]["env_path"], Value::Null, "the host's own environment must not leak in");
+}
+
+#[tokio::test]
+async fn cursors_are_kept_per_scope() {
+    let host = host();
+    let app = fixture(&host).await;
+    let set = |account: &str, value: &str| {
+        Invocation::new("triggers.cursor.operation.perform", input(json!({"value": value})))
+            .scope(Scope::new("test", account).subscription("sub-1"))
+    };
+    let first = app.invoke(set("alice", "a1")).await.result.unwrap();
+    assert_eq!(first[0]["previous"], Value::Null);
+    let second = app.invoke(set("alice", "a2")).await.result.unwrap();
+    assert_eq!(second[0]["previous"], "a1");
+    let other = app.invoke(set("bob", "b1")).await.result.unwrap();
+    assert_eq!(other[0]["previous"], Value::Null, "another account never sees alice's cursor");
+}
+
+#[tokio::test]
+async fn an_unknown_method_lists_what_exists() {
+    let host = host();
+    let app = fixture(&host).await;
+    let outcome = call(&app, "triggers.nope.operation.perform", Bundle::default()).await;
+    match outcome.result {
+        Err(CallError::NoSuchMethod { path, available }) => {
+            assert_eq!(path, "triggers.nope.operation.perform");
+            assert!(available.iter().any(|m| m == "triggers.echo.operation.perform"));
+        }
+        other => panic!("expected no such method, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn files_can_only_be_stashed_in_creates() {
+    let host = host();
+    let app = fixture(&host).await;
+    let outcome = call(&app, "triggers.stash_outside.operation.perform", Bundle::default()).await;
+    let text = format!("{:?}", outcome.result);
+    assert!(text.contains("Files can only be stashed within a create or hydration function/method."), "{text}");
+}

@@ -1,0 +1,164 @@
+//! Support for the end-to-end tests: the built components, hosts set up for
+//! loopback, the example API, and a recording HTTP server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use zapwasm_host::{App, Bundle, Host, HostBuilder, Invocation, LocalStash, Outcome, Policy, PoolConfig, Scope};
+
+/// The example CRM integration, built by build.rs.
+pub const CRM: &str = env!("CRM_COMPONENT");
+/// The test fixture guest, built by build.rs.
+pub const FIXTURE: &str = env!("FIXTURE_COMPONENT");
+
+/// A directory that lives as long as the test binary.
+pub fn shared_dir(name: &str) -> PathBuf {
+    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let root = ROOT.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
+    let dir = root.path().join(name);
+    std::fs::create_dir_all(&dir).expect("create a test directory");
+    dir
+}
+
+/// A host builder for tests: loopback allowed, a small pool, the shared
+/// compiled-component cache.
+pub fn host_builder() -> HostBuilder {
+    Host::builder()
+        .policy(Policy::local_development())
+        .pool(PoolConfig { instances: 32, ..PoolConfig::default() })
+        .cache_dir(shared_dir("cache"))
+}
+
+/// A host for tests with a stash in `stash_dir` and callbacks under `callback_base`.
+pub fn host_with(stash_dir: &Path, callback_base: &str) -> Host {
+    host_builder()
+        .stash(Arc::new(LocalStash::new(stash_dir, "http://files.zapwasm.test/stash")))
+        .callback_base_url(callback_base)
+        .build()
+        .expect("the test host builds")
+}
+
+/// A host for tests with the defaults.
+pub fn host() -> Host {
+    host_builder().callback_base_url("http://hooks.zapwasm.test/callback").build().expect("the test host builds")
+}
+
+/// The fixture guest, loaded.
+pub async fn fixture(host: &Host) -> App {
+    host.load_file(FIXTURE).await.expect("the fixture loads")
+}
+
+/// A bundle with this inputData.
+pub fn input(value: Value) -> Bundle {
+    Bundle { input_data: value.as_object().cloned().unwrap_or_default(), ..Bundle::default() }
+}
+
+/// Run a method with a bundle in the default scope.
+pub async fn call(app: &App, method: &str, bundle: Bundle) -> Outcome {
+    app.invoke(Invocation::new(method, bundle).scope(Scope::new("test", "account-1"))).await
+}
+
+/// The example API, started on 127.0.0.1 with its default config.
+pub async fn crm_api() -> crm_api::RunningApi {
+    crm_api::start("127.0.0.1:0".parse().expect("an address"), crm_api::Config::default())
+        .await
+        .expect("the example API starts")
+}
+
+/// What a [`Recorder`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The method.
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    /// Headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that records every request exactly and
+/// answers by path:
+/// - `/status/<code>`: that status, body `{"status": code}`, with `Retry-After: 7` on 429;
+/// - `/slow/<ms>`: 200 after that many milliseconds;
+/// - `/redirect/<n>`: 302 to `/redirect/<n-1>`, and `/redirect/0` is 200;
+/// - anything else: 200 with `{"ok": true}`.
+pub struct Recorder {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    /// Start one.
+    pub async fn start() -> Recorder {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let addr: SocketAddr = listener.local_addr().expect("a local address");
+        let app = axum::Router::new().fallback(answer).with_state(received.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Recorder { base_url: format!("http://{addr}"), received, _server: server }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("the recorder lock").clone()
+    }
+}
+
+async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let headers = lower_headers(&parts.headers);
+    let uri = parts.uri.to_string();
+    received.lock().expect("the recorder lock").push(Received {
+        method: parts.method.to_string(),
+        uri: uri.clone(),
+        headers,
+        body: body.to_vec(),
+    });
+    let path = parts.uri.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["status", code] => {
+            let code: u16 = code.parse().unwrap_or(500);
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (status, axum::Json(json!({"status": code}))).into_response();
+            if code == 429 {
+                response.headers_mut().insert("retry-after", "7".parse().expect("a header value"));
+            }
+            response
+        }
+        ["slow", ms] => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            axum::Json(json!({"slow": true})).into_response()
+        }
+        ["redirect", n] => match n.parse::<u32>().unwrap_or(0) {
+            0 => axum::Json(json!({"redirected": true})).into_response(),
+            n => (StatusCode::FOUND, [("location", format!("/redirect/{}", n - 1))]).into_response(),
+        },
+        _ => axum::Json(json!({"ok": true})).into_response(),
+    }
+}
+
+fn lower_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
