@@ -12,8 +12,8 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use zapwasm::integration::types::{
-    CheckFailure as WitCheckFailure, ResponseError as WitResponseError,
-    ThrottledError as WitThrottled, ZError as WitZError,
+    CheckFailure as WitCheckFailure, ResponseError as WitResponseError, ThrottledError as WitThrottled,
+    ZError as WitZError,
 };
 
 use crate::error::{CheckFailure, ZError};
@@ -25,34 +25,14 @@ impl From<ZError> for WitZError {
             ZError::Halted { message } => WitZError::Halted(message),
             ZError::ExpiredAuth { message } => WitZError::ExpiredAuth(message),
             ZError::RefreshAuth { message } => WitZError::RefreshAuth(message),
-            ZError::Throttled {
-                message,
-                delay_seconds,
-            } => WitZError::Throttled(WitThrottled {
-                message,
-                delay_seconds,
-            }),
-            ZError::Response {
-                status,
-                headers,
-                content,
-                url,
-                message,
-            } => WitZError::Response(WitResponseError {
-                status,
-                headers,
-                content,
-                url,
-                message,
-            }),
+            ZError::Throttled { message, delay_seconds } => {
+                WitZError::Throttled(WitThrottled { message, delay_seconds })
+            }
+            ZError::Response { status, headers, content, url, message } => {
+                WitZError::Response(WitResponseError { status, headers, content, url, message })
+            }
             ZError::Check { failures } => WitZError::Check(
-                failures
-                    .into_iter()
-                    .map(|f| WitCheckFailure {
-                        id: f.id,
-                        message: f.message,
-                    })
-                    .collect(),
+                failures.into_iter().map(|f| WitCheckFailure { id: f.id, message: f.message }).collect(),
             ),
         }
     }
@@ -65,10 +45,7 @@ impl From<WitZError> for ZError {
             WitZError::Halted(message) => ZError::Halted { message },
             WitZError::ExpiredAuth(message) => ZError::ExpiredAuth { message },
             WitZError::RefreshAuth(message) => ZError::RefreshAuth { message },
-            WitZError::Throttled(t) => ZError::Throttled {
-                message: t.message,
-                delay_seconds: t.delay_seconds,
-            },
+            WitZError::Throttled(t) => ZError::Throttled { message: t.message, delay_seconds: t.delay_seconds },
             WitZError::Response(r) => ZError::Response {
                 status: r.status,
                 headers: r.headers,
@@ -77,13 +54,7 @@ impl From<WitZError> for ZError {
                 message: r.message,
             },
             WitZError::Check(failures) => ZError::Check {
-                failures: failures
-                    .into_iter()
-                    .map(|f| CheckFailure {
-                        id: f.id,
-                        message: f.message,
-                    })
-                    .collect(),
+                failures: failures.into_iter().map(|f| CheckFailure { id: f.id, message: f.message }).collect(),
             },
         }
     }

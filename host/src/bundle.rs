@@ -120,11 +120,7 @@ pub struct Scope {
 impl Scope {
     /// A scope for an integration and account, with no subscription.
     pub fn new(integration: impl Into<String>, account: impl Into<String>) -> Scope {
-        Scope {
-            integration: integration.into(),
-            account: account.into(),
-            subscription: None,
-        }
+        Scope { integration: integration.into(), account: account.into(), subscription: None }
     }
 
     /// The same scope for one subscription.

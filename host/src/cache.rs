@@ -45,15 +45,10 @@ impl ComponentCache {
     }
 
     /// Compile `bytes`, or map in the artifact compiled earlier.
-    pub(crate) fn load(
-        &self,
-        engine: &Engine,
-        bytes: &[u8],
-    ) -> Result<(Component, CacheUse), LoadError> {
+    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<(Component, CacheUse), LoadError> {
         check_component_header(bytes)?;
         let Some(dir) = &self.dir else {
-            let component =
-                Component::new(engine, bytes).map_err(|e| LoadError::Malformed(error_chain(&e)))?;
+            let component = Component::new(engine, bytes).map_err(|e| LoadError::Malformed(error_chain(&e)))?;
             return Ok((component, CacheUse::Disabled));
         };
         let path = dir.join(format!("{}.cwasm", hex::encode(Sha256::digest(bytes))));
@@ -66,27 +61,17 @@ impl ComponentCache {
             }
             // A stale or damaged artifact: compile again and replace it.
         }
-        let artifact = engine
-            .precompile_component(bytes)
-            .map_err(|e| LoadError::Malformed(error_chain(&e)))?;
+        let artifact = engine.precompile_component(bytes).map_err(|e| LoadError::Malformed(error_chain(&e)))?;
         match store(dir, &path, &artifact) {
             // SAFETY: as above; the file was written by `store` just now.
             Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => Ok((component, CacheUse::Miss)),
-                Err(e) => Err(LoadError::Cache {
-                    dir: dir.clone(),
-                    message: error_chain(&e),
-                }),
+                Err(e) => Err(LoadError::Cache { dir: dir.clone(), message: error_chain(&e) }),
             },
             Err(_) => {
                 // SAFETY: `artifact` was produced by this engine a moment ago.
-                let component =
-                    unsafe { Component::deserialize(engine, &artifact) }.map_err(|e| {
-                        LoadError::Cache {
-                            dir: dir.clone(),
-                            message: error_chain(&e),
-                        }
-                    })?;
+                let component = unsafe { Component::deserialize(engine, &artifact) }
+                    .map_err(|e| LoadError::Cache { dir: dir.clone(), message: error_chain(&e) })?;
                 Ok((component, CacheUse::Unwritable))
             }
         }

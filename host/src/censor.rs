@@ -2,16 +2,8 @@
 
 /// authData keys whose values are not secret: they name the account rather
 /// than unlock it, and censoring them would make logs unreadable.
-const SAFE_AUTH_KEYS: &[&str] = &[
-    "username",
-    "email",
-    "user",
-    "subdomain",
-    "domain",
-    "region",
-    "account",
-    "account_id",
-];
+const SAFE_AUTH_KEYS: &[&str] =
+    &["username", "email", "user", "subdomain", "domain", "region", "account", "account_id"];
 
 /// Values shorter than this are not censored: a 1-2 character "secret"
 /// would blank out ordinary text everywhere.
@@ -48,9 +40,7 @@ impl Censor {
         let encoded: Vec<String> = secrets
             .iter()
             .flat_map(|s| {
-                let url =
-                    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
-                        .to_string();
+                let url = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
                 let json = serde_json::to_string(s).unwrap_or_default();
                 [url, json.trim_matches('"').to_string()]
             })

@@ -74,12 +74,9 @@ pub struct OperationSummary {
 impl Definition {
     /// Parse the JSON text `definition()` returned.
     pub fn parse(text: &str) -> Result<Definition, LoadError> {
-        let json: Value = serde_json::from_str(text)
-            .map_err(|e| LoadError::Definition(format!("not JSON: {e}")))?;
+        let json: Value = serde_json::from_str(text).map_err(|e| LoadError::Definition(format!("not JSON: {e}")))?;
         if !json.is_object() {
-            return Err(LoadError::Definition(
-                "the definition must be a JSON object".into(),
-            ));
+            return Err(LoadError::Definition("the definition must be a JSON object".into()));
         }
         let mut methods = Vec::new();
         collect_methods(&json, &mut Vec::new(), &mut methods);
@@ -89,10 +86,7 @@ impl Definition {
 
     /// A definition with nothing in it (used while the real one is read).
     pub(crate) fn empty() -> Definition {
-        Definition {
-            json: Value::Object(Map::new()),
-            methods: Vec::new(),
-        }
+        Definition { json: Value::Object(Map::new()), methods: Vec::new() }
     }
 
     /// The definition as JSON.
@@ -112,12 +106,11 @@ impl Definition {
 
     /// The value at a dotted path (`triggers.new_contact.operation`).
     pub fn get(&self, path: &str) -> Option<&Value> {
-        path.split('.')
-            .try_fold(&self.json, |value, key| match value {
-                Value::Object(map) => map.get(key),
-                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            })
+        path.split('.').try_fold(&self.json, |value, key| match value {
+            Value::Object(map) => map.get(key),
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
     }
 
     /// `authentication.type`, when the app has authentication.
@@ -131,9 +124,7 @@ impl Definition {
         match self.auth_type() {
             Some("session") => true,
             Some("oauth2") => {
-                self.get("authentication.oauth2Config.autoRefresh")
-                    .and_then(Value::as_bool)
-                    == Some(true)
+                self.get("authentication.oauth2Config.autoRefresh").and_then(Value::as_bool) == Some(true)
             }
             _ => false,
         }
@@ -142,11 +133,7 @@ impl Definition {
     /// The triggers, searches and creates.
     pub fn operations(&self) -> Vec<OperationSummary> {
         let mut out = Vec::new();
-        for kind in [
-            OperationKind::Trigger,
-            OperationKind::Search,
-            OperationKind::Create,
-        ] {
+        for kind in [OperationKind::Trigger, OperationKind::Search, OperationKind::Create] {
             let Some(Value::Object(ops)) = self.json.get(kind.plural()) else {
                 continue;
             };
@@ -159,27 +146,18 @@ impl Definition {
 
     /// The summary of one operation.
     pub fn operation(&self, kind: OperationKind, key: &str) -> Option<OperationSummary> {
-        self.json
-            .get(kind.plural())?
-            .get(key)
-            .map(|op| summarize(kind, key, op))
+        self.json.get(kind.plural())?.get(key).map(|op| summarize(kind, key, op))
     }
 }
 
 fn summarize(kind: OperationKind, key: &str, op: &Value) -> OperationSummary {
     let text = |path: &[&str]| -> String {
-        path.iter()
-            .try_fold(op, |v, k| v.get(*k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
+        path.iter().try_fold(op, |v, k| v.get(*k)).and_then(Value::as_str).unwrap_or_default().to_string()
     };
     let methods = match op.get("operation") {
-        Some(Value::Object(operation)) => REQUEST_SLOTS
-            .iter()
-            .filter(|m| operation.contains_key(**m))
-            .map(|m| m.to_string())
-            .collect(),
+        Some(Value::Object(operation)) => {
+            REQUEST_SLOTS.iter().filter(|m| operation.contains_key(**m)).map(|m| m.to_string()).collect()
+        }
         _ => Vec::new(),
     };
     OperationSummary {
@@ -188,10 +166,7 @@ fn summarize(kind: OperationKind, key: &str, op: &Value) -> OperationSummary {
         noun: text(&["noun"]),
         label: text(&["display", "label"]),
         description: text(&["display", "description"]),
-        trigger_type: op
-            .pointer("/operation/type")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        trigger_type: op.pointer("/operation/type").and_then(Value::as_str).map(str::to_string),
         methods,
     }
 }

@@ -45,32 +45,61 @@ pub(crate) enum AddressClass {
     NonGlobal(&'static str),
 }
 
+/// Which rule of the policy refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// A scheme other than http and https.
+    Scheme(String),
+    /// The allow-list is set and nothing in it matches.
+    AllowList { scheme: String, port: u16 },
+    /// Plain http without permission.
+    PlainHttp,
+    /// A loopback address without `allow_loopback`.
+    Loopback,
+    /// A private or reserved address: the range's name.
+    NonGlobal(&'static str),
+    /// A URL without a host.
+    NoHost,
+}
+
 /// A request the policy refused.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", self.message())]
 pub(crate) struct Denial {
     pub(crate) host: String,
     pub(crate) addr: Option<IpAddr>,
-    pub(crate) rule: String,
+    pub(crate) rule: Rule,
 }
 
 impl Denial {
+    /// One line: which rule, which address, how to allow it.
     pub(crate) fn message(&self) -> String {
         let target = match self.addr {
-            Some(addr) if addr.to_string() != self.host => format!("{} ({addr})", self.host),
+            Some(addr) if addr.to_string() != self.host.trim_matches(['[', ']']) => format!("{} ({addr})", self.host),
             _ => self.host.clone(),
         };
-        let how = if self.rule.starts_with("loopback") {
-            "allow loopback for local development with --allow-loopback (Policy::allow_loopback)"
-        } else if self.rule.starts_with("scheme") {
-            "use an http or https URL"
-        } else {
-            "private and reserved networks are closed to integrations (Policy::allow_private opens them)"
+        let (rule, how) = match &self.rule {
+            Rule::Scheme(scheme) => (format!("the scheme {scheme}: is not allowed"), "use an http or https URL".to_string()),
+            Rule::AllowList { scheme, port } => (
+                format!("{scheme}://{}:{port} matches no allowed host pattern", self.host),
+                "add a pattern for it with --allow-host (Policy::allowed_hosts)".into(),
+            ),
+            Rule::PlainHttp => (
+                "plain http is not allowed".into(),
+                "use https, or allow http with --allow-http (Policy::allow_http) or an http:// host pattern".into(),
+            ),
+            Rule::Loopback => (
+                "loopback addresses are closed".into(),
+                "for local development allow them with --allow-loopback (Policy::allow_loopback)".into(),
+            ),
+            Rule::NonGlobal(range) => (
+                format!("the address is in {range}"),
+                "private and reserved networks are closed to integrations (--allow-private, Policy::allow_private, opens them)"
+                    .into(),
+            ),
+            Rule::NoHost => ("the URL has no host".into(), "give an absolute http or https URL".into()),
         };
-        format!(
-            "request to {target} denied by the egress policy: {}; {how}",
-            self.rule
-        )
+        format!("request to {target} denied by the egress policy: {rule}; {how}")
     }
 }
 
@@ -138,19 +167,13 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
 
 /// Whether the policy lets a request reach `ip`.
 pub(crate) fn check_addr(policy: &Policy, host: &str, ip: IpAddr) -> Result<(), Denial> {
-    let deny = |rule: String| {
-        Err(Denial {
-            host: host.to_string(),
-            addr: Some(ip),
-            rule,
-        })
-    };
+    let deny = |rule: Rule| Err(Denial { host: host.to_string(), addr: Some(ip), rule });
     match classify(ip) {
         AddressClass::Global => Ok(()),
         AddressClass::Loopback if policy.allow_loopback => Ok(()),
-        AddressClass::Loopback => deny(format!("loopback address {ip}")),
+        AddressClass::Loopback => deny(Rule::Loopback),
         AddressClass::NonGlobal(_) if policy.allow_private => Ok(()),
-        AddressClass::NonGlobal(range) => deny(format!("{ip} is in {range}")),
+        AddressClass::NonGlobal(range) => deny(Rule::NonGlobal(range)),
     }
 }
 
@@ -158,22 +181,23 @@ pub(crate) fn check_addr(policy: &Policy, host: &str, ip: IpAddr) -> Result<(), 
 /// that is an IP literal.
 pub(crate) fn check_url(policy: &Policy, url: &Url) -> Result<(), Denial> {
     let host = url.host_str().unwrap_or_default().to_string();
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Denial {
-            host,
-            addr: None,
-            rule: format!("scheme {}: is not allowed", url.scheme()),
-        });
+    let scheme = url.scheme();
+    if !matches!(scheme, "http" | "https") {
+        return Err(Denial { host, addr: None, rule: Rule::Scheme(scheme.into()) });
+    }
+    let port = url.port_or_known_default().unwrap_or(0);
+    let listed = policy.allowed_hosts.iter().any(|p| p.matches(scheme, &host, port));
+    if !policy.allowed_hosts.is_empty() && !listed {
+        return Err(Denial { host, addr: None, rule: Rule::AllowList { scheme: scheme.into(), port } });
+    }
+    if scheme == "http" && !policy.allow_http && !listed {
+        return Err(Denial { host, addr: None, rule: Rule::PlainHttp });
     }
     match url.host() {
         Some(Host::Ipv4(v4)) => check_addr(policy, &host, IpAddr::V4(v4)),
         Some(Host::Ipv6(v6)) => check_addr(policy, &host, IpAddr::V6(v6)),
         Some(Host::Domain(_)) => Ok(()),
-        None => Err(Denial {
-            host,
-            addr: None,
-            rule: "a URL without a host".into(),
-        }),
+        None => Err(Denial { host, addr: None, rule: Rule::NoHost }),
     }
 }
 
@@ -237,29 +261,13 @@ mod tests {
         assert_eq!(class("127.0.0.1"), AddressClass::Loopback);
         assert_eq!(class("::1"), AddressClass::Loopback);
         assert_eq!(class("::ffff:127.0.0.1"), AddressClass::Loopback);
-        assert_eq!(
-            class("64:ff9b::a00:1"),
-            AddressClass::NonGlobal("private network 10.0.0.0/8")
-        );
-        for s in [
-            "10.1.2.3",
-            "172.20.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-        ] {
+        assert_eq!(class("64:ff9b::a00:1"), AddressClass::NonGlobal("private network 10.0.0.0/8"));
+        for s in
+            ["10.1.2.3", "172.20.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255"]
+        {
             assert!(matches!(class(s), AddressClass::NonGlobal(_)), "{s}");
         }
-        for s in [
-            "fd00::1",
-            "fe80::1",
-            "ff02::1",
-            "::",
-            "2001:db8::1",
-            "::ffff:192.168.0.1",
-        ] {
+        for s in ["fd00::1", "fe80::1", "ff02::1", "::", "2001:db8::1", "::ffff:192.168.0.1"] {
             assert!(matches!(class(s), AddressClass::NonGlobal(_)), "{s}");
         }
         assert_eq!(class("93.184.216.34"), AddressClass::Global);
@@ -269,22 +277,25 @@ mod tests {
     #[test]
     fn ip_literals_in_every_notation_are_checked() {
         let policy = Policy::default();
-        for url in [
-            "http://2130706433/",
-            "http://0x7f.1/",
-            "http://017700000001/",
-            "http://127.1/",
-            "http://[::1]/",
-        ] {
+        for url in ["http://2130706433/", "http://0x7f.1/", "http://017700000001/", "http://127.1/", "http://[::1]/"] {
             let url = Url::parse(url).unwrap();
             assert!(check_url(&policy, &url).is_err(), "{url}");
         }
-        assert!(
-            check_url(
-                &Policy::local_development(),
-                &Url::parse("http://127.0.0.1:8080/").unwrap()
-            )
-            .is_ok()
-        );
+        assert!(check_url(&Policy::local_development(), &Url::parse("http://127.0.0.1:8080/").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn plain_http_and_unlisted_hosts_are_refused() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let mut policy = Policy::default();
+        assert!(check_url(&policy, &url("https://api.example.com/")).is_ok());
+        let denial = check_url(&policy, &url("http://api.example.com/")).unwrap_err();
+        assert!(denial.message().contains("--allow-http"), "{}", denial.message());
+        policy.allowed_hosts =
+            vec!["https://*.example.com".parse().unwrap(), "http://legacy.example.org".parse().unwrap()];
+        assert!(check_url(&policy, &url("https://api.example.com/x")).is_ok());
+        assert!(check_url(&policy, &url("http://legacy.example.org/x")).is_ok());
+        let denial = check_url(&policy, &url("https://example.net/")).unwrap_err();
+        assert!(denial.message().contains("--allow-host"), "{}", denial.message());
     }
 }

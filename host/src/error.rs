@@ -68,9 +68,7 @@ pub enum ZError {
 impl ZError {
     /// A general error with this message.
     pub fn general(message: impl Into<String>) -> ZError {
-        ZError::General {
-            message: message.into(),
-        }
+        ZError::General { message: message.into() }
     }
 
     /// The kind's name as the reference platform spells the error class.
@@ -98,10 +96,7 @@ pub struct CheckFailure {
 
 impl CheckFailure {
     fn join(failures: &[CheckFailure]) -> String {
-        let lines: Vec<String> = failures
-            .iter()
-            .map(|f| format!("{}: {}", f.id, f.message))
-            .collect();
+        let lines: Vec<String> = failures.iter().map(|f| format!("{}: {}", f.id, f.message)).collect();
         lines.join("; ")
     }
 }

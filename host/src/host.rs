@@ -85,21 +85,12 @@ impl HostBuilder {
             let builder = reqwest::Client::builder()
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
-                .dns_resolver(Arc::new(PolicyResolver {
-                    resolver: resolver.clone(),
-                    policy: policy.clone(),
-                }))
+                .dns_resolver(Arc::new(PolicyResolver { resolver: resolver.clone(), policy: policy.clone() }))
                 .user_agent(concat!("zapwasm/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(10))
                 .pool_idle_timeout(Duration::from_secs(60));
-            let builder = if compress {
-                builder
-            } else {
-                builder.no_gzip().no_brotli().no_deflate()
-            };
-            builder
-                .build()
-                .map_err(|e| LoadError::Engine(format!("cannot build the HTTP client: {e}")))
+            let builder = if compress { builder } else { builder.no_gzip().no_brotli().no_deflate() };
+            builder.build().map_err(|e| LoadError::Engine(format!("cannot build the HTTP client: {e}")))
         };
         let stash = match self.stash {
             Some(stash) => stash,
@@ -115,22 +106,12 @@ impl HostBuilder {
             http: client(true)?,
             http_identity: client(false)?,
             policy: policy.clone(),
-            cursors: self
-                .cursors
-                .unwrap_or_else(|| Arc::new(MemoryCursors::default())),
+            cursors: self.cursors.unwrap_or_else(|| Arc::new(MemoryCursors::default())),
             stash,
             callback_base_url: self.callback_base_url,
         });
         let slots = tokio::sync::Semaphore::new(self.pool.instances as usize);
-        Ok(Host {
-            inner: Arc::new(HostInner {
-                runtime,
-                cache,
-                policy,
-                services,
-                slots,
-            }),
-        })
+        Ok(Host { inner: Arc::new(HostInner { runtime, cache, policy, services, slots }) })
     }
 }
 
@@ -190,12 +171,8 @@ impl Host {
     /// Load a component from a file.
     pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<App, LoadError> {
         let path = path.as_ref();
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| LoadError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let bytes =
+            tokio::fs::read(path).await.map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
         self.load_bytes(bytes).await
     }
 
@@ -208,10 +185,9 @@ impl Host {
         let inner = self.inner.clone();
         // Compiling is CPU work for tens of milliseconds: keep it off the
         // async workers.
-        let (component, cache) =
-            tokio::task::spawn_blocking(move || inner.cache.load(&inner.runtime.engine, &bytes))
-                .await
-                .map_err(|e| LoadError::Engine(format!("the compile task failed: {e}")))??;
+        let (component, cache) = tokio::task::spawn_blocking(move || inner.cache.load(&inner.runtime.engine, &bytes))
+            .await
+            .map_err(|e| LoadError::Engine(format!("the compile task failed: {e}")))??;
         let pre = self
             .inner
             .runtime
@@ -219,22 +195,12 @@ impl Host {
             .instantiate_pre(&component)
             .map_err(|e| LoadError::UnsupportedImport(error_chain(&e)))?;
         let pre = bindings::AppPre::new(pre).map_err(|e| LoadError::WrongWorld(error_chain(&e)))?;
-        let definition_json = invoke::read_definition(&self.inner, &pre)
-            .await
-            .map_err(|e| LoadError::Definition(e.to_string()))?;
+        let definition_json =
+            invoke::read_definition(&self.inner, &pre).await.map_err(|e| LoadError::Definition(e.to_string()))?;
         let definition = Definition::parse(&definition_json)?;
-        let load = LoadInfo {
-            cache,
-            duration: started.elapsed(),
-            digest,
-        };
+        let load = LoadInfo { cache, duration: started.elapsed(), digest };
         Ok(App {
-            loaded: Arc::new(Loaded {
-                host: self.inner.clone(),
-                pre,
-                definition: Arc::new(definition),
-                load,
-            }),
+            loaded: Arc::new(Loaded { host: self.inner.clone(), pre, definition: Arc::new(definition), load }),
             env: Arc::default(),
             secret_env: Arc::default(),
         })
@@ -280,10 +246,7 @@ impl App {
 
     /// The same app with this environment (what the guest reads through
     /// wasi:cli/environment). Nothing else of the host's environment is visible.
-    pub fn with_env<K: Into<String>, V: Into<String>>(
-        mut self,
-        env: impl IntoIterator<Item = (K, V)>,
-    ) -> App {
+    pub fn with_env<K: Into<String>, V: Into<String>>(mut self, env: impl IntoIterator<Item = (K, V)>) -> App {
         self.env = Arc::new(env.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
         self
     }

@@ -38,12 +38,7 @@ pub struct Invocation {
 impl Invocation {
     /// A call of `method` with `bundle`, in the scope `local`/`local`.
     pub fn new(method: impl Into<String>, bundle: Bundle) -> Invocation {
-        Invocation {
-            method: method.into(),
-            bundle,
-            scope: Scope::new("local", "local"),
-            timeout: None,
-        }
+        Invocation { method: method.into(), bundle, scope: Scope::new("local", "local"), timeout: None }
     }
 
     /// The same call in another scope.
@@ -114,9 +109,7 @@ pub(crate) async fn read_definition(
         deadline,
     );
     let _slot = host.slots.acquire().await;
-    call_guest(host, pre, Arc::new(call), &[], Entry::Definition)
-        .await
-        .0
+    call_guest(host, pre, Arc::new(call), &[], Entry::Definition).await.0
 }
 
 pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
@@ -127,12 +120,8 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
     if let Some(t) = invocation.timeout {
         limits.timeout = limits.timeout.min(t);
     }
-    let secret_values: Vec<&str> = app
-        .env
-        .iter()
-        .filter(|(k, _)| app.secret_env.contains(k))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let secret_values: Vec<&str> =
+        app.env.iter().filter(|(k, _)| app.secret_env.contains(k)).map(|(_, v)| v.as_str()).collect();
     let censor = Arc::new(Censor::new(&invocation.bundle.auth_data, secret_values));
     let record = SharedRecord::new(censor.clone(), limits.log_bytes);
     let fail = |error: CallError, record: &SharedRecord| {
@@ -148,23 +137,12 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
     };
     if !loaded.definition.has_method(&invocation.method) {
         let available = loaded.definition.methods().to_vec();
-        return fail(
-            CallError::NoSuchMethod {
-                path: invocation.method,
-                available,
-            },
-            &record,
-        );
+        return fail(CallError::NoSuchMethod { path: invocation.method, available }, &record);
     }
     let bundle = match serde_json::to_string(&invocation.bundle) {
         Ok(json) => json,
         Err(e) => {
-            return fail(
-                CallError::InvalidBundle {
-                    message: e.to_string(),
-                },
-                &record,
-            );
+            return fail(CallError::InvalidBundle { message: e.to_string() }, &record);
         }
     };
     let deadline = started + limits.timeout;
@@ -183,33 +161,20 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
     ));
 
     let _slot = host.slots.acquire().await;
-    let (result, callback_url) = call_guest(
-        host,
-        &loaded.pre,
-        call,
-        &app.env,
-        Entry::Run {
-            method: &invocation.method,
-            bundle: &bundle,
-        },
-    )
-    .await;
+    let (result, callback_url) =
+        call_guest(host, &loaded.pre, call, &app.env, Entry::Run { method: &invocation.method, bundle: &bundle }).await;
     let result = result.and_then(|json| {
         if json.len() as u64 > result_limit {
-            return Err(CallError::Limit {
-                limit: LimitKind::Result,
-                value: format!("{result_limit} bytes"),
-            });
+            return Err(CallError::Limit { limit: LimitKind::Result, value: format!("{result_limit} bytes") });
         }
         serde_json::from_str::<Value>(&json).map_err(|e| CallError::Trap {
             message: format!("the integration returned a result that is not JSON: {e}"),
         })
     });
     let result = match result {
-        Ok(_) if record.log_overflowed() => Err(CallError::Limit {
-            limit: LimitKind::Log,
-            value: format!("{log_limit} bytes"),
-        }),
+        Ok(_) if record.log_overflowed() => {
+            Err(CallError::Limit { limit: LimitKind::Log, value: format!("{log_limit} bytes") })
+        }
         other => other.map_err(|e| censor_error(e, &censor)),
     };
     let (logs, http) = record.finish();
@@ -218,14 +183,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
         (Ok(_), Some(_)) => Status::Callback,
         (Ok(_), None) => Status::Success,
     };
-    Outcome {
-        result,
-        status,
-        callback_url,
-        logs,
-        http,
-        duration: started.elapsed(),
-    }
+    Outcome { result, status, callback_url, logs, http, duration: started.elapsed() }
 }
 
 /// Instantiate and call; classify whatever went wrong.
@@ -247,18 +205,11 @@ async fn call_guest(
     // the executor so a CPU-bound guest does not starve the calls sharing
     // its thread.
     store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Yield(1)
-        })
+        Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
     });
     let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
     let outcome = tokio::time::timeout(budget, async {
-        let instance = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| (true, e))?;
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| (true, e))?;
         let api = instance.zapwasm_integration_integration();
         match entry {
             Entry::Definition => api.call_definition(&mut store).await.map(Ok),
@@ -267,22 +218,13 @@ async fn call_guest(
         .map_err(|e| (false, e))
     })
     .await;
-    let timeout = || CallError::Limit {
-        limit: LimitKind::Timeout,
-        value: format!("{} s", timeout_value.as_secs_f64()),
-    };
+    let timeout =
+        || CallError::Limit { limit: LimitKind::Timeout, value: format!("{} s", timeout_value.as_secs_f64()) };
     let result = match outcome {
         Err(_elapsed) => Err(timeout()),
         Ok(Ok(Ok(json))) => Ok(json),
         Ok(Ok(Err(error))) => Err(CallError::from(ZError::from(error as WitZError))),
-        Ok(Err((instantiating, error))) => Err(classify(
-            &error,
-            instantiating,
-            &store,
-            &record,
-            memory_limit,
-            timeout,
-        )),
+        Ok(Err((instantiating, error))) => Err(classify(&error, instantiating, &store, &record, memory_limit, timeout)),
     };
     (result, store.data().callback_url.clone())
 }
@@ -299,18 +241,13 @@ fn classify(
         return call_error.clone();
     }
     if store.data().memory.hit {
-        return CallError::Limit {
-            limit: LimitKind::Memory,
-            value: format!("{} MiB", memory_limit >> 20),
-        };
+        return CallError::Limit { limit: LimitKind::Memory, value: format!("{} MiB", memory_limit >> 20) };
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return timeout();
     }
     if instantiating {
-        return CallError::Instantiate {
-            message: crate::cache::error_chain(error),
-        };
+        return CallError::Instantiate { message: crate::cache::error_chain(error) };
     }
     let trap = match error.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
@@ -329,32 +266,14 @@ fn censor_error(error: CallError, censor: &Censor) -> CallError {
     match error {
         CallError::Integration { error } => CallError::Integration {
             error: match error {
-                ZError::General { message } => ZError::General {
-                    message: c(message),
-                },
-                ZError::Halted { message } => ZError::Halted {
-                    message: c(message),
-                },
-                ZError::ExpiredAuth { message } => ZError::ExpiredAuth {
-                    message: c(message),
-                },
-                ZError::RefreshAuth { message } => ZError::RefreshAuth {
-                    message: c(message),
-                },
-                ZError::Throttled {
-                    message,
-                    delay_seconds,
-                } => ZError::Throttled {
-                    message: c(message),
-                    delay_seconds,
-                },
-                ZError::Response {
-                    status,
-                    headers,
-                    content,
-                    url,
-                    message,
-                } => ZError::Response {
+                ZError::General { message } => ZError::General { message: c(message) },
+                ZError::Halted { message } => ZError::Halted { message: c(message) },
+                ZError::ExpiredAuth { message } => ZError::ExpiredAuth { message: c(message) },
+                ZError::RefreshAuth { message } => ZError::RefreshAuth { message: c(message) },
+                ZError::Throttled { message, delay_seconds } => {
+                    ZError::Throttled { message: c(message), delay_seconds }
+                }
+                ZError::Response { status, headers, content, url, message } => ZError::Response {
                     status,
                     headers: headers.into_iter().map(|(k, v)| (k, c(v))).collect(),
                     content: content.map(c),
@@ -364,20 +283,13 @@ fn censor_error(error: CallError, censor: &Censor) -> CallError {
                 ZError::Check { failures } => ZError::Check {
                     failures: failures
                         .into_iter()
-                        .map(|f| crate::error::CheckFailure {
-                            id: f.id,
-                            message: c(f.message),
-                        })
+                        .map(|f| crate::error::CheckFailure { id: f.id, message: c(f.message) })
                         .collect(),
                 },
             },
         },
-        CallError::Trap { message } => CallError::Trap {
-            message: c(message),
-        },
-        CallError::InvalidBundle { message } => CallError::InvalidBundle {
-            message: c(message),
-        },
+        CallError::Trap { message } => CallError::Trap { message: c(message) },
+        CallError::InvalidBundle { message } => CallError::InvalidBundle { message: c(message) },
         other => other,
     }
 }
@@ -389,11 +301,7 @@ fn new_invocation_id() -> String {
     if getrandom::fill(&mut id).is_err() {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let seed = format!(
-            "{:?}{}",
-            Instant::now(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let seed = format!("{:?}{}", Instant::now(), NEXT.fetch_add(1, Ordering::Relaxed));
         id.copy_from_slice(&sha2::Sha256::digest(seed.as_bytes())[..16]);
     }
     hex::encode(id)

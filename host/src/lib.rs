@@ -60,7 +60,7 @@ pub use egress::{Resolver, SystemResolver};
 pub use error::{CallError, CheckFailure, LimitKind, LoadError, ZError};
 pub use host::{App, Host, HostBuilder, LoadInfo};
 pub use invoke::{Invocation, Outcome, Status};
-pub use policy::{Limits, Policy};
+pub use policy::{HostPattern, Limits, Policy};
 pub use pool::PoolConfig;
 pub use record::{HttpExchange, Level, LogLine, Source};
 pub use state::{CursorStore, LocalStash, MemoryCursors, StashStore, StashedFile, StateError};

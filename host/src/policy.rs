@@ -18,6 +18,15 @@ pub struct Policy {
     /// Default false: these are the platform's own network and the cloud
     /// metadata service.
     pub allow_private: bool,
+    /// The hosts requests may go to. Empty (the default) means any host
+    /// whose addresses are global; otherwise a URL must match one pattern.
+    /// The address checks apply either way: an allowed name that resolves to
+    /// a private address is still refused.
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Allow plain `http://` to any host. Default false: credentials and
+    /// data would cross the network in clear. A pattern naming `http://`
+    /// allows it for that host only.
+    pub allow_http: bool,
     /// Per-invocation limits.
     pub limits: Limits,
 }
@@ -27,18 +36,91 @@ impl Default for Policy {
         Policy {
             allow_loopback: false,
             allow_private: false,
+            allowed_hosts: Vec::new(),
+            allow_http: false,
             limits: Limits::default(),
         }
     }
 }
 
 impl Policy {
-    /// The policy for local development: the defaults plus loopback.
+    /// The policy for local development: the defaults plus loopback and
+    /// plain http (local test servers rarely speak TLS).
     pub fn local_development() -> Policy {
-        Policy {
-            allow_loopback: true,
-            ..Policy::default()
+        Policy { allow_loopback: true, allow_http: true, ..Policy::default() }
+    }
+}
+
+/// An allow-list entry: `scheme://host[:port]`, where the host may start
+/// with `*.` to match any subdomain (not the domain itself). Without a port
+/// the scheme's default port is meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    scheme: String,
+    host: String,
+    wildcard: bool,
+    port: u16,
+}
+
+impl HostPattern {
+    /// Parse `https://api.example.com`, `https://*.example.com`, `http://10.0.0.5:8080`.
+    pub fn parse(pattern: &str) -> Result<HostPattern, String> {
+        let bad = |why: &str| {
+            format!("host pattern {pattern:?}: {why}; write scheme://host[:port], e.g. https://*.example.com")
+        };
+        let (scheme, rest) = pattern.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') || rest.contains('?') || rest.contains('@') {
+            return Err(bad("only a host and a port are allowed after the scheme"));
         }
+        // `[v6]:port`, `[v6]`, `host:port`, `host`.
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']').ok_or_else(|| bad("an unclosed ["))?;
+            match after.strip_prefix(':') {
+                Some(port) => (addr, port.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+                None if after.is_empty() => (addr, default_port),
+                None => return Err(bad("unexpected text after ]")),
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((host, port)) => (host, port.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+                None => (rest, default_port),
+            }
+        };
+        let host = host.to_ascii_lowercase();
+        let (wildcard, host) = match host.strip_prefix("*.") {
+            Some(suffix) => (true, suffix.to_string()),
+            None => (false, host),
+        };
+        if host.is_empty() || host.contains('*') {
+            return Err(bad("the host is empty or has a wildcard other than a leading *."));
+        }
+        Ok(HostPattern { scheme, host, wildcard, port })
+    }
+
+    /// Whether a URL's scheme, host and port match.
+    pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host_ok = if self.wildcard {
+            host.strip_suffix(&self.host).is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.'))
+        } else {
+            host == self.host
+        };
+        scheme.eq_ignore_ascii_case(&self.scheme) && host_ok && port == self.port
+    }
+}
+
+impl std::str::FromStr for HostPattern {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HostPattern, String> {
+        HostPattern::parse(s)
     }
 }
 
@@ -90,5 +172,27 @@ impl Default for Limits {
             log_bytes: 1 << 20,
             stash_bytes: 150_000_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_match_scheme_host_and_port() {
+        let p = HostPattern::parse("https://*.example.com").unwrap();
+        assert!(p.matches("https", "api.example.com", 443));
+        assert!(p.matches("https", "a.b.example.com", 443));
+        assert!(!p.matches("https", "example.com", 443), "the wildcard is for subdomains");
+        assert!(!p.matches("https", "evilexample.com", 443));
+        assert!(!p.matches("http", "api.example.com", 80));
+        assert!(!p.matches("https", "api.example.com", 8443));
+        let p = HostPattern::parse("http://LocalHost:8080/").unwrap();
+        assert!(p.matches("http", "localhost", 8080));
+        assert!(HostPattern::parse("ftp://x").is_err());
+        assert!(HostPattern::parse("https://x/path").is_err());
+        assert!(HostPattern::parse("https://a.*.com").is_err());
+        assert!(HostPattern::parse("https://[::1]:8443").unwrap().matches("https", "[::1]", 8443));
     }
 }

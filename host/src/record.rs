@@ -102,11 +102,7 @@ pub(crate) struct SharedRecord {
 
 impl SharedRecord {
     pub(crate) fn new(censor: Arc<Censor>, log_limit: u64) -> SharedRecord {
-        SharedRecord {
-            inner: Arc::default(),
-            censor,
-            log_limit,
-        }
+        SharedRecord { inner: Arc::default(), censor, log_limit }
     }
 
     pub(crate) fn censor(&self) -> &Censor {
@@ -127,11 +123,7 @@ impl SharedRecord {
             record.log_overflow = true;
             return;
         }
-        record.logs.push(LogLine {
-            level,
-            source,
-            message,
-        });
+        record.logs.push(LogLine { level, source, message });
     }
 
     pub(crate) fn exchange(&self, exchange: HttpExchange) {
@@ -158,27 +150,16 @@ impl SharedRecord {
             }
         }
         let mut record = self.lock();
-        (
-            std::mem::take(&mut record.logs),
-            std::mem::take(&mut record.exchanges),
-        )
+        (std::mem::take(&mut record.logs), std::mem::take(&mut record.exchanges))
     }
 
     /// The last line the guest wrote to stderr (its panic message, after a trap).
     pub(crate) fn last_stderr_line(&self) -> Option<String> {
         let record = self.lock();
         if !record.partial_stderr.is_empty() {
-            return Some(
-                self.censor
-                    .apply(String::from_utf8_lossy(&record.partial_stderr).trim_end()),
-            );
+            return Some(self.censor.apply(String::from_utf8_lossy(&record.partial_stderr).trim_end()));
         }
-        record
-            .logs
-            .iter()
-            .rev()
-            .find(|l| l.source == Source::Stderr)
-            .map(|l| l.message.clone())
+        record.logs.iter().rev().find(|l| l.source == Source::Stderr).map(|l| l.message.clone())
     }
 
     fn write_output(&self, source: Source, bytes: &[u8]) {
@@ -208,19 +189,12 @@ impl SharedRecord {
 
     /// The guest's stdout or stderr, as a WASI output stream.
     pub(crate) fn pipe(&self, source: Source) -> OutputPipe {
-        OutputPipe {
-            record: self.clone(),
-            source,
-        }
+        OutputPipe { record: self.clone(), source }
     }
 }
 
 fn level_of(source: Source) -> Level {
-    if source == Source::Stderr {
-        Level::Error
-    } else {
-        Level::Info
-    }
+    if source == Source::Stderr { Level::Error } else { Level::Info }
 }
 
 /// stdout or stderr of one call: bytes become log lines.
@@ -243,11 +217,7 @@ impl StdoutStream for OutputPipe {
 }
 
 impl AsyncWrite for OutputPipe {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.record.write_output(self.source, buf);
         Poll::Ready(Ok(buf.len()))
     }

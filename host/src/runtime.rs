@@ -42,26 +42,17 @@ impl Runtime {
             // The pool reserves its address space up front; on a machine with
             // a small virtual address limit (ulimit -v, some containers) that
             // fails, and on-demand allocation still works, only slower.
-            Err(_) => (
-                Engine::new(&engine_config(None)).map_err(|e| LoadError::Engine(e.to_string()))?,
-                false,
-            ),
+            Err(_) => (Engine::new(&engine_config(None)).map_err(|e| LoadError::Engine(e.to_string()))?, false),
         };
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::App::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())
             .map_err(|e| LoadError::Engine(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Runtime {
-            engine,
-            linker,
-            pooling,
-            ticker_stop,
-        })
+        Ok(Runtime { engine, linker, pooling, ticker_stop })
     }
 }
 
@@ -79,10 +70,7 @@ fn engine_config(pool: Option<&PoolConfig>) -> Config {
         let mut pooling = PoolingAllocationConfig::default();
         pooling
             .total_component_instances(pool.instances)
-            .total_core_instances(
-                pool.instances
-                    .saturating_mul(pool.core_instances_per_component),
-            )
+            .total_core_instances(pool.instances.saturating_mul(pool.core_instances_per_component))
             .max_core_instances_per_component(pool.core_instances_per_component)
             .total_memories(pool.instances.saturating_mul(pool.memories_per_component))
             .max_memories_per_component(pool.memories_per_component)

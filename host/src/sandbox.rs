@@ -63,10 +63,7 @@ impl CallContext {
     pub(crate) fn count_request(&self) -> Result<(), CallError> {
         let made = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if made > self.limits.max_requests {
-            return Err(CallError::Limit {
-                limit: LimitKind::Requests,
-                value: self.limits.max_requests.to_string(),
-            });
+            return Err(CallError::Limit { limit: LimitKind::Requests, value: self.limits.max_requests.to_string() });
         }
         Ok(())
     }
@@ -89,12 +86,7 @@ pub(crate) struct MemoryCap {
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         let growth = desired.saturating_sub(current) as u64;
         if self.total.saturating_add(growth) > self.limit {
             self.hit = true;
@@ -104,12 +96,7 @@ impl wasmtime::ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         // Tables hold function references; no honest integration needs a
         // million of them.
         Ok(desired <= 1_000_000)
@@ -139,11 +126,7 @@ impl Sandbox {
         Sandbox {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap {
-                limit: call.limits.memory_bytes,
-                total: 0,
-                hit: false,
-            },
+            memory: MemoryCap { limit: call.limits.memory_bytes, total: 0, hit: false },
             call,
             callback_url: None,
         }
@@ -152,9 +135,6 @@ impl Sandbox {
 
 impl WasiView for Sandbox {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }

@@ -19,16 +19,8 @@ use crate::sandbox::{CallContext, HostAbort, Sandbox};
 
 /// Headers the host owns: an integration setting them could smuggle
 /// requests past the policy (Host, proxies) or desynchronise the connection.
-const FORBIDDEN_HEADERS: &[&str] = &[
-    "host",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "content-length",
-    "trailer",
-];
+const FORBIDDEN_HEADERS: &[&str] =
+    &["host", "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length", "trailer"];
 
 /// Why a request produced no response for the guest.
 pub(crate) enum SendFailure {
@@ -50,14 +42,9 @@ impl Host for Sandbox {
         to_guest(send(&call, request).await)
     }
 
-    async fn send_all(
-        &mut self,
-        requests: Vec<Request>,
-    ) -> wasmtime::Result<Vec<Result<Response, WitZError>>> {
+    async fn send_all(&mut self, requests: Vec<Request>) -> wasmtime::Result<Vec<Result<Response, WitZError>>> {
         let call = self.call.clone();
-        let slots = Arc::new(tokio::sync::Semaphore::new(
-            call.limits.max_concurrent_requests.max(1) as usize,
-        ));
+        let slots = Arc::new(tokio::sync::Semaphore::new(call.limits.max_concurrent_requests.max(1) as usize));
         let sends = requests.into_iter().map(|request| {
             let call = call.clone();
             let slots = slots.clone();
@@ -66,17 +53,11 @@ impl Host for Sandbox {
                 send(&call, request).await
             }
         });
-        futures::future::join_all(sends)
-            .await
-            .into_iter()
-            .map(to_guest)
-            .collect()
+        futures::future::join_all(sends).await.into_iter().map(to_guest).collect()
     }
 }
 
-fn to_guest(
-    result: Result<Response, SendFailure>,
-) -> wasmtime::Result<Result<Response, WitZError>> {
+fn to_guest(result: Result<Response, SendFailure>) -> wasmtime::Result<Result<Response, WitZError>> {
     match result {
         Ok(response) => Ok(Ok(response)),
         Err(SendFailure::Z(error)) => Ok(Err(error.into())),
@@ -113,19 +94,15 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
         || call.method.starts_with("authentication.oauth2Config");
     if response.status == 401 && call.definition.refreshes_on_401() && !refreshing {
         return Err(ZError::RefreshAuth {
-            message: "The server returned 401 (Unauthorized): the credentials need a refresh."
-                .into(),
+            message: "The server returned 401 (Unauthorized): the credentials need a refresh.".into(),
         }
         .into());
     }
     if response.status == 429 && request.throw_for_throttling_early {
-        let delay_seconds =
-            header(&response.headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok());
-        return Err(ZError::Throttled {
-            message: "The server returned 429 (Too Many Requests)".into(),
-            delay_seconds,
-        }
-        .into());
+        let delay_seconds = header(&response.headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        return Err(
+            ZError::Throttled { message: "The server returned 429 (Too Many Requests)".into(), delay_seconds }.into()
+        );
     }
     Ok(response)
 }
@@ -139,16 +116,13 @@ struct Options {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// The URL with the params appended, each encoded once.
 fn build_url(request: &Request) -> Result<Url, ZError> {
-    let mut url = Url::parse(request.url.trim())
-        .map_err(|e| ZError::general(format!("invalid URL {:?}: {e}", request.url)))?;
+    let mut url =
+        Url::parse(request.url.trim()).map_err(|e| ZError::general(format!("invalid URL {:?}: {e}", request.url)))?;
     let mut query = url.query().unwrap_or_default().to_string();
     for (key, value) in &request.params {
         let value = match value.as_deref() {
@@ -164,10 +138,7 @@ fn build_url(request: &Request) -> Result<Url, ZError> {
         }
         query.push_str(&encode_param(key, &request.skip_encoding_chars));
         query.push('=');
-        query.push_str(&encode_param(
-            value.unwrap_or_default(),
-            &request.skip_encoding_chars,
-        ));
+        query.push_str(&encode_param(value.unwrap_or_default(), &request.skip_encoding_chars));
     }
     url.set_query((!query.is_empty()).then_some(query.as_str()));
     Ok(url)
@@ -214,17 +185,9 @@ fn build_headers(pairs: &[(String, String)]) -> Result<HeaderMap, ZError> {
 /// Basic auth: the host sets the header, overwriting any the app set.
 fn apply_auth(call: &CallContext, headers: &mut HeaderMap) {
     if call.definition.auth_type() == Some("basic") {
-        let field = |k: &str| {
-            call.auth_data
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-        };
-        let token = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            field("username"),
-            field("password")
-        ));
+        let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", field("username"), field("password")));
         if let Ok(value) = HeaderValue::from_str(&format!("Basic {token}")) {
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
@@ -240,11 +203,7 @@ async fn execute(
     mut body: Vec<u8>,
     options: &Options,
 ) -> Result<Response, SendFailure> {
-    let client = if options.compress {
-        &call.services.http
-    } else {
-        &call.services.http_identity
-    };
+    let client = if options.compress { &call.services.http } else { &call.services.http_identity };
     let mut hops = 0;
     loop {
         call.count_request().map_err(SendFailure::Abort)?;
@@ -261,9 +220,7 @@ async fn execute(
             error: None,
             duration: Duration::ZERO,
         };
-        let mut builder = client
-            .request(method.clone(), url.clone())
-            .headers(headers.clone());
+        let mut builder = client.request(method.clone(), url.clone()).headers(headers.clone());
         if !body.is_empty() {
             builder = builder.body(body.clone());
         }
@@ -273,12 +230,7 @@ async fn execute(
             let response_headers: Vec<(String, String)> = response
                 .headers()
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
             Ok::<_, reqwest::Error>((status, response_headers, response))
         };
@@ -301,12 +253,7 @@ async fn execute(
                     None => format!("request to {url} failed: {}", error_chain(&error)),
                 };
                 exchange.error = Some(call.record.censor().apply(&message));
-                return Err(finish_failed(
-                    call,
-                    exchange,
-                    started,
-                    ZError::general(message),
-                ));
+                return Err(finish_failed(call, exchange, started, ZError::general(message)));
             }
             Ok(Ok(parts)) => parts,
         };
@@ -314,10 +261,7 @@ async fn execute(
         exchange.response_headers = response_headers.clone();
 
         let location = header(&response_headers, "location").map(str::to_string);
-        if (300..400).contains(&status)
-            && location.is_some()
-            && options.redirect != RedirectMode::Manual
-        {
+        if (300..400).contains(&status) && location.is_some() && options.redirect != RedirectMode::Manual {
             let target = location.unwrap_or_default();
             finish_exchange(call, exchange, started, &[]);
             if options.redirect == RedirectMode::Error {
@@ -329,18 +273,14 @@ async fn execute(
             if hops >= options.follow {
                 return Err(ZError::general(format!("maximum redirect reached at: {url}")).into());
             }
-            let next = url.join(&target).map_err(|e| {
-                ZError::general(format!(
-                    "invalid redirect location {target:?} from {url}: {e}"
-                ))
-            })?;
+            let next = url
+                .join(&target)
+                .map_err(|e| ZError::general(format!("invalid redirect location {target:?} from {url}: {e}")))?;
             if next.origin() != url.origin() {
                 headers.remove(reqwest::header::AUTHORIZATION);
                 headers.remove(reqwest::header::COOKIE);
             }
-            if status == 303
-                || ((status == 301 || status == 302) && method == reqwest::Method::POST)
-            {
+            if status == 303 || ((status == 301 || status == 302) && method == reqwest::Method::POST) {
                 method = reqwest::Method::GET;
                 body.clear();
                 headers.remove(reqwest::header::CONTENT_TYPE);
@@ -368,17 +308,9 @@ async fn execute(
                     ));
                 }
                 Ok(Err(error)) => {
-                    let message = format!(
-                        "reading the response of {url} failed: {}",
-                        error_chain(&error)
-                    );
+                    let message = format!("reading the response of {url} failed: {}", error_chain(&error));
                     exchange.error = Some(call.record.censor().apply(&message));
-                    return Err(finish_failed(
-                        call,
-                        exchange,
-                        started,
-                        ZError::general(message),
-                    ));
+                    return Err(finish_failed(call, exchange, started, ZError::general(message)));
                 }
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(chunk))) => chunk,
@@ -387,11 +319,7 @@ async fn execute(
                 exchange.error = Some(format!("body over {cap} bytes"));
                 finish_exchange(call, exchange, started, &bytes);
                 if options.size > 0 && options.size <= call.limits.response_body_bytes {
-                    return Err(ZError::general(format!(
-                        "content size at {url} over limit: {}",
-                        options.size
-                    ))
-                    .into());
+                    return Err(ZError::general(format!("content size at {url} over limit: {}", options.size)).into());
                 }
                 return Err(SendFailure::Abort(CallError::Limit {
                     limit: LimitKind::ResponseBody,
@@ -414,14 +342,7 @@ async fn execute(
 fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                call.record
-                    .censor()
-                    .apply(&String::from_utf8_lossy(v.as_bytes())),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), call.record.censor().apply(&String::from_utf8_lossy(v.as_bytes()))))
         .collect()
 }
 
@@ -430,12 +351,7 @@ fn preview(call: &CallContext, body: &[u8]) -> String {
     call.record.censor().apply(&String::from_utf8_lossy(cut))
 }
 
-fn finish_failed(
-    call: &CallContext,
-    exchange: HttpExchange,
-    started: Instant,
-    error: ZError,
-) -> SendFailure {
+fn finish_failed(call: &CallContext, exchange: HttpExchange, started: Instant, error: ZError) -> SendFailure {
     finish_exchange(call, exchange, started, &[]);
     SendFailure::Z(error)
 }
@@ -447,27 +363,15 @@ fn finish_exchange(call: &CallContext, mut exchange: HttpExchange, started: Inst
     if !body.is_empty() {
         exchange.response_body = Some(preview(call, body));
     }
-    let status = exchange
-        .status
-        .map_or_else(|| "---".to_string(), |s| s.to_string());
+    let status = exchange.status.map_or_else(|| "---".to_string(), |s| s.to_string());
     let mut line = format!("{status} {} {}", exchange.method, exchange.url);
-    let fmt_headers = |h: &[(String, String)]| {
-        h.iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    line.push_str(&format!(
-        "\n  request headers: {}",
-        fmt_headers(&exchange.request_headers)
-    ));
+    let fmt_headers =
+        |h: &[(String, String)]| h.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
+    line.push_str(&format!("\n  request headers: {}", fmt_headers(&exchange.request_headers)));
     if let Some(b) = &exchange.request_body {
         line.push_str(&format!("\n  request body: {b}"));
     }
-    line.push_str(&format!(
-        "\n  response headers: {}",
-        fmt_headers(&exchange.response_headers)
-    ));
+    line.push_str(&format!("\n  response headers: {}", fmt_headers(&exchange.response_headers)));
     if let Some(b) = &exchange.response_body {
         line.push_str(&format!("\n  response body: {b}"));
     }
@@ -505,10 +409,7 @@ mod tests {
         Request {
             method: "GET".into(),
             url: url.into(),
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
-                .collect(),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect(),
             headers: vec![],
             body: None,
             redirect: RedirectMode::Follow,
@@ -538,30 +439,16 @@ mod tests {
             build_url(&r).unwrap().as_str(),
             "https://api.test/x?a=1&q=a%20b%3A%24%2F%3F%23%5B%5D%40%26%2B%2C%3B%3D%5E%60%5C%C3%A9&tag=x&tag=y&n=&c="
         );
-        let mut r = request(
-            "https://api.test/x",
-            &[("q", Some("a:b,c")), ("n", Some(""))],
-        );
+        let mut r = request("https://api.test/x", &[("q", Some("a:b,c")), ("n", Some(""))]);
         r.skip_encoding_chars = ":,".into();
         r.remove_missing_params = true;
-        assert_eq!(
-            build_url(&r).unwrap().as_str(),
-            "https://api.test/x?q=a:b,c"
-        );
+        assert_eq!(build_url(&r).unwrap().as_str(), "https://api.test/x?q=a:b,c");
     }
 
     #[test]
     fn host_owned_headers_are_refused() {
-        for name in [
-            "Host",
-            "connection",
-            "Transfer-Encoding",
-            "Proxy-Authorization",
-        ] {
-            assert!(
-                build_headers(&[(name.into(), "x".into())]).is_err(),
-                "{name}"
-            );
+        for name in ["Host", "connection", "Transfer-Encoding", "Proxy-Authorization"] {
+            assert!(build_headers(&[(name.into(), "x".into())]).is_err(), "{name}");
         }
         let h = build_headers(&[(" X-Key ".into(), " v ".into())]).unwrap();
         assert_eq!(h.get("x-key").unwrap(), "v");

@@ -24,14 +24,9 @@ impl Host for Sandbox {
         content_type: Option<String>,
     ) -> wasmtime::Result<Result<String, WitZError>> {
         let call = self.call.clone();
-        let (default_name, default_type) = if text {
-            ("unnamedfile.txt", "text/plain")
-        } else {
-            ("unnamedfile", "application/octet-stream")
-        };
-        let filename = filename
-            .filter(|f| !f.trim().is_empty())
-            .unwrap_or_else(|| default_name.to_string());
+        let (default_name, default_type) =
+            if text { ("unnamedfile.txt", "text/plain") } else { ("unnamedfile", "application/octet-stream") };
+        let filename = filename.filter(|f| !f.trim().is_empty()).unwrap_or_else(|| default_name.to_string());
         let content_type = content_type.unwrap_or_else(|| default_type.to_string());
         finish(stash(&call, filename, content_type, data).await)
     }
@@ -58,18 +53,9 @@ impl Host for Sandbox {
             ))
             .into()));
         }
-        let header = |name: &str| {
-            response
-                .headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let header = |name: &str| response.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let content_type = content_type
-            .or_else(|| {
-                header("content-type")
-                    .map(|t| t.split(';').next().unwrap_or_default().trim().to_string())
-            })
+            .or_else(|| header("content-type").map(|t| t.split(';').next().unwrap_or_default().trim().to_string()))
             .unwrap_or_else(|| "application/octet-stream".into());
         let filename = filename
             .or_else(|| header("content-disposition").and_then(|d| disposition_filename(&d)))
@@ -92,9 +78,7 @@ fn allowed_here(call: &CallContext) -> Result<(), ZError> {
     if call.method.starts_with("creates.") || call.method.starts_with("hydrators.") {
         Ok(())
     } else {
-        Err(ZError::general(
-            "Files can only be stashed within a create or hydration function/method.",
-        ))
+        Err(ZError::general("Files can only be stashed within a create or hydration function/method."))
     }
 }
 
@@ -105,21 +89,14 @@ async fn stash(
     bytes: Vec<u8>,
 ) -> Result<String, SendFailure> {
     allowed_here(call)?;
-    let total = call
-        .stashed_bytes
-        .fetch_add(bytes.len() as u64, Ordering::Relaxed)
-        + bytes.len() as u64;
+    let total = call.stashed_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
     if total > call.limits.stash_bytes {
         return Err(SendFailure::Abort(CallError::Limit {
             limit: LimitKind::Stash,
             value: format!("{} bytes", call.limits.stash_bytes),
         }));
     }
-    let file = StashedFile {
-        filename: safe_filename(&filename),
-        content_type,
-        bytes,
-    };
+    let file = StashedFile { filename: safe_filename(&filename), content_type, bytes };
     call.services
         .stash
         .put(&call.scope, file)
@@ -130,11 +107,7 @@ async fn stash(
 /// A name that is one path component, no longer than the platform allows.
 fn safe_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_FILENAME_CHARS)
-        .collect();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(MAX_FILENAME_CHARS).collect();
     match cleaned.trim() {
         "" | "." | ".." => "unnamedfile".into(),
         name => name.to_string(),
@@ -163,10 +136,7 @@ fn disposition_filename(disposition: &str) -> Option<String> {
 fn last_path_segment(url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;
     let segment = url.path_segments()?.rev().find(|s| !s.is_empty())?;
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
+    percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|s| s.into_owned())
 }
 
 /// Add the extension the content type implies, when the name has none.
@@ -197,22 +167,13 @@ mod tests {
 
     #[test]
     fn names_files_like_the_reference_platform() {
-        assert_eq!(
-            disposition_filename(r#"attachment; filename="ann-lee.vcf""#).as_deref(),
-            Some("ann-lee.vcf")
-        );
+        assert_eq!(disposition_filename(r#"attachment; filename="ann-lee.vcf""#).as_deref(), Some("ann-lee.vcf"));
         assert_eq!(
             disposition_filename("attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf").as_deref(),
             Some("résumé.pdf")
         );
-        assert_eq!(
-            last_path_segment("https://x.test/files/report?x=1").as_deref(),
-            Some("report")
-        );
-        assert_eq!(
-            with_extension("report".into(), "application/pdf"),
-            "report.pdf"
-        );
+        assert_eq!(last_path_segment("https://x.test/files/report?x=1").as_deref(), Some("report"));
+        assert_eq!(with_extension("report".into(), "application/pdf"), "report.pdf");
         assert_eq!(safe_filename("../../etc/passwd"), "passwd");
         assert_eq!(safe_filename(".."), "unnamedfile");
     }

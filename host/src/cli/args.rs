@@ -73,10 +73,7 @@ pub struct InvokeArgs {
     #[arg(long = "isLoadingSample", alias = "is-loading-sample")]
     pub is_loading_sample: bool,
     /// bundle.meta.isFillingDynamicDropdown = true.
-    #[arg(
-        long = "isFillingDynamicDropdown",
-        alias = "is-filling-dynamic-dropdown"
-    )]
+    #[arg(long = "isFillingDynamicDropdown", alias = "is-filling-dynamic-dropdown")]
     pub is_filling_dynamic_dropdown: bool,
     /// bundle.meta.isPopulatingDedupe = true.
     #[arg(long = "isPopulatingDedupe", alias = "is-populating-dedupe")]
@@ -127,18 +124,45 @@ pub struct InvokeArgs {
 /// Settings of the host itself.
 #[derive(Debug, Args)]
 pub struct HostArgs {
-    /// Allow requests to loopback addresses (local development only).
+    /// Local development: allow loopback addresses, and plain http.
     #[arg(long = "allow-loopback")]
     pub allow_loopback: bool,
-    /// Allow requests to private networks.
+    /// Allow private and reserved networks (10/8, 192.168/16, fc00::/7, ...).
     #[arg(long = "allow-private")]
     pub allow_private: bool,
+    /// Allow plain http to any host.
+    #[arg(long = "allow-http")]
+    pub allow_http: bool,
+    /// Only these hosts: `scheme://host[:port]`, `*.` wildcards (repeatable).
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    pub allow_host: Vec<String>,
     /// Wall-clock limit of the call, in seconds (default 30).
     #[arg(long)]
     pub timeout: Option<f64>,
     /// Linear-memory limit of the call, in MiB (default 128).
     #[arg(long = "memory-mb")]
     pub memory_mb: Option<u64>,
+    /// Outbound requests per call, redirect hops included (default 200).
+    #[arg(long = "max-requests")]
+    pub max_requests: Option<u32>,
+    /// Outbound requests in flight at once (default 10).
+    #[arg(long = "max-concurrent-requests")]
+    pub max_concurrent_requests: Option<u32>,
+    /// Bytes of one response body (default 50 MiB).
+    #[arg(long = "max-response-bytes")]
+    pub max_response_bytes: Option<u64>,
+    /// Bytes of one request body (default 50 MiB).
+    #[arg(long = "max-request-bytes")]
+    pub max_request_bytes: Option<u64>,
+    /// Bytes of the result as JSON (default 6 MiB).
+    #[arg(long = "max-result-bytes")]
+    pub max_result_bytes: Option<u64>,
+    /// Bytes of log output per call (default 1 MiB).
+    #[arg(long = "max-log-bytes")]
+    pub max_log_bytes: Option<u64>,
+    /// Bytes stashed per call (default 150 MB).
+    #[arg(long = "max-stash-bytes")]
+    pub max_stash_bytes: Option<u64>,
     /// Where compiled components are cached (default: the user's cache directory).
     #[arg(long = "cache-dir")]
     pub cache_dir: Option<PathBuf>,

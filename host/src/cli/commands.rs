@@ -36,9 +36,7 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     let app = match load(&args.component, &args.host).await {
-        Ok(app) => app
-            .with_env(config.env.clone())
-            .with_secret_env(config.secret_env.clone()),
+        Ok(app) => app.with_env(config.env.clone()).with_secret_env(config.secret_env.clone()),
         Err(code) => return code,
     };
     let method = match config::method_path(&args.method, app.definition(), &config.bundle) {
@@ -47,15 +45,9 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
     };
     let mut scope = Scope::new(integration_id(&app), args.account.clone());
     scope.subscription = args.subscription.clone();
-    let outcome = app
-        .invoke(Invocation::new(method, config.bundle.clone()).scope(scope))
-        .await;
+    let outcome = app.invoke(Invocation::new(method, config.bundle.clone()).scope(scope)).await;
     let label = args.method.len() == 2 && args.method[0] == "auth" && args.method[1] == "label";
-    print_outcome(
-        &outcome,
-        &args,
-        label.then(|| (app.definition(), &config.bundle)),
-    )
+    print_outcome(&outcome, &args, label.then(|| (app.definition(), &config.bundle)))
 }
 
 /// The integration's ID for scoping state: its content hash, so two
@@ -86,10 +78,7 @@ fn print_outcome(
                     Some((definition, bundle)) => {
                         println!("{}", connection_label(definition, bundle, value))
                     }
-                    None => println!(
-                        "{}",
-                        serde_json::to_string_pretty(value).unwrap_or_default()
-                    ),
+                    None => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
                 }
             }
             if outcome.status == Status::Callback {
@@ -109,27 +98,15 @@ fn print_outcome(
 }
 
 fn print_log(line: &LogLine) {
-    let level = serde_json::to_value(line.level)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let source = serde_json::to_value(line.source)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let level = serde_json::to_value(line.level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let source =
+        serde_json::to_value(line.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     eprintln!("[{level} {source}] {}", line.message);
 }
 
 /// Render `authentication.connectionLabel` from the test result and authData.
-fn connection_label(
-    definition: &crate::Definition,
-    bundle: &crate::Bundle,
-    test_result: &Value,
-) -> String {
-    let Some(template) = definition
-        .get("authentication.connectionLabel")
-        .and_then(Value::as_str)
-    else {
+fn connection_label(definition: &crate::Definition, bundle: &crate::Bundle, test_result: &Value) -> String {
+    let Some(template) = definition.get("authentication.connectionLabel").and_then(Value::as_str) else {
         return String::new();
     };
     let mut out = String::new();
@@ -165,27 +142,17 @@ async fn describe(args: DescribeArgs) -> ExitCode {
     };
     let definition = app.definition();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(definition.json()).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(definition.json()).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    let version = definition
-        .get("version")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
+    let version = definition.get("version").and_then(Value::as_str).unwrap_or("?");
     println!("{} (version {version})", args.component.display());
     match definition.auth_type() {
         Some(kind) => {
             let fields: Vec<&str> = definition
                 .get("authentication.fields")
                 .and_then(Value::as_array)
-                .map(|f| {
-                    f.iter()
-                        .filter_map(|f| f.get("key").and_then(Value::as_str))
-                        .collect()
-                })
+                .map(|f| f.iter().filter_map(|f| f.get("key").and_then(Value::as_str)).collect())
                 .unwrap_or_default();
             println!("authentication: {kind} (fields: {})", fields.join(", "));
         }
@@ -197,16 +164,8 @@ async fn describe(args: DescribeArgs) -> ExitCode {
             println!("{}:", op.kind.plural());
             last_kind = Some(op.kind);
         }
-        let kind = op
-            .trigger_type
-            .map(|t| format!(" [{t}]"))
-            .unwrap_or_default();
-        println!(
-            "  {}{kind}: {} ({})",
-            op.key,
-            op.label,
-            op.methods.join(", ")
-        );
+        let kind = op.trigger_type.map(|t| format!(" [{t}]")).unwrap_or_default();
+        println!("  {}{kind}: {} ({})", op.key, op.label, op.methods.join(", "));
         if !op.description.is_empty() {
             println!("      {}", op.description);
         }

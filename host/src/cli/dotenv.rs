@@ -27,8 +27,7 @@ pub fn parse(text: &str) -> Result<DotEnv, String> {
         let value = unquote(value.trim());
         match key.strip_prefix("authData_") {
             Some(auth_key) => {
-                out.auth_data
-                    .insert(auth_key.to_string(), Value::String(value));
+                out.auth_data.insert(auth_key.to_string(), Value::String(value));
             }
             None => out.env.push((key.to_string(), value)),
         }
@@ -40,20 +39,11 @@ fn unquote(value: &str) -> String {
     for quote in ['"', '\''] {
         if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
             let inner = &value[1..value.len() - 1];
-            return if quote == '"' {
-                inner.replace("\\n", "\n").replace("\\\"", "\"")
-            } else {
-                inner.to_string()
-            };
+            return if quote == '"' { inner.replace("\\n", "\n").replace("\\\"", "\"") } else { inner.to_string() };
         }
     }
     // An unquoted value ends at a comment.
-    value
-        .split(" #")
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    value.split(" #").next().unwrap_or_default().trim().to_string()
 }
 
 #[cfg(test)]
@@ -62,18 +52,12 @@ mod tests {
 
     #[test]
     fn splits_auth_data_from_environment() {
-        let env = parse("# comment\nauthData_api_key=abc\nexport CRM_BASE_URL=\"http://x\"\nA='b c' \nB=1 # note\n").unwrap();
-        assert_eq!(
-            env.auth_data.get("api_key"),
-            Some(&Value::String("abc".into()))
-        );
+        let env =
+            parse("# comment\nauthData_api_key=abc\nexport CRM_BASE_URL=\"http://x\"\nA='b c' \nB=1 # note\n").unwrap();
+        assert_eq!(env.auth_data.get("api_key"), Some(&Value::String("abc".into())));
         assert_eq!(
             env.env,
-            [
-                ("CRM_BASE_URL".into(), "http://x".into()),
-                ("A".into(), "b c".into()),
-                ("B".into(), "1".into())
-            ]
+            [("CRM_BASE_URL".into(), "http://x".into()), ("A".into(), "b c".into()), ("B".into(), "1".into())]
         );
         assert!(parse("nonsense").is_err());
     }

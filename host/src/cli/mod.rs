@@ -23,10 +23,7 @@ const EXIT_LOAD: u8 = 3;
 /// Run the command line of this process and return its exit code.
 pub fn main() -> ExitCode {
     let args = args::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("zapwasm: cannot start the async runtime: {e}");

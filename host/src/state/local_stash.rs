@@ -21,10 +21,7 @@ pub struct LocalStash {
 impl LocalStash {
     /// A stash writing under `dir` and naming files under `base_url`.
     pub fn new(dir: impl Into<PathBuf>, base_url: impl Into<String>) -> LocalStash {
-        LocalStash {
-            dir: dir.into(),
-            base_url: base_url.into().trim_end_matches('/').to_string(),
-        }
+        LocalStash { dir: dir.into(), base_url: base_url.into().trim_end_matches('/').to_string() }
     }
 
     /// The directory files are written to.
@@ -34,20 +31,12 @@ impl LocalStash {
 }
 
 impl StashStore for LocalStash {
-    fn put<'a>(
-        &'a self,
-        scope: &'a Scope,
-        file: StashedFile,
-    ) -> BoxFuture<'a, Result<String, StateError>> {
+    fn put<'a>(&'a self, scope: &'a Scope, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>> {
         Box::pin(async move {
-            let fail = |message: String| StateError {
-                backend: "local stash",
-                message,
-            };
+            let fail = |message: String| StateError { backend: "local stash", message };
             let scope_dir = hex::encode(&Sha256::digest(scope_key(scope))[..12]);
             let mut id = [0u8; 16];
-            getrandom::fill(&mut id)
-                .map_err(|e| fail(format!("no randomness for a file id: {e}")))?;
+            getrandom::fill(&mut id).map_err(|e| fail(format!("no randomness for a file id: {e}")))?;
             let id = hex::encode(id);
             let folder = self.dir.join(&scope_dir).join(&id);
             tokio::fs::create_dir_all(&folder)
@@ -57,10 +46,7 @@ impl StashStore for LocalStash {
             tokio::fs::write(&path, &file.bytes)
                 .await
                 .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
-            let name = percent_encoding::utf8_percent_encode(
-                &file.filename,
-                percent_encoding::NON_ALPHANUMERIC,
-            );
+            let name = percent_encoding::utf8_percent_encode(&file.filename, percent_encoding::NON_ALPHANUMERIC);
             Ok(format!("{}/{scope_dir}/{id}/{name}", self.base_url))
         })
     }

@@ -20,10 +20,7 @@ pub struct MemoryCursors {
 impl MemoryCursors {
     /// An empty store whose values expire after `ttl`.
     pub fn new(ttl: Duration) -> MemoryCursors {
-        MemoryCursors {
-            ttl,
-            values: Mutex::default(),
-        }
+        MemoryCursors { ttl, values: Mutex::default() }
     }
 }
 
@@ -46,10 +43,7 @@ impl CursorStore for MemoryCursors {
     fn set<'a>(&'a self, scope: &'a Scope, value: String) -> BoxFuture<'a, Result<(), StateError>> {
         let key = scope_key(scope);
         let expires = Instant::now() + self.ttl;
-        self.values
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (value, expires));
+        self.values.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (value, expires));
         Box::pin(async { Ok(()) })
     }
 }

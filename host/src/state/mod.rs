@@ -57,9 +57,5 @@ pub struct StashedFile {
 /// Where `z.stashFile` puts files.
 pub trait StashStore: Send + Sync + 'static {
     /// Store a file for a scope; returns a URL later steps can download it from.
-    fn put<'a>(
-        &'a self,
-        scope: &'a Scope,
-        file: StashedFile,
-    ) -> BoxFuture<'a, Result<String, StateError>>;
+    fn put<'a>(&'a self, scope: &'a Scope, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>>;
 }
