@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The guest crates, and the environment variable each component's path is exported as.
-const GUESTS: &[(&str, &str)] = &[("crm", "CRM_COMPONENT"), ("fixture", "FIXTURE_COMPONENT")];
+const GUESTS: &[(&str, &str)] =
+    &[("crm", "CRM_COMPONENT"), ("fixture", "FIXTURE_COMPONENT"), ("hostile", "HOSTILE_COMPONENT")];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -17,6 +17,8 @@ use zapwasm_host::{App, Bundle, Host, HostBuilder, Invocation, LocalStash, Outco
 pub const CRM: &str = env!("CRM_COMPONENT");
 /// The test fixture guest, built by build.rs.
 pub const FIXTURE: &str = env!("FIXTURE_COMPONENT");
+/// The hostile guest, built by build.rs.
+pub const HOSTILE: &str = env!("HOSTILE_COMPONENT");
 
 /// A directory that lives as long as the test binary.
 pub fn shared_dir(name: &str) -> PathBuf {
@@ -97,6 +99,7 @@ impl Received {
 /// - `/status/<code>`: that status, body `{"status": code}`, with `Retry-After: 7` on 429;
 /// - `/slow/<ms>`: 200 after that many milliseconds;
 /// - `/redirect/<n>`: 302 to `/redirect/<n-1>`, and `/redirect/0` is 200;
+/// - `/redirect-to?url=<percent-encoded URL>`: 302 to that URL;
 /// - anything else: 200 with `{"ok": true}`.
 pub struct Recorder {
     /// `http://127.0.0.1:PORT`.
@@ -151,6 +154,11 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
             axum::Json(json!({"slow": true})).into_response()
         }
+        ["redirect-to"] => {
+            let target = parts.uri.query().and_then(|q| q.strip_prefix("url=")).unwrap_or("/");
+            let target = percent_decode(target);
+            (StatusCode::FOUND, [("location", target)]).into_response()
+        }
         ["redirect", n] => match n.parse::<u32>().unwrap_or(0) {
             0 => axum::Json(json!({"redirected": true})).into_response(),
             n => (StatusCode::FOUND, [("location", format!("/redirect/{}", n - 1))]).into_response(),
@@ -161,4 +169,41 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
 
 fn lower_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok())) {
+            (b'%', Some(hex)) if u8::from_str_radix(hex, 16).is_ok() => {
+                out.push(u8::from_str_radix(hex, 16).unwrap_or_default());
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A resolver that answers from a fixed table (and fails for other names):
+/// how the tests make a name resolve to 127.0.0.1.
+pub struct MapResolver(pub Vec<(String, std::net::IpAddr)>);
+
+impl zapwasm_host::Resolver for MapResolver {
+    fn resolve<'a>(&'a self, host: &'a str) -> futures::future::BoxFuture<'a, std::io::Result<Vec<std::net::IpAddr>>> {
+        let found: Vec<std::net::IpAddr> =
+            self.0.iter().filter(|(name, _)| name.eq_ignore_ascii_case(host)).map(|(_, ip)| *ip).collect();
+        Box::pin(async move {
+            if found.is_empty() {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("no such host: {host}")))
+            } else {
+                Ok(found)
+            }
+        })
+    }
 }

@@ -240,6 +240,12 @@ fn classify(
     if let Some(HostAbort(call_error)) = error.downcast_ref::<HostAbort>() {
         return call_error.clone();
     }
+    if record.log_overflowed() {
+        return CallError::Limit {
+            limit: LimitKind::Log,
+            value: format!("{} bytes", store.data().call.limits.log_bytes),
+        };
+    }
     if store.data().memory.hit {
         return CallError::Limit { limit: LimitKind::Memory, value: format!("{} MiB", memory_limit >> 20) };
     }

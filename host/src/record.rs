@@ -115,15 +115,18 @@ impl SharedRecord {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn log(&self, level: Level, source: Source, message: &str) {
+    /// Keep a log line. Returns false once the call's log limit is spent:
+    /// the line was dropped and the call must end.
+    pub(crate) fn log(&self, level: Level, source: Source, message: &str) -> bool {
         let message = self.censor.apply(message);
         let mut record = self.lock();
         record.log_bytes += message.len() as u64;
         if record.log_bytes > self.log_limit {
             record.log_overflow = true;
-            return;
+            return false;
         }
         record.logs.push(LogLine { level, source, message });
+        true
     }
 
     pub(crate) fn exchange(&self, exchange: HttpExchange) {
@@ -162,7 +165,8 @@ impl SharedRecord {
         record.logs.iter().rev().find(|l| l.source == Source::Stderr).map(|l| l.message.clone())
     }
 
-    fn write_output(&self, source: Source, bytes: &[u8]) {
+    /// Returns false once the log limit is spent.
+    fn write_output(&self, source: Source, bytes: &[u8]) -> bool {
         let lines: Vec<Vec<u8>> = {
             let mut record = self.lock();
             let partial = match source {
@@ -182,9 +186,7 @@ impl SharedRecord {
             }
             lines
         };
-        for line in lines {
-            self.log(level_of(source), source, &String::from_utf8_lossy(&line));
-        }
+        lines.iter().all(|line| self.log(level_of(source), source, &String::from_utf8_lossy(line)))
     }
 
     /// The guest's stdout or stderr, as a WASI output stream.
@@ -218,7 +220,11 @@ impl StdoutStream for OutputPipe {
 
 impl AsyncWrite for OutputPipe {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.record.write_output(self.source, buf);
+        // Past the log limit the stream breaks; the guest's write fails and
+        // `invoke` reports the log limit, whatever the guest does next.
+        if self.record.log_overflowed() || !self.record.write_output(self.source, buf) {
+            return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the log limit is spent")));
+        }
         Poll::Ready(Ok(buf.len()))
     }
 

@@ -5,5 +5,6 @@
 mod cli;
 mod crm;
 mod errors;
+mod hostile;
 mod load;
 mod sandbox;

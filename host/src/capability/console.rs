@@ -1,8 +1,9 @@
 //! z.console: leveled log lines into the call's record.
 
 use crate::bindings::zapwasm::integration::console::{Host, Level as WitLevel};
+use crate::error::{CallError, LimitKind};
 use crate::record::{Level, Source};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{HostAbort, Sandbox};
 
 impl Host for Sandbox {
     async fn log(&mut self, level: WitLevel, message: String) -> wasmtime::Result<()> {
@@ -12,7 +13,10 @@ impl Host for Sandbox {
             WitLevel::Warn => Level::Warn,
             WitLevel::Error => Level::Error,
         };
-        self.call.record.log(level, Source::Console, &message);
-        Ok(())
+        if self.call.record.log(level, Source::Console, &message) {
+            return Ok(());
+        }
+        let value = format!("{} bytes", self.call.limits.log_bytes);
+        Err(wasmtime::Error::new(HostAbort(CallError::Limit { limit: LimitKind::Log, value })))
     }
 }
