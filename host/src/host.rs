@@ -258,8 +258,44 @@ impl App {
         self
     }
 
-    /// Run one method in a fresh instance.
+    /// Run one method in a fresh instance. When it raises
+    /// RefreshAuthError and the app can refresh its credentials (session
+    /// auth, or OAuth 2 with refreshAccessToken), the host refreshes once and
+    /// retries once; [`Outcome::auth_data`] then holds the new authData.
     pub async fn invoke(&self, invocation: Invocation) -> Outcome {
-        invoke::run(self, invocation).await
+        crate::auth::refresh::invoke(self, invocation).await
+    }
+
+    /// The connection label of an account: runs `authentication.test`, then
+    /// renders `connectionLabel` (a template over the test result and
+    /// authData, or a function given the test result as inputData). The
+    /// result is the label as a JSON string.
+    pub async fn connection_label(&self, invocation: Invocation) -> Outcome {
+        let test = Invocation { method: "authentication.test".into(), ..invocation };
+        let mut outcome = self.invoke(test.clone()).await;
+        let Ok(result) = &outcome.result else { return outcome };
+        let auth_data = outcome.auth_data.clone().unwrap_or_else(|| test.bundle.auth_data.clone());
+        match self.definition().get("authentication.connectionLabel") {
+            Some(serde_json::Value::String(template)) => {
+                outcome.result = Ok(crate::auth::label::render(template, result, &auth_data).into());
+                outcome
+            }
+            Some(_) if self.definition().has_method("authentication.connectionLabel") => {
+                let mut bundle = test.bundle;
+                bundle.auth_data = auth_data;
+                bundle.input_data = result.as_object().cloned().unwrap_or_default();
+                let label = Invocation { method: "authentication.connectionLabel".into(), bundle, ..test };
+                let mut labelled = self.invoke(label).await;
+                let mut logs = outcome.logs;
+                logs.append(&mut labelled.logs);
+                let mut http = outcome.http;
+                http.append(&mut labelled.http);
+                Outcome { logs, http, auth_data: outcome.auth_data.or(labelled.auth_data), ..labelled }
+            }
+            _ => {
+                outcome.result = Ok(serde_json::Value::String(String::new()));
+                outcome
+            }
+        }
     }
 }

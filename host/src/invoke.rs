@@ -82,6 +82,9 @@ pub struct Outcome {
     pub http: Vec<HttpExchange>,
     /// Wall-clock time of the call.
     pub duration: Duration,
+    /// New authData, when the host refreshed stale credentials during the
+    /// call: store it in place of the old.
+    pub auth_data: Option<serde_json::Map<String, Value>>,
 }
 
 enum Entry<'a> {
@@ -97,19 +100,21 @@ pub(crate) async fn read_definition(
     let limits = host.policy.limits.clone();
     let record = SharedRecord::new(Arc::new(Censor::default()), limits.log_bytes);
     let deadline = Instant::now() + limits.timeout;
-    let call = CallContext::new(
-        "definition".into(),
-        Scope::new("", ""),
-        Arc::new(Definition::empty()),
-        Default::default(),
+    let call = CallContext {
+        method: "definition".into(),
+        scope: Scope::new("", ""),
+        definition: Arc::new(Definition::empty()),
+        auth_data: Default::default(),
+        env: Arc::default(),
         limits,
-        host.services.clone(),
+        services: host.services.clone(),
         record,
-        String::new(),
+        invocation_id: String::new(),
         deadline,
-    );
+        counters: Default::default(),
+    };
     let _slot = host.slots.acquire().await;
-    call_guest(host, pre, Arc::new(call), &[], Entry::Definition).await.0
+    call_guest(host, pre, Arc::new(call), Entry::Definition).await.0
 }
 
 pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
@@ -133,6 +138,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
             logs,
             http,
             duration: started.elapsed(),
+            auth_data: None,
         }
     };
     if !loaded.definition.has_method(&invocation.method) {
@@ -148,21 +154,23 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
     let deadline = started + limits.timeout;
     let result_limit = limits.result_bytes;
     let log_limit = limits.log_bytes;
-    let call = Arc::new(CallContext::new(
-        invocation.method.clone(),
-        invocation.scope,
-        loaded.definition.clone(),
-        invocation.bundle.auth_data,
+    let call = Arc::new(CallContext {
+        method: invocation.method.clone(),
+        scope: invocation.scope,
+        definition: loaded.definition.clone(),
+        auth_data: invocation.bundle.auth_data,
+        env: app.env.clone(),
         limits,
-        host.services.clone(),
-        record.clone(),
-        new_invocation_id(),
+        services: host.services.clone(),
+        record: record.clone(),
+        invocation_id: new_invocation_id(),
         deadline,
-    ));
+        counters: Default::default(),
+    });
 
     let _slot = host.slots.acquire().await;
     let (result, callback_url) =
-        call_guest(host, &loaded.pre, call, &app.env, Entry::Run { method: &invocation.method, bundle: &bundle }).await;
+        call_guest(host, &loaded.pre, call, Entry::Run { method: &invocation.method, bundle: &bundle }).await;
     let result = result.and_then(|json| {
         if json.len() as u64 > result_limit {
             return Err(CallError::Limit { limit: LimitKind::Result, value: format!("{result_limit} bytes") });
@@ -183,7 +191,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
         (Ok(_), Some(_)) => Status::Callback,
         (Ok(_), None) => Status::Success,
     };
-    Outcome { result, status, callback_url, logs, http, duration: started.elapsed() }
+    Outcome { result, status, callback_url, logs, http, duration: started.elapsed(), auth_data: None }
 }
 
 /// Instantiate and call; classify whatever went wrong.
@@ -191,14 +199,13 @@ async fn call_guest(
     host: &HostInner,
     pre: &bindings::AppPre<Sandbox>,
     call: Arc<CallContext>,
-    env: &[(String, String)],
     entry: Entry<'_>,
 ) -> (Result<String, CallError>, Option<String>) {
     let deadline = call.deadline;
     let record = call.record.clone();
     let memory_limit = call.limits.memory_bytes;
     let timeout_value = call.limits.timeout;
-    let mut store = Store::new(&host.runtime.engine, Sandbox::new(call, env));
+    let mut store = Store::new(&host.runtime.engine, Sandbox::new(call));
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_epoch_deadline(1);
     // At every epoch tick: past the deadline, interrupt; otherwise yield to

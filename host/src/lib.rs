@@ -33,6 +33,7 @@
 //! that outlives a call; `record` and `censor` keep what a call logged,
 //! without secrets.
 
+mod auth;
 mod bindings;
 mod bundle;
 mod cache;

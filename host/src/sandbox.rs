@@ -2,7 +2,7 @@
 //! memory cap, and the call's context for the z capabilities.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
@@ -22,50 +22,36 @@ pub(crate) struct CallContext {
     pub(crate) scope: Scope,
     pub(crate) definition: Arc<Definition>,
     pub(crate) auth_data: Map<String, Value>,
+    /// The integration's environment (for the OAuth 1 consumer key and secret).
+    pub(crate) env: Arc<Vec<(String, String)>>,
     pub(crate) limits: Limits,
     pub(crate) services: Arc<Services>,
     pub(crate) record: SharedRecord,
     pub(crate) invocation_id: String,
     pub(crate) deadline: Instant,
+    pub(crate) counters: Counters,
+}
+
+/// What a call has spent of its limits so far.
+#[derive(Default)]
+pub(crate) struct Counters {
     requests: AtomicU32,
-    pub(crate) stashed_bytes: std::sync::atomic::AtomicU64,
+    pub(crate) stashed_bytes: AtomicU64,
 }
 
 impl CallContext {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        method: String,
-        scope: Scope,
-        definition: Arc<Definition>,
-        auth_data: Map<String, Value>,
-        limits: Limits,
-        services: Arc<Services>,
-        record: SharedRecord,
-        invocation_id: String,
-        deadline: Instant,
-    ) -> CallContext {
-        CallContext {
-            method,
-            scope,
-            definition,
-            auth_data,
-            limits,
-            services,
-            record,
-            invocation_id,
-            deadline,
-            requests: AtomicU32::new(0),
-            stashed_bytes: Default::default(),
-        }
-    }
-
     /// Count one outbound request against the limit.
     pub(crate) fn count_request(&self) -> Result<(), CallError> {
-        let made = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let made = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if made > self.limits.max_requests {
             return Err(CallError::Limit { limit: LimitKind::Requests, value: self.limits.max_requests.to_string() });
         }
         Ok(())
+    }
+
+    /// An environment value of the integration.
+    pub(crate) fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -114,12 +100,12 @@ pub(crate) struct Sandbox {
 }
 
 impl Sandbox {
-    pub(crate) fn new(call: Arc<CallContext>, env: &[(String, String)]) -> Sandbox {
+    pub(crate) fn new(call: Arc<CallContext>) -> Sandbox {
         // Nothing ambient: no args, no preopened directories, no sockets, no
         // stdin; only the environment the operator configured for this
         // integration. stdout and stderr become log lines.
         let wasi = WasiCtx::builder()
-            .envs(env)
+            .envs(&call.env)
             .stdout(call.record.pipe(Source::Stdout))
             .stderr(call.record.pipe(Source::Stderr))
             .build();

@@ -10,6 +10,8 @@ use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
+use crate::auth::digest::Challenge;
+use crate::auth::oauth1;
 use crate::bindings::WitZError;
 use crate::bindings::zapwasm::integration::http::{Host, RedirectMode, Request, Response};
 use crate::egress;
@@ -69,7 +71,6 @@ fn to_guest(result: Result<Response, SendFailure>) -> wasmtime::Result<Result<Re
 pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Response, SendFailure> {
     let url = build_url(&request)?;
     let mut headers = build_headers(&request.headers)?;
-    apply_auth(call, &mut headers);
     let body = request.body.unwrap_or_default();
     if body.len() as u64 > call.limits.request_body_bytes {
         return Err(SendFailure::Abort(CallError::Limit {
@@ -86,7 +87,24 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
         timeout: (request.timeout_ms > 0).then(|| Duration::from_millis(request.timeout_ms)),
         size: request.size,
     };
-    let response = execute(call, method.clone(), url, headers, body, &options).await?;
+    apply_auth(call, &method, &url, &body, &mut headers)?;
+    let digest = call.definition.auth_type() == Some("digest");
+    let mut response = execute(call, method.clone(), url.clone(), headers.clone(), body.clone(), &options).await?;
+    if digest && response.status == 401 {
+        // The challenge round trip: answer the server's nonce and send again.
+        if let Some(challenge) = header(&response.headers, "www-authenticate").and_then(Challenge::parse) {
+            let uri = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_string(),
+            };
+            let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+            let answer = challenge.authorization(field("username"), field("password"), method.as_str(), &uri, &nonce());
+            let value = HeaderValue::from_str(&answer)
+                .map_err(|_| ZError::general("the digest credentials hold characters a header cannot carry"))?;
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            response = execute(call, method, url, headers, body, &options).await?;
+        }
+    }
 
     // Stale auth: before afterResponse, whatever skipThrowForStatus says.
     // Calls that refresh the credentials must see their own 401.
@@ -182,16 +200,63 @@ fn build_headers(pairs: &[(String, String)]) -> Result<HeaderMap, ZError> {
     Ok(headers)
 }
 
-/// Basic auth: the host sets the header, overwriting any the app set.
-fn apply_auth(call: &CallContext, headers: &mut HeaderMap) {
-    if call.definition.auth_type() == Some("basic") {
-        let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", field("username"), field("password")));
-        if let Ok(value) = HeaderValue::from_str(&format!("Basic {token}")) {
-            headers.insert(reqwest::header::AUTHORIZATION, value);
+/// Auth the host does itself: basic sets the header (overwriting any the
+/// app set); oauth1 signs the request. Digest answers a challenge after
+/// the first response, in `send`.
+fn apply_auth(
+    call: &CallContext,
+    method: &reqwest::Method,
+    url: &Url,
+    body: &[u8],
+    headers: &mut HeaderMap,
+) -> Result<(), ZError> {
+    let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let value = match call.definition.auth_type() {
+        Some("basic") => {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                field("username"),
+                field("password")
+            ));
+            format!("Basic {token}")
         }
+        Some("oauth1") => {
+            let credentials = oauth1::Credentials {
+                consumer_key: call.env_var("CLIENT_ID").unwrap_or_default(),
+                consumer_secret: call.env_var("CLIENT_SECRET").unwrap_or_default(),
+                token: call.auth_data.get("oauth_token").and_then(|v| v.as_str()),
+                token_secret: field("oauth_token_secret"),
+            };
+            let is_form = headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            let form: Vec<(String, String)> = if is_form {
+                url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+            } else {
+                Vec::new()
+            };
+            let timestamp =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            oauth1::authorization(&credentials, method.as_str(), url, &form, &nonce(), timestamp)
+        }
+        _ => return Ok(()),
+    };
+    let value = HeaderValue::from_str(&value)
+        .map_err(|_| ZError::general("the credentials hold characters an Authorization header cannot carry"))?;
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    Ok(())
+}
+
+/// A fresh random nonce for digest and OAuth 1.
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    // A clock-based value is still unique if randomness is missing.
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        bytes[..16].copy_from_slice(&now.as_nanos().to_le_bytes());
     }
+    hex::encode(bytes)
 }
 
 /// Send, following redirects by hand so every hop is checked again.

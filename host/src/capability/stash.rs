@@ -89,7 +89,7 @@ async fn stash(
     bytes: Vec<u8>,
 ) -> Result<String, SendFailure> {
     allowed_here(call)?;
-    let total = call.stashed_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
+    let total = call.counters.stashed_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
     if total > call.limits.stash_bytes {
         return Err(SendFailure::Abort(CallError::Limit {
             limit: LimitKind::Stash,

@@ -45,9 +45,10 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
     };
     let mut scope = Scope::new(integration_id(&app), args.account.clone());
     scope.subscription = args.subscription.clone();
-    let outcome = app.invoke(Invocation::new(method, config.bundle.clone()).scope(scope)).await;
+    let invocation = Invocation::new(method, config.bundle).scope(scope);
     let label = args.method.len() == 2 && args.method[0] == "auth" && args.method[1] == "label";
-    print_outcome(&outcome, &args, label.then(|| (app.definition(), &config.bundle)))
+    let outcome = if label { app.connection_label(invocation).await } else { app.invoke(invocation).await };
+    print_outcome(&outcome, &args)
 }
 
 /// The integration's ID for scoping state: its content hash, so two
@@ -56,11 +57,7 @@ fn integration_id(app: &App) -> String {
     app.load_info().digest[..16].to_string()
 }
 
-fn print_outcome(
-    outcome: &Outcome,
-    args: &InvokeArgs,
-    label: Option<(&crate::Definition, &crate::Bundle)>,
-) -> ExitCode {
+fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
     if args.outcome {
         match serde_json::to_string_pretty(outcome) {
             Ok(json) => println!("{json}"),
@@ -74,12 +71,14 @@ fn print_outcome(
     match &outcome.result {
         Ok(value) => {
             if !args.outcome {
-                match label {
-                    Some((definition, bundle)) => {
-                        println!("{}", connection_label(definition, bundle, value))
-                    }
-                    None => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
+                match value {
+                    Value::String(text) => println!("{text}"),
+                    value => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
                 }
+            }
+            if let Some(auth_data) = &outcome.auth_data {
+                let keys: Vec<&String> = auth_data.keys().collect();
+                eprintln!("zapwasm: the credentials were refreshed; new authData fields: {keys:?}");
             }
             if outcome.status == Status::Callback {
                 if let Some(url) = &outcome.callback_url {
@@ -102,37 +101,6 @@ fn print_log(line: &LogLine) {
     let source =
         serde_json::to_value(line.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     eprintln!("[{level} {source}] {}", line.message);
-}
-
-/// Render `authentication.connectionLabel` from the test result and authData.
-fn connection_label(definition: &crate::Definition, bundle: &crate::Bundle, test_result: &Value) -> String {
-    let Some(template) = definition.get("authentication.connectionLabel").and_then(Value::as_str) else {
-        return String::new();
-    };
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            break;
-        };
-        let path = rest[start + 2..start + end].trim();
-        let value = if let Some(p) = path.strip_prefix("bundle.authData.") {
-            bundle.auth_data.get(p).cloned()
-        } else if let Some(p) = path.strip_prefix("bundle.inputData.") {
-            test_result.get(p).cloned()
-        } else {
-            test_result.get(path).cloned()
-        };
-        match value {
-            Some(Value::String(s)) => out.push_str(&s),
-            Some(Value::Null) | None => {}
-            Some(other) => out.push_str(&other.to_string()),
-        }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 async fn describe(args: DescribeArgs) -> ExitCode {
