@@ -207,3 +207,61 @@ impl zapwasm_host::Resolver for MapResolver {
         })
     }
 }
+
+/// A server that requires HTTP Digest authentication (RFC 7616, MD5,
+/// qop=auth) and really checks the response hash: 401 with a challenge
+/// without credentials or with wrong ones, 200 `{"user": ...}` when the
+/// digest matches.
+pub struct DigestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+/// The realm and nonce the digest server challenges with.
+pub const DIGEST_REALM: &str = "zapwasm-test";
+const DIGEST_NONCE: &str = "5f1e3c0a9b7d";
+
+impl DigestServer {
+    /// Start one accepting `username`/`password`.
+    pub async fn start(username: &'static str, password: &'static str) -> DigestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("a local address");
+        let app = axum::Router::new().fallback(move |request: Request| async move {
+            let method = request.method().to_string();
+            let uri = request.uri().to_string();
+            let header = request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if digest_is_valid(header, &method, &uri, username, password) {
+                axum::Json(json!({"user": username})).into_response()
+            } else {
+                let challenge =
+                    format!(r#"Digest realm="{DIGEST_REALM}", qop="auth", nonce="{DIGEST_NONCE}", opaque="abc123", algorithm=MD5"#);
+                (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "unauthorized").into_response()
+            }
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        DigestServer { base_url: format!("http://{addr}"), _server: server }
+    }
+}
+
+fn digest_is_valid(header: &str, method: &str, uri: &str, username: &str, password: &str) -> bool {
+    let Some(params) = header.strip_prefix("Digest ") else { return false };
+    let get = |key: &str| -> Option<String> {
+        params.split(", ").find_map(|part| {
+            let (k, v) = part.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    let md5 = |text: String| format!("{:x}", md5::compute(text));
+    let (Some(user), Some(nonce), Some(req_uri), Some(nc), Some(cnonce), Some(response)) =
+        (get("username"), get("nonce"), get("uri"), get("nc"), get("cnonce"), get("response"))
+    else {
+        return false;
+    };
+    let ha1 = md5(format!("{username}:{DIGEST_REALM}:{password}"));
+    let ha2 = md5(format!("{method}:{uri}"));
+    let expected = md5(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    user == username && nonce == DIGEST_NONCE && req_uri == uri && get("qop").as_deref() == Some("auth") && response == expected
+}
