@@ -208,11 +208,12 @@ async fn call_guest(
     let mut store = Store::new(&host.runtime.engine, Sandbox::new(call));
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_epoch_deadline(1);
-    // At every epoch tick: past the deadline, interrupt; otherwise yield to
-    // the executor so a CPU-bound guest does not starve the calls sharing
-    // its thread.
-    store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+    // At every epoch tick: past the deadline, or with the log limit spent,
+    // interrupt; otherwise yield to the executor so a CPU-bound guest does
+    // not starve the calls sharing its thread.
+    store.epoch_deadline_callback(move |store| {
+        let stop = Instant::now() >= deadline || store.data().call.record.log_overflowed();
+        Ok(if stop { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
     });
     let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
     let outcome = tokio::time::timeout(budget, async {

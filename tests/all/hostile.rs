@@ -149,7 +149,7 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
     // Malformed and foreign components are attacks on the loader.
     let strict_host = strict_host();
     let bytes = std::fs::read(HOSTILE).unwrap();
-    let foreign = wat::parse_str(r#"(component (import "evil:net/raw-socket" (instance)))"#).unwrap();
+    let foreign = wat::parse_str(r#"(component (import "evil:net/raw-socket" (instance (export "open" (func)))))"#).unwrap();
     let loads: [(&str, Vec<u8>, fn(&LoadError) -> bool); 3] = [
         ("a truncated component", bytes[..bytes.len() / 3].to_vec(), |e| matches!(e, LoadError::Malformed(_))),
         ("random bytes", b"\0asm\x0d\x00\x01\x00garbage garbage".to_vec(), |e| matches!(e, LoadError::Malformed(_))),

@@ -11,17 +11,11 @@ use crate::{api_url, json_body};
 /// API-key authentication, tested with `GET /me`, labelled with the account name.
 pub(crate) fn authentication() -> Authentication {
     Authentication::new(AuthType::Custom)
-        .field(
-            Field::new("api_key")
-                .label("API Key")
-                .required(true)
-                .kind("password")
-                .help_text(
-                    "Create a key in your CRM under \
+        .field(Field::new("api_key").label("API Key").required(true).kind("password").help_text(
+            "Create a key in your CRM under \
                      [Settings > API Keys](https://crm.example.com/settings/api-keys) \
                      and paste it here.",
-                ),
-        )
+        ))
         .test(test)
         // The label's inputData is what the test returned: the account from /me.
         .connection_label("{{bundle.inputData.name}}")

@@ -21,26 +21,18 @@ pub(crate) fn sample() -> Value {
 /// The fields of a contact; `id` is the primary key the deduper uses.
 pub(crate) fn output_fields() -> Vec<Field> {
     vec![
-        Field::new("id")
-            .label("Contact ID")
-            .kind("integer")
-            .primary(true),
+        Field::new("id").label("Contact ID").kind("integer").primary(true),
         Field::new("first_name").label("First Name").kind("string"),
         Field::new("last_name").label("Last Name").kind("string"),
         Field::new("email").label("Email").kind("string"),
         Field::new("company").label("Company").kind("string"),
-        Field::new("created_at")
-            .label("Created At")
-            .kind("datetime"),
+        Field::new("created_at").label("Created At").kind("datetime"),
     ]
 }
 
 /// Adds the contact output fields and sample to `operation`.
 pub(crate) fn described(operation: Operation) -> Operation {
-    output_fields()
-        .into_iter()
-        .fold(operation, Operation::output_field)
-        .sample(sample())
+    output_fields().into_iter().fold(operation, Operation::output_field).sample(sample())
 }
 
 /// The input field naming an existing contact: a dropdown of recent contacts,
@@ -67,9 +59,6 @@ pub(crate) fn id_input(bundle: &Bundle) -> Result<i64, ZError> {
         Value::String(text) => text.trim().parse().ok(),
         _ => None,
     };
-    id.filter(|id| *id > 0).ok_or_else(|| {
-        ZError::General(format!(
-            "Contact must be a contact ID (a whole number), got {value}"
-        ))
-    })
+    id.filter(|id| *id > 0)
+        .ok_or_else(|| ZError::General(format!("Contact must be a contact ID (a whole number), got {value}")))
 }

@@ -9,9 +9,8 @@ use crate::{api_url, contact, json_body, middleware};
 /// `create_contact`: `POST /contacts`. A duplicate email halts the step
 /// (see [`middleware::api_error`]) instead of failing the automation.
 pub(crate) fn create_contact() -> Create {
-    Create::new("create_contact", "Contact")
-        .display("Create Contact", "Creates a new contact in your CRM.")
-        .operation(contact::described(
+    Create::new("create_contact", "Contact").display("Create Contact", "Creates a new contact in your CRM.").operation(
+        contact::described(
             Operation::new()
                 .perform(add_contact)
                 .input_field(Field::new("first_name").label("First Name").kind("string"))
@@ -21,12 +20,11 @@ pub(crate) fn create_contact() -> Create {
                         .label("Email")
                         .required(true)
                         .kind("string")
-                        .help_text(
-                            "Must be unique: the CRM refuses a second contact with the same email.",
-                        ),
+                        .help_text("Must be unique: the CRM refuses a second contact with the same email."),
                 )
                 .input_field(Field::new("company").label("Company").kind("string")),
-        ))
+        ),
+    )
 }
 
 /// The contact fields `POST /contacts` accepts.
@@ -49,10 +47,7 @@ fn add_contact(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
 /// the job's result to the callback URL.
 pub(crate) fn export_contact() -> Create {
     Create::new("export_contact", "Export")
-        .display(
-            "Export Contact",
-            "Exports a contact as a vCard and waits until the CRM reports the export done.",
-        )
+        .display("Export Contact", "Exports a contact as a vCard and waits until the CRM reports the export done.")
         .operation(
             Operation::new()
                 .perform(start_export)
@@ -80,8 +75,8 @@ pub(crate) fn export_contact() -> Create {
 fn start_export(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     let contact_id = contact::id_input(bundle)?;
     let callback_url = z.generate_callback_url()?;
-    let request = Request::post(api_url(z, "/exports")?)
-        .json(json!({ "contact_id": contact_id, "callback_url": callback_url }));
+    let request =
+        Request::post(api_url(z, "/exports")?).json(json!({ "contact_id": contact_id, "callback_url": callback_url }));
     json_body(z.request(request)?)
 }
 
@@ -102,10 +97,7 @@ fn finish_export(_z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
 /// `attach_vcard`: the contact's vCard, stored as a file.
 pub(crate) fn attach_vcard() -> Create {
     Create::new("attach_vcard", "File")
-        .display(
-            "Attach Contact Card",
-            "Stores a contact's vCard as a file that later steps can attach or upload.",
-        )
+        .display("Attach Contact Card", "Stores a contact's vCard as a file that later steps can attach or upload.")
         .operation(
             Operation::new()
                 .perform(stash_vcard)

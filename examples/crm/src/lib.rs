@@ -43,18 +43,13 @@ const BASE_URL_VAR: &str = "CRM_BASE_URL";
 
 /// The CRM API's base URL without a trailing slash, if the operator set one.
 fn configured_base_url(z: &Z) -> Option<String> {
-    z.env(BASE_URL_VAR)
-        .map(|base| base.trim().trim_end_matches('/').to_string())
-        .filter(|base| !base.is_empty())
+    z.env(BASE_URL_VAR).map(|base| base.trim().trim_end_matches('/').to_string()).filter(|base| !base.is_empty())
 }
 
 /// The absolute URL of `path` (starting with `/`) on the CRM API.
 fn api_url(z: &Z, path: &str) -> Result<String, ZError> {
-    let base = configured_base_url(z).ok_or_else(|| {
-        ZError::General(format!(
-            "{BASE_URL_VAR} is not configured for this integration"
-        ))
-    })?;
+    let base = configured_base_url(z)
+        .ok_or_else(|| ZError::General(format!("{BASE_URL_VAR} is not configured for this integration")))?;
     Ok(format!("{base}{path}"))
 }
 

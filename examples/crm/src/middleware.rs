@@ -28,27 +28,20 @@ pub(crate) fn add_api_key(mut request: Request, z: &Z, bundle: &Bundle) -> Resul
     if !is_under(&request.url, &base) {
         return Ok(request);
     }
-    request
-        .headers
-        .retain(|(name, _)| !name.eq_ignore_ascii_case(API_KEY_HEADER));
-    Ok(request.header(API_KEY_HEADER, key))
+    request.set_header(API_KEY_HEADER, key);
+    Ok(request)
 }
 
 /// Whether `url` is `base` itself or a path, query or fragment below it
 /// (`https://api.test` must not match `https://api.test.evil`).
 fn is_under(url: &str, base: &str) -> bool {
-    url.strip_prefix(base)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+    url.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
 }
 
 /// `afterResponse`: turns the CRM's error body (`{"error":{"code","message"}}`)
 /// into a typed error, unless the request asked to see every status itself.
 /// Other responses pass through unchanged.
-pub(crate) fn raise_api_errors(
-    response: Response,
-    _z: &Z,
-    _bundle: &Bundle,
-) -> Result<Response, ZError> {
+pub(crate) fn raise_api_errors(response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, ZError> {
     if response.skip_throw_for_status {
         return Ok(response);
     }

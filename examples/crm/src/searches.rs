@@ -8,9 +8,8 @@ use crate::{api_url, contact, json_body};
 /// `find_contact`: `GET /contacts/search?email=..`, an exact match that
 /// ignores case.
 pub(crate) fn find_contact() -> Search {
-    Search::new("find_contact", "Contact")
-        .display("Find Contact", "Finds a contact by email address.")
-        .operation(contact::described(
+    Search::new("find_contact", "Contact").display("Find Contact", "Finds a contact by email address.").operation(
+        contact::described(
             Operation::new().perform(search_by_email).input_field(
                 Field::new("email")
                     .label("Email")
@@ -18,7 +17,8 @@ pub(crate) fn find_contact() -> Search {
                     .kind("string")
                     .help_text("The contact's email address. Case does not matter."),
             ),
-        ))
+        ),
+    )
 }
 
 /// `searches.find_contact.operation.perform`: the matching contacts, an
@@ -32,8 +32,6 @@ fn search_by_email(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     let request = Request::get(api_url(z, "/contacts/search")?).param("email", email);
     match json_body(z.request(request)?)? {
         contacts @ Value::Array(_) => Ok(contacts),
-        _ => Err(ZError::General(
-            "The CRM API's search answer is not a list of contacts".to_string(),
-        )),
+        _ => Err(ZError::General("The CRM API's search answer is not a list of contacts".to_string())),
     }
 }

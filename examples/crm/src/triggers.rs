@@ -15,15 +15,8 @@ const MAX_PAGE_SIZE: i64 = 100;
 /// following the API's cursor across pages.
 pub(crate) fn new_contact() -> Trigger {
     Trigger::new("new_contact", "Contact")
-        .display(
-            "New Contact",
-            "Triggers when a contact is added to your CRM.",
-        )
-        .operation(contact::described(
-            Operation::polling()
-                .perform(poll_contacts)
-                .can_paginate(true),
-        ))
+        .display("New Contact", "Triggers when a contact is added to your CRM.")
+        .operation(contact::described(Operation::polling().perform(poll_contacts).can_paginate(true)))
 }
 
 /// `triggers.new_contact.operation.perform`: page `bundle.meta.page` of the
@@ -48,11 +41,7 @@ fn poll_contacts(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
         }
     }
     let page = json_body(z.request(request)?)?;
-    z.cursor().set(
-        page.get("next_cursor")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-    );
+    z.cursor().set(page.get("next_cursor").and_then(Value::as_str).unwrap_or_default());
     contacts_of(page)
 }
 
@@ -60,9 +49,7 @@ fn poll_contacts(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
 fn contacts_of(mut page: Value) -> Result<Value, ZError> {
     match page.get_mut("contacts").map(Value::take) {
         Some(contacts @ Value::Array(_)) => Ok(contacts),
-        _ => Err(ZError::General(
-            "The CRM API's contact list has no \"contacts\" array".to_string(),
-        )),
+        _ => Err(ZError::General("The CRM API's contact list has no \"contacts\" array".to_string())),
     }
 }
 
@@ -93,8 +80,7 @@ fn subscribe(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
         .target_url
         .as_deref()
         .ok_or_else(|| ZError::General("No target URL to subscribe the webhook to".to_string()))?;
-    let request = Request::post(api_url(z, "/hooks")?)
-        .json(json!({ "url": target_url, "event": CONTACT_CREATED }));
+    let request = Request::post(api_url(z, "/hooks")?).json(json!({ "url": target_url, "event": CONTACT_CREATED }));
     json_body(z.request(request)?)
 }
 
@@ -107,15 +93,12 @@ fn unsubscribe(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
         .as_ref()
         .and_then(|data| data.get("id"))
         .filter(|id| id.is_number() || id.is_string())
-        .ok_or_else(|| {
-            ZError::General("The subscription has no hook id to unsubscribe".to_string())
-        })?;
+        .ok_or_else(|| ZError::General("The subscription has no hook id to unsubscribe".to_string()))?;
     let path_id = match id {
         Value::String(text) => text.clone(),
         number => number.to_string(),
     };
-    let request =
-        Request::delete(api_url(z, &format!("/hooks/{path_id}"))?).skip_throw_for_status(true);
+    let request = Request::delete(api_url(z, &format!("/hooks/{path_id}"))?).skip_throw_for_status(true);
     let response = z.request(request)?;
     if response.status != 404 {
         if let Some(error) = middleware::api_error(&response) {

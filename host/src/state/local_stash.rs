@@ -8,6 +8,10 @@ use sha2::{Digest, Sha256};
 use super::{StashStore, StashedFile, StateError, scope_key};
 use crate::bundle::Scope;
 
+/// What a file name keeps unencoded in its URL: RFC 3986 unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Files under `dir/<scope>/<random id>/<filename>`, served at
 /// `base_url/<scope>/<random id>/<filename>` (by `zapwasm serve`, or by the
 /// embedder). The random part makes URLs unguessable; the scope part is a
@@ -46,7 +50,7 @@ impl StashStore for LocalStash {
             tokio::fs::write(&path, &file.bytes)
                 .await
                 .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
-            let name = percent_encoding::utf8_percent_encode(&file.filename, percent_encoding::NON_ALPHANUMERIC);
+            let name = percent_encoding::utf8_percent_encode(&file.filename, PATH_SEGMENT);
             Ok(format!("{}/{scope_dir}/{id}/{name}", self.base_url))
         })
     }
