@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The default is what a multi-tenant platform wants: public HTTPS and HTTP
 /// hosts only, nothing on loopback or private networks, and limits sized for
 /// typical integration calls.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Allow requests to loopback addresses (127.0.0.0/8, ::1). Default
     /// false. For local development and tests only: on a server it exposes
@@ -29,18 +29,6 @@ pub struct Policy {
     pub allow_http: bool,
     /// Per-invocation limits.
     pub limits: Limits,
-}
-
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            allow_loopback: false,
-            allow_private: false,
-            allowed_hosts: Vec::new(),
-            allow_http: false,
-            limits: Limits::default(),
-        }
-    }
 }
 
 impl Policy {

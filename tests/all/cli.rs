@@ -9,24 +9,30 @@ const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
 
 fn zapwasm(args: &[&str], dir: &std::path::Path) -> Output {
     let cache = shared_dir("cli-cache");
-    Command::new(ZAPWASM)
-        .args(args)
-        .arg("--cache-dir")
-        .arg(cache)
-        .current_dir(dir)
-        .output()
-        .expect("the CLI runs")
+    Command::new(ZAPWASM).args(args).arg("--cache-dir").arg(cache).current_dir(dir).output().expect("the CLI runs")
 }
 
 #[tokio::test]
 async fn invoke_reads_the_env_file_and_prints_json() {
     let api = crm_api().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), format!("authData_api_key=demo-key\nCRM_BASE_URL={}\n", api.base_url)).unwrap();
+    std::fs::write(dir.path().join(".env"), format!("authData_api_key=demo-key\nCRM_BASE_URL={}\n", api.base_url))
+        .unwrap();
     let base = api.base_url.clone();
     let path = dir.path().to_path_buf();
     let output = tokio::task::spawn_blocking(move || {
-        zapwasm(&["invoke", CRM, "search", "find_contact", "--input", r#"{"email":"contact5@example.test"}"#, "--allow-loopback"], &path)
+        zapwasm(
+            &[
+                "invoke",
+                CRM,
+                "search",
+                "find_contact",
+                "--input",
+                r#"{"email":"contact5@example.test"}"#,
+                "--allow-loopback",
+            ],
+            &path,
+        )
     })
     .await
     .unwrap();
@@ -41,7 +47,8 @@ async fn invoke_reads_the_env_file_and_prints_json() {
 #[tokio::test]
 async fn each_error_kind_has_its_exit_code_and_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    for (kind, code) in [("general", 10), ("halted", 11), ("expired_auth", 12), ("refresh_auth", 13), ("throttled", 14)] {
+    for (kind, code) in [("general", 10), ("halted", 11), ("expired_auth", 12), ("refresh_auth", 13), ("throttled", 14)]
+    {
         let input = format!(r#"{{"kind":"{kind}"}}"#);
         let output = zapwasm(&["invoke", FIXTURE, "trigger", "errors", "--input", &input, "-q"], dir.path());
         assert_eq!(output.status.code(), Some(code), "{kind}: {}", String::from_utf8_lossy(&output.stderr));
@@ -71,7 +78,13 @@ async fn describe_lists_the_operations() {
     let output = zapwasm(&["describe", CRM], dir.path());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for expected in ["authentication: custom (fields: api_key)", "new_contact [polling]", "contact_created_hook [hook]", "find_contact", "export_contact"] {
+    for expected in [
+        "authentication: custom (fields: api_key)",
+        "new_contact [polling]",
+        "contact_created_hook [hook]",
+        "find_contact",
+        "export_contact",
+    ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
 }

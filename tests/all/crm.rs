@@ -20,7 +20,8 @@ fn bundle(input: Value) -> Bundle {
 }
 
 async fn run(app: &App, method: &str, bundle: Bundle) -> Value {
-    let outcome = app.invoke(Invocation::new(method, bundle).scope(Scope::new("crm", "acct").subscription("zap-1"))).await;
+    let outcome =
+        app.invoke(Invocation::new(method, bundle).scope(Scope::new("crm", "acct").subscription("zap-1"))).await;
     match outcome.result {
         Ok(value) => value,
         Err(error) => panic!("{method} failed: {error:?}\nlogs: {:#?}", outcome.logs),
@@ -95,7 +96,8 @@ async fn the_rest_hook_subscribes_receives_lists_and_unsubscribes() {
     assert_eq!(subscription["id"], json!(hooks[0].id));
 
     let mut delivered = bundle(json!({}));
-    delivered.cleaned_request = Some(json!({"event": "contact.created", "contact": {"id": 99, "email": "new@example.test"}}));
+    delivered.cleaned_request =
+        Some(json!({"event": "contact.created", "contact": {"id": 99, "email": "new@example.test"}}));
     delivered.subscribe_data = Some(subscription.clone());
     let items = run(&app, "triggers.contact_created_hook.operation.perform", delivered).await;
     assert_eq!(items, json!([{"id": 99, "email": "new@example.test"}]));
@@ -114,11 +116,13 @@ async fn search_and_create_return_what_the_api_holds() {
     let api = crm_api().await;
     let host = host();
     let app = crm(&host, &api).await;
-    let found = run(&app, "searches.find_contact.operation.perform", bundle(json!({"email": "contact3@example.test"}))).await;
+    let found =
+        run(&app, "searches.find_contact.operation.perform", bundle(json!({"email": "contact3@example.test"}))).await;
     assert_eq!(found.as_array().map(Vec::len), Some(1));
     assert_eq!(found[0]["id"], 3);
 
-    let input = json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.test", "company": "Engines"});
+    let input =
+        json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.test", "company": "Engines"});
     let created = run(&app, "creates.create_contact.operation.perform", bundle(input.clone())).await;
     let stored = api.state().contacts().into_iter().find(|c| c.email == "ada@example.test").expect("stored");
     assert_eq!(created["id"], json!(stored.id));
@@ -126,11 +130,7 @@ async fn search_and_create_return_what_the_api_holds() {
 
     // The API's 409 becomes a HaltedError through afterResponse.
     let again = app.invoke(Invocation::new("creates.create_contact.operation.perform", bundle(input))).await;
-    assert!(
-        matches!(again.result, Err(CallError::Integration { error: ZError::Halted { .. } })),
-        "{:?}",
-        again.result
-    );
+    assert!(matches!(again.result, Err(CallError::Integration { error: ZError::Halted { .. } })), "{:?}", again.result);
 }
 
 #[tokio::test]
@@ -139,9 +139,8 @@ async fn a_create_waits_for_its_callback_and_resumes() {
     let receiver = Recorder::start().await;
     let host = host_with(&shared_dir("stash-callback"), &format!("{}/callback", receiver.base_url));
     let app = crm(&host, &api).await;
-    let outcome = app
-        .invoke(Invocation::new("creates.export_contact.operation.perform", bundle(json!({"contact_id": 2}))))
-        .await;
+    let outcome =
+        app.invoke(Invocation::new("creates.export_contact.operation.perform", bundle(json!({"contact_id": 2})))).await;
     let output = outcome.result.clone().expect("the export starts");
     assert_eq!(outcome.status, Status::Callback);
     let callback_url = outcome.callback_url.expect("a callback URL");

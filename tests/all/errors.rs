@@ -20,7 +20,8 @@ fn integration_error(error: CallError) -> ZError {
 
 #[tokio::test]
 async fn each_z_error_kind_arrives_typed() {
-    let cases: [(&str, fn(&ZError) -> bool); 5] = [
+    type Expected = fn(&ZError) -> bool;
+    let cases: [(&str, Expected); 5] = [
         ("general", |e| matches!(e, ZError::General { .. })),
         ("halted", |e| matches!(e, ZError::Halted { .. })),
         ("expired_auth", |e| matches!(e, ZError::ExpiredAuth { .. })),

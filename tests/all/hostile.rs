@@ -42,9 +42,15 @@ fn attacks(recorder: &Recorder) -> Vec<Attack> {
         attack("a log flood", "log_flood", json!({}), Held::Limit(LimitKind::Log)),
         attack("reading files", "read_files", json!({}), Held::ReachedNothing("reached")),
         attack("reading the host's environment", "read_env", json!({}), Held::ReachedNothing("vars")),
-        attack("opening sockets", "open_socket", json!({"addr": format!("127.0.0.1:{port}")}), Held::ReachedNothing("reached")),
+        attack(
+            "opening sockets",
+            "open_socket",
+            json!({"addr": format!("127.0.0.1:{port}")}),
+            Held::ReachedNothing("reached"),
+        ),
     ];
-    let ssrf = |name: &str, url: String, denied: &'static str| attack(name, "ssrf", json!({"url": url}), Held::Denied(denied));
+    let ssrf =
+        |name: &str, url: String, denied: &'static str| attack(name, "ssrf", json!({"url": url}), Held::Denied(denied));
     for (notation, host) in [
         ("dotted", "127.0.0.1"),
         ("decimal", "2130706433"),
@@ -58,11 +64,19 @@ fn attacks(recorder: &Recorder) -> Vec<Attack> {
     ] {
         list.push(ssrf(&format!("SSRF to an IP literal ({notation})"), format!("http://{host}:{port}/"), "loopback"));
     }
-    list.push(ssrf("SSRF to cloud metadata 169.254.169.254", "http://169.254.169.254/latest/meta-data/".into(), "169.254"));
+    list.push(ssrf(
+        "SSRF to cloud metadata 169.254.169.254",
+        "http://169.254.169.254/latest/meta-data/".into(),
+        "169.254",
+    ));
     list.push(ssrf("SSRF to a private network", "http://10.0.0.1/".into(), "10.0.0.0/8"));
     list.push(ssrf("SSRF to IPv6 unique-local", "http://[fd00::1]/".into(), "fc00::/7"));
     list.push(ssrf("SSRF to IPv6 link-local", "http://[fe80::1]/".into(), "fe80::/10"));
-    list.push(ssrf("SSRF through a name resolving to 127.0.0.1", format!("http://internal.attacker.test:{port}/"), "loopback"));
+    list.push(ssrf(
+        "SSRF through a name resolving to 127.0.0.1",
+        format!("http://internal.attacker.test:{port}/"),
+        "loopback",
+    ));
     list.push(ssrf("a scheme other than http", "file:///etc/passwd".into(), "scheme"));
     let metadata = "http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F";
     list.push(Attack {
@@ -107,7 +121,9 @@ fn check(attack: &Attack, result: &Result<Value, CallError>) -> Result<(), Strin
     let ok = match (&attack.held, result) {
         (Held::Limit(kind), Err(CallError::Limit { limit, .. })) => limit == kind,
         (Held::Trap, Err(CallError::Trap { .. })) => true,
-        (Held::Denied(text), Err(CallError::Integration { error: ZError::General { message } })) => message.contains(text),
+        (Held::Denied(text), Err(CallError::Integration { error: ZError::General { message } })) => {
+            message.contains(text)
+        }
         (Held::ReachedNothing(field), Ok(value)) => value[0][field].as_array().is_some_and(Vec::is_empty),
         _ => false,
     };
@@ -149,8 +165,10 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
     // Malformed and foreign components are attacks on the loader.
     let strict_host = strict_host();
     let bytes = std::fs::read(HOSTILE).unwrap();
-    let foreign = wat::parse_str(r#"(component (import "evil:net/raw-socket" (instance (export "open" (func)))))"#).unwrap();
-    let loads: [(&str, Vec<u8>, fn(&LoadError) -> bool); 3] = [
+    let foreign =
+        wat::parse_str(r#"(component (import "evil:net/raw-socket" (instance (export "open" (func)))))"#).unwrap();
+    type Expected = fn(&LoadError) -> bool;
+    let loads: [(&str, Vec<u8>, Expected); 3] = [
         ("a truncated component", bytes[..bytes.len() / 3].to_vec(), |e| matches!(e, LoadError::Malformed(_))),
         ("random bytes", b"\0asm\x0d\x00\x01\x00garbage garbage".to_vec(), |e| matches!(e, LoadError::Malformed(_))),
         ("an import the host does not offer", foreign, |e| matches!(e, LoadError::UnsupportedImport(_))),
@@ -171,7 +189,11 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
     let held = all.iter().filter(|r| r.is_ok()).count();
     println!("hostile-guest suite: {} attacks tried, {held} held", all.len());
     let failures: Vec<&String> = all.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(failures.is_empty(), "attacks not held:\n{}", failures.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "attacks not held:\n{}",
+        failures.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[tokio::test]

@@ -2,9 +2,11 @@
 //! built from the guests in this repository, and real HTTP servers on
 //! 127.0.0.1.
 
+mod auth;
 mod cli;
 mod crm;
 mod errors;
 mod hostile;
 mod load;
+mod request;
 mod sandbox;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use zapwasm_host::{Bundle, CallError, Invocation, LimitKind, Level, Limits, Policy, Scope, Source};
+use zapwasm_host::{Bundle, CallError, Invocation, Level, LimitKind, Limits, Policy, Scope, Source};
 use zapwasm_tests::{call, fixture, host, host_builder, input};
 
 async fn assert_next_call_works(app: &zapwasm_host::App) {
@@ -31,7 +31,9 @@ async fn an_endless_loop_ends_at_the_deadline() {
     let app = fixture(&host).await;
     let started = Instant::now();
     let outcome = app
-        .invoke(Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_millis(500)))
+        .invoke(
+            Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_millis(500)),
+        )
         .await;
     match outcome.result {
         Err(CallError::Limit { limit: LimitKind::Timeout, value }) => assert_eq!(value, "0.5 s"),
@@ -46,7 +48,8 @@ async fn an_endless_loop_ends_at_the_deadline() {
 async fn a_loop_does_not_stop_other_calls_on_the_same_host() {
     let host = host();
     let app = fixture(&host).await;
-    let spinning = app.invoke(Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_secs(2)));
+    let spinning = app
+        .invoke(Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_secs(2)));
     let polite = async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         call(&app, "triggers.echo.operation.perform", input(json!({"n": 1}))).await
@@ -58,7 +61,8 @@ async fn a_loop_does_not_stop_other_calls_on_the_same_host() {
 
 #[tokio::test]
 async fn memory_growth_past_the_cap_ends_with_the_memory_limit() {
-    let policy = Policy { limits: Limits { memory_bytes: 32 << 20, ..Limits::default() }, ..Policy::local_development() };
+    let policy =
+        Policy { limits: Limits { memory_bytes: 32 << 20, ..Limits::default() }, ..Policy::local_development() };
     let host = host_builder().policy(policy).build().unwrap();
     let app = fixture(&host).await;
     let outcome = call(&app, "triggers.grow.operation.perform", Bundle::default()).await;

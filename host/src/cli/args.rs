@@ -27,9 +27,9 @@ pub enum Command {
     /// 15 response error (throwForStatus); 16 check failure; 20 no such method;
     /// 21 invalid bundle; 30 the integration crashed; 31 a limit was exceeded;
     /// 32 the integration could not start.
-    Invoke(InvokeArgs),
+    Invoke(Box<InvokeArgs>),
     /// Print what an integration offers: authentication, triggers, searches, creates.
-    Describe(DescribeArgs),
+    Describe(Box<DescribeArgs>),
 }
 
 #[derive(Debug, Args)]

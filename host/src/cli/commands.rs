@@ -12,8 +12,8 @@ use super::{EXIT_LOAD, EXIT_USAGE};
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Invoke(args) => invoke(args).await,
-        Command::Describe(args) => describe(args).await,
+        Command::Invoke(args) => invoke(*args).await,
+        Command::Describe(args) => describe(*args).await,
     }
 }
 
@@ -80,12 +80,10 @@ fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
                 let keys: Vec<&String> = auth_data.keys().collect();
                 eprintln!("zapwasm: the credentials were refreshed; new authData fields: {keys:?}");
             }
-            if outcome.status == Status::Callback {
-                if let Some(url) = &outcome.callback_url {
-                    eprintln!(
-                        "zapwasm: the call is waiting for a callback at {url}; POST to it, then run performResume"
-                    );
-                }
+            if outcome.status == Status::Callback
+                && let Some(url) = &outcome.callback_url
+            {
+                eprintln!("zapwasm: the call is waiting for a callback at {url}; POST to it, then run performResume");
             }
             ExitCode::SUCCESS
         }

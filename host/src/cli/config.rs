@@ -106,10 +106,10 @@ pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -
 /// Build the host the command runs on.
 pub fn build_host(args: &HostArgs) -> Result<Host, String> {
     let mut builder = Host::builder().policy(policy(args)?);
-    if !args.no_cache {
-        if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
-            builder = builder.cache_dir(dir);
-        }
+    if !args.no_cache
+        && let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir)
+    {
+        builder = builder.cache_dir(dir);
     }
     if args.stash_dir.is_some() || args.stash_base_url.is_some() {
         let dir = args.stash_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("zapwasm-stash"));

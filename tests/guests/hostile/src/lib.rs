@@ -94,10 +94,10 @@ fn open_socket(_: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     if std::net::TcpStream::connect(&target).is_ok() {
         reached.push(format!("tcp {target}"));
     }
-    if let Ok(socket) = std::net::UdpSocket::bind("0.0.0.0:0") {
-        if socket.send_to(b"x", &target).is_ok() {
-            reached.push(format!("udp {target}"));
-        }
+    if let Ok(socket) = std::net::UdpSocket::bind("0.0.0.0:0")
+        && socket.send_to(b"x", &target).is_ok()
+    {
+        reached.push(format!("udp {target}"));
     }
     if std::net::TcpListener::bind("0.0.0.0:0").is_ok() {
         reached.push("listen".into());

@@ -1,0 +1,455 @@
+//! z.request, step by step as SPEC.md's "z.request lifecycle" lists it, and
+//! shorthand requests: the lifecycle guest sends requests built from
+//! inputData, and each test checks what a real server on 127.0.0.1
+//! received and what the guest got back.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use zapwasm_host::{App, CallError, Outcome, Source, ZError};
+use zapwasm_tests::{LIFECYCLE, Received, Recorder, call, host, input};
+
+async fn lifecycle() -> App {
+    host().load_file(LIFECYCLE).await.expect("the lifecycle guest loads")
+}
+
+/// Runs `creates.<create>.operation.perform` with this inputData.
+async fn run(create: &str, input_data: Value) -> Outcome {
+    let app = lifecycle().await;
+    call(&app, &format!("creates.{create}.operation.perform"), input(input_data)).await
+}
+
+/// Sends one request object through z.request; the result or error, and what the server received.
+async fn send(server: &Recorder, request: Value) -> (Outcome, Vec<Received>) {
+    let outcome = run("send", json!({ "request": request })).await;
+    (outcome, server.received())
+}
+
+fn ok(outcome: &Outcome) -> &Value {
+    outcome.result.as_ref().unwrap_or_else(|error| panic!("the call failed: {error:?}; logs: {:?}", outcome.logs))
+}
+
+fn z_error(outcome: Outcome) -> ZError {
+    match outcome.result {
+        Err(CallError::Integration { error }) => error,
+        other => panic!("expected an integration error, got {other:?}"),
+    }
+}
+
+fn only(received: &[Received]) -> &Received {
+    assert_eq!(received.len(), 1, "exactly one request reaches the server: {received:?}");
+    &received[0]
+}
+
+fn body_text(received: &Received) -> &str {
+    std::str::from_utf8(&received.body).expect("a UTF-8 body")
+}
+
+#[tokio::test]
+async fn params_are_encoded_once_with_arrays_repeated_and_missing_values_empty() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({
+            "url": format!("{}/params", server.base_url),
+            // Keys in alphabetical order, so the order the server sees does not
+            // depend on how a JSON object keeps its keys.
+            "params": {
+                "a_reserved": "a b:$/?#[]@&+,;=^`\\é",
+                "b_tags": ["x", "y z"],
+                "c_null": null,
+                "d_empty": "",
+                "e_curly": "{{left.over}}",
+                "f_number": 5,
+                "g_bool": true,
+            },
+        }),
+    )
+    .await;
+    ok(&outcome);
+    assert_eq!(
+        only(&received).uri,
+        "/params?a_reserved=a%20b%3A%24%2F%3F%23%5B%5D%40%26%2B%2C%3B%3D%5E%60%5C%C3%A9\
+         &b_tags=x&b_tags=y%20z&c_null=&d_empty=&e_curly=&f_number=5&g_bool=true"
+    );
+}
+
+#[tokio::test]
+async fn remove_missing_values_from_params_drops_them_and_skip_encoding_chars_stay_raw() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({
+            "url": format!("{}/params", server.base_url),
+            "params": {"a": "1", "b_null": null, "c_empty": "", "d_curly": "{{gone}}", "e_kept": "x:y,z w"},
+            "removeMissingValuesFrom": {"params": true},
+            "skipEncodingChars": ":,",
+        }),
+    )
+    .await;
+    ok(&outcome);
+    assert_eq!(only(&received).uri, "/params?a=1&e_kept=x:y,z%20w");
+}
+
+#[tokio::test]
+async fn a_query_in_the_url_moves_into_params_and_is_encoded_once() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({
+            "url": format!("{}/search?q=a%20b&x=1", server.base_url),
+            "params": {"y": "c d"},
+        }),
+    )
+    .await;
+    ok(&outcome);
+    assert_eq!(only(&received).uri, "/search?q=a%20b&x=1&y=c%20d");
+}
+
+#[tokio::test]
+async fn json_shortcut_sets_the_body_and_its_content_type_and_the_method_is_upper_cased() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({"method": "post", "url": format!("{}/items", server.base_url), "json": {"name": "Ada Lovelace"}}),
+    )
+    .await;
+    assert_eq!(ok(&outcome)["method"], "POST");
+    let request = only(&received);
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(body_text(request), r#"{"name":"Ada Lovelace"}"#);
+}
+
+#[tokio::test]
+async fn form_shortcut_encodes_spaces_as_plus() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({"method": "POST", "url": format!("{}/items", server.base_url), "form": {"a_name": "Ada Lovelace", "b_op": "x&y=z"}}),
+    )
+    .await;
+    ok(&outcome);
+    let request = only(&received);
+    assert_eq!(request.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(body_text(request), "a_name=Ada+Lovelace&b_op=x%26y%3Dz");
+}
+
+#[tokio::test]
+async fn an_object_body_without_a_content_type_is_sent_as_json() {
+    let server = Recorder::start().await;
+    let (outcome, received) =
+        send(&server, json!({"method": "patch", "url": format!("{}/items/1", server.base_url), "body": {"k": "v"}}))
+            .await;
+    ok(&outcome);
+    let request = only(&received);
+    assert_eq!(request.method, "PATCH");
+    assert_eq!(request.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(body_text(request), r#"{"k":"v"}"#);
+}
+
+#[tokio::test]
+async fn get_drops_the_body_unless_allow_get_body() {
+    let server = Recorder::start().await;
+    let url = format!("{}/items", server.base_url);
+    let (outcome, received) = send(&server, json!({"url": url, "body": {"k": "v"}})).await;
+    ok(&outcome);
+    let request = only(&received);
+    assert_eq!(request.method, "GET");
+    assert!(request.body.is_empty(), "a GET sends no body: {:?}", body_text(request));
+
+    let (outcome, received) = send(&server, json!({"url": url, "body": {"k": "v"}, "allowGetBody": true})).await;
+    ok(&outcome);
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].method, "GET");
+    assert_eq!(body_text(&received[1]), r#"{"k":"v"}"#);
+}
+
+#[tokio::test]
+async fn header_names_and_values_are_trimmed_and_empty_ones_dropped() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({
+            "url": format!("{}/h", server.base_url),
+            "headers": {" X-Spaced ": "  padded value  ", "X-Empty": ""},
+        }),
+    )
+    .await;
+    ok(&outcome);
+    let request = only(&received);
+    assert_eq!(request.header("x-spaced"), Some("padded value"));
+    assert_eq!(request.header("x-empty"), None);
+}
+
+#[tokio::test]
+async fn middleware_runs_in_order_before_and_after() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(&server, json!({"url": format!("{}/m", server.base_url)})).await;
+    assert_eq!(only(&received).header("x-order"), Some("b1,b2"), "beforeRequest middlewares in the order added");
+    assert_eq!(ok(&outcome)["headers"]["x-after"], "a1,a2", "afterResponse middlewares in the order added");
+}
+
+#[tokio::test]
+async fn skip_throw_for_status_hands_back_the_error_response_after_middleware() {
+    let server = Recorder::start().await;
+    let url = format!("{}/status/404", server.base_url);
+    let (outcome, _) = send(&server, json!({"url": url, "skipThrowForStatus": true})).await;
+    let result = ok(&outcome);
+    assert_eq!(result["status"], 404);
+    assert_eq!(result["data"], json!({"status": 404}));
+    assert_eq!(result["headers"]["x-after"], "a1,a2");
+
+    let (outcome, received) = send(&server, json!({"url": url})).await;
+    assert_eq!(received.len(), 2);
+    let ZError::Response { status, .. } = z_error(outcome) else { panic!("expected a response error") };
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn throttling_raised_late_reaches_after_response_then_throw_for_status() {
+    let server = Recorder::start().await;
+    let url = format!("{}/status/429", server.base_url);
+    let (outcome, _) =
+        send(&server, json!({"url": url, "throwForThrottlingEarly": false, "skipThrowForStatus": true})).await;
+    let result = ok(&outcome);
+    assert_eq!(result["status"], 429);
+    assert_eq!(result["headers"]["retry-after"], "7");
+    assert_eq!(result["headers"]["x-after"], "a1,a2");
+
+    let (outcome, _) = send(&server, json!({"url": url, "throwForThrottlingEarly": false})).await;
+    let ZError::Response { status, .. } = z_error(outcome) else { panic!("expected a response error") };
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn a_redirect_is_followed_and_marked() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(&server, json!({"url": format!("{}/redirect/2", server.base_url)})).await;
+    let result = ok(&outcome);
+    assert_eq!(result["status"], 200);
+    assert_eq!(result["redirected"], true);
+    assert_eq!(result["url"], format!("{}/redirect/0", server.base_url));
+    assert_eq!(result["data"], json!({"redirected": true}));
+    let uris: Vec<&str> = received.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris, ["/redirect/2", "/redirect/1", "/redirect/0"]);
+    // One log line per exchange: `<status> <METHOD> <url>`.
+    let heads: Vec<&str> = outcome
+        .logs
+        .iter()
+        .filter(|line| line.source == Source::Http)
+        .map(|line| line.message.lines().next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            format!("302 GET {}/redirect/2", server.base_url),
+            format!("302 GET {}/redirect/1", server.base_url),
+            format!("200 GET {}/redirect/0", server.base_url),
+        ]
+    );
+    assert_eq!(outcome.http.len(), 3);
+}
+
+#[tokio::test]
+async fn redirect_manual_returns_the_3xx_and_error_mode_raises() {
+    let server = Recorder::start().await;
+    let url = format!("{}/redirect/1", server.base_url);
+    let (outcome, received) = send(&server, json!({"url": url, "redirect": "manual"})).await;
+    let result = ok(&outcome);
+    assert_eq!(result["status"], 302);
+    assert_eq!(result["redirected"], false);
+    assert_eq!(result["headers"]["location"], "/redirect/0");
+    assert_eq!(received.len(), 1);
+
+    let (outcome, received) = send(&server, json!({"url": url, "redirect": "error"})).await;
+    assert_eq!(received.len(), 2, "error mode makes no second hop");
+    assert_eq!(
+        z_error(outcome),
+        ZError::general(format!("uri requested responds with a redirect, redirect mode is set to error: {url}"))
+    );
+
+    let url = format!("{}/redirect/3", server.base_url);
+    let (outcome, _) = send(&server, json!({"url": url, "follow": 1})).await;
+    assert_eq!(
+        z_error(outcome),
+        ZError::general(format!("maximum redirect reached at: {}/redirect/2", server.base_url))
+    );
+}
+
+/// A server answering fixed bodies with chosen content types.
+async fn typed_server() -> String {
+    async fn answer(request: axum::extract::Request) -> axum::response::Response {
+        let (content_type, body) = match request.uri().path() {
+            "/form" => ("application/x-www-form-urlencoded", "a=1&b=two+words"),
+            "/form-charset" => ("application/x-www-form-urlencoded; charset=utf-8", "a=1"),
+            "/json-as-text" => ("text/plain", r#"{"a":1}"#),
+            _ => ("text/plain", "just text"),
+        };
+        (StatusCode::OK, [("content-type", content_type)], body).into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("a local address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(answer)).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn response_data_is_a_form_only_for_the_exact_type_else_json_else_absent() {
+    let base = typed_server().await;
+    let cases = [
+        ("/form", json!({"a": "1", "b": "two words"}), true),
+        ("/form-charset", Value::Null, false),
+        ("/json-as-text", json!({"a": 1}), true),
+        ("/text", Value::Null, false),
+    ];
+    for (path, data, has_data) in cases {
+        let outcome = run("send", json!({"request": {"url": format!("{base}{path}")}})).await;
+        let result = ok(&outcome);
+        assert_eq!(result["data"], data, "{path}");
+        assert_eq!(result["has_data"], has_data, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn request_all_sends_in_parallel_each_through_the_whole_pipeline() {
+    let server = Recorder::start().await;
+    let requests: Vec<Value> = (1..=3)
+        .map(|i| json!({"url": format!("{}/slow/1000", server.base_url), "params": {"n": i}}))
+        .chain([json!({"url": format!("{}/status/500", server.base_url)})])
+        .collect();
+    let outcome = run("send_all", json!({ "requests": requests })).await;
+    let result = ok(&outcome);
+    let results = result["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    for (i, result) in results.iter().take(3).enumerate() {
+        assert_eq!(result["status"], 200, "{result}");
+        assert_eq!(result["url"], format!("{}/slow/1000?n={}", server.base_url, i + 1));
+        assert_eq!(result["headers"]["x-after"], "a1,a2");
+    }
+    assert!(
+        results[3]["error"].as_str().is_some_and(|e| e.starts_with(r#"{"status":500"#)),
+        "the 500 raises its own response error: {}",
+        results[3]
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 4);
+    assert!(received.iter().all(|r| r.header("x-order") == Some("b1,b2")));
+    let mut uris: Vec<&str> = received.iter().map(|r| r.uri.as_str()).collect();
+    uris.sort();
+    assert_eq!(uris, ["/slow/1000?n=1", "/slow/1000?n=2", "/slow/1000?n=3", "/status/500"]);
+    assert!(
+        outcome.duration < Duration::from_millis(2500),
+        "three 1 s requests in parallel took {:?}",
+        outcome.duration
+    );
+    assert_eq!(outcome.logs.iter().filter(|line| line.source == Source::Http).count(), 4);
+}
+
+#[tokio::test]
+async fn curlies_in_a_plain_request_are_an_error() {
+    let server = Recorder::start().await;
+    let (outcome, received) =
+        send(&server, json!({"url": format!("{}/items", server.base_url), "params": {"q": "{{bundle.inputData.q}}"}}))
+            .await;
+    let error = z_error(outcome);
+    assert!(error.to_string().contains("{{bundle.inputData.q}}"), "the error names the curly: {error}");
+    assert!(received.is_empty(), "nothing is sent");
+}
+
+#[tokio::test]
+async fn a_shorthand_request_renders_curlies_with_raw_values_for_whole_strings() {
+    let server = Recorder::start().await;
+    let outcome = run(
+        "shorthand",
+        json!({
+            "base": server.base_url,
+            "path": "things",
+            "name": "Ada",
+            "q": "a b",
+            "count": 3,
+            "tags": ["x", "y"],
+        }),
+    )
+    .await;
+    assert_eq!(ok(&outcome), &json!({"ok": true}), "the result is the parsed body");
+    let received = server.received();
+    let request = only(&received);
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.uri, "/things?q=a%20b&missing=");
+    assert_eq!(request.header("x-name"), Some("Ada"));
+    assert_eq!(request.header("x-order"), Some("b1,b2"), "a shorthand request goes through the middleware");
+    assert_eq!(request.header("content-type"), Some("application/json; charset=utf-8"));
+    let body: Value = serde_json::from_slice(&request.body).expect("a JSON body");
+    assert_eq!(body, json!({"count": 3, "tags": ["x", "y"], "greeting": "Hi Ada"}));
+}
+
+#[tokio::test]
+async fn a_shorthand_request_refuses_an_object_inside_a_string() {
+    let server = Recorder::start().await;
+    let outcome =
+        run("shorthand", json!({"base": server.base_url, "path": "things", "name": ["a", "b"], "q": "x"})).await;
+    assert_eq!(z_error(outcome), ZError::general("Cannot reliably interpolate objects or arrays into a string"));
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_shorthand_request_raises_for_non_2xx_and_for_an_unparsed_body() {
+    let server = Recorder::start().await;
+    let outcome = run("shorthand", json!({"base": server.base_url, "path": "status/404", "name": "n"})).await;
+    let ZError::Response { status, .. } = z_error(outcome) else { panic!("expected a response error") };
+    assert_eq!(status, 404);
+
+    let base = typed_server().await;
+    let outcome = run("shorthand", json!({"base": base, "path": "text", "name": "n"})).await;
+    assert_eq!(
+        z_error(outcome),
+        ZError::general("Response needs to be JSON, form-urlencoded or parsed in middleware.")
+    );
+}
+
+#[tokio::test]
+async fn z_hash_gives_hex_digests() {
+    let outcome = run("hash", json!({"text": "abc"})).await;
+    assert_eq!(
+        ok(&outcome),
+        &json!({
+            "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "sha1": "a9993e364706816aba3e25717850c26c9cd0d89d",
+            "md5": "900150983cd24fb0d6963f7d28e17f72",
+        })
+    );
+}
+
+#[tokio::test]
+async fn z_json_parse_reports_the_first_100_characters() {
+    let outcome = run("json_parse", json!({"text": r#"{"a": [1, 2]}"#})).await;
+    assert_eq!(ok(&outcome), &json!({"parsed": {"a": [1, 2]}}));
+    let text = format!("<html>{}</html>", "x".repeat(200));
+    let outcome = run("json_parse", json!({ "text": text })).await;
+    assert_eq!(z_error(outcome), ZError::general(format!("Error parsing response. We got: \"{}\"", &text[..100])));
+}
+
+#[tokio::test]
+async fn the_request_template_merges_headers_case_insensitively_the_request_winning_and_empty_dropping() {
+    let server = Recorder::start().await;
+    let (outcome, received) = send(
+        &server,
+        json!({
+            "url": format!("{}/t", server.base_url),
+            "headers": {"x-override": "request", "x-dropped": ""},
+        }),
+    )
+    .await;
+    ok(&outcome);
+    let request = only(&received);
+    assert_eq!(request.header("x-template"), Some("from-template"));
+    let overrides: Vec<&str> =
+        request.headers.iter().filter(|(name, _)| name == "x-override").map(|(_, value)| value.as_str()).collect();
+    assert_eq!(overrides, ["request"]);
+    assert_eq!(request.header("x-dropped"), None, "a falsy value drops the template's header");
+}
