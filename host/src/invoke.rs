@@ -163,7 +163,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
         limits,
         services: host.services.clone(),
         record: record.clone(),
-        invocation_id: new_invocation_id(),
+        invocation_id: crate::random_id::random_id(),
         deadline,
         counters: Default::default(),
     });
@@ -307,18 +307,3 @@ fn censor_error(error: CallError, censor: &Censor) -> CallError {
         other => other,
     }
 }
-
-fn new_invocation_id() -> String {
-    let mut id = [0u8; 16];
-    // Without OS randomness the IDs would be guessable: fall back to a
-    // hash of time and a counter, which is unique if not secret.
-    if getrandom::fill(&mut id).is_err() {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let seed = format!("{:?}{}", Instant::now(), NEXT.fetch_add(1, Ordering::Relaxed));
-        id.copy_from_slice(&sha2::Sha256::digest(seed.as_bytes())[..16]);
-    }
-    hex::encode(id)
-}
-
-use sha2::Digest as _;

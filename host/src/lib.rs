@@ -49,6 +49,7 @@ mod host;
 mod invoke;
 mod policy;
 mod pool;
+mod random_id;
 mod record;
 mod runtime;
 mod sandbox;

@@ -16,6 +16,7 @@ use crate::bindings::WitZError;
 use crate::bindings::zapwasm::integration::http::{Host, RedirectMode, Request, Response};
 use crate::egress;
 use crate::error::{CallError, LimitKind, ZError};
+use crate::random_id::random_id;
 use crate::record::{BODY_PREVIEW_BYTES, HttpExchange, Level, Source};
 use crate::sandbox::{CallContext, HostAbort, Sandbox};
 
@@ -98,7 +99,8 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
                 None => url.path().to_string(),
             };
             let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-            let answer = challenge.authorization(field("username"), field("password"), method.as_str(), &uri, &nonce());
+            let answer =
+                challenge.authorization(field("username"), field("password"), method.as_str(), &uri, &random_id());
             let value = HeaderValue::from_str(&answer)
                 .map_err(|_| ZError::general("the digest credentials hold characters a header cannot carry"))?;
             headers.insert(reqwest::header::AUTHORIZATION, value);
@@ -238,7 +240,7 @@ fn apply_auth(
             };
             let timestamp =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            oauth1::authorization(&credentials, method.as_str(), url, &form, &nonce(), timestamp)
+            oauth1::authorization(&credentials, method.as_str(), url, &form, &random_id(), timestamp)
         }
         _ => return Ok(()),
     };
@@ -246,17 +248,6 @@ fn apply_auth(
         .map_err(|_| ZError::general("the credentials hold characters an Authorization header cannot carry"))?;
     headers.insert(reqwest::header::AUTHORIZATION, value);
     Ok(())
-}
-
-/// A fresh random nonce for digest and OAuth 1.
-fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    // A clock-based value is still unique if randomness is missing.
-    if getrandom::fill(&mut bytes).is_err() {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        bytes[..16].copy_from_slice(&now.as_nanos().to_le_bytes());
-    }
-    hex::encode(bytes)
 }
 
 /// Send, following redirects by hand so every hop is checked again.

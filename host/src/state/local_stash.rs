@@ -39,9 +39,7 @@ impl StashStore for LocalStash {
         Box::pin(async move {
             let fail = |message: String| StateError { backend: "local stash", message };
             let scope_dir = hex::encode(&Sha256::digest(scope_key(scope))[..12]);
-            let mut id = [0u8; 16];
-            getrandom::fill(&mut id).map_err(|e| fail(format!("no randomness for a file id: {e}")))?;
-            let id = hex::encode(id);
+            let id = crate::random_id::random_id();
             let folder = self.dir.join(&scope_dir).join(&id);
             tokio::fs::create_dir_all(&folder)
                 .await
