@@ -9,6 +9,22 @@ const SAFE_AUTH_KEYS: &[&str] =
 /// would blank out ordinary text everywhere.
 const MIN_SECRET_LEN: usize = 3;
 
+/// What encodeURIComponent leaves alone (and so the host's params encoding).
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// RFC 3986 unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// The replacement for a secret.
 pub(crate) const CENSORED: &str = ":censored:";
 
@@ -36,13 +52,19 @@ impl Censor {
             .chain(env_secrets.into_iter().map(str::to_string))
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
-        // Secrets also show up percent-encoded in URLs and escaped in JSON.
+        // Secrets also show up percent-encoded in URLs (as encodeURIComponent,
+        // RFC 3986 and form encoding write them) and escaped in JSON.
         let encoded: Vec<String> = secrets
             .iter()
             .flat_map(|s| {
-                let url = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
                 let json = serde_json::to_string(s).unwrap_or_default();
-                [url, json.trim_matches('"').to_string()]
+                let mut forms: Vec<String> = [URI_COMPONENT, UNRESERVED, percent_encoding::NON_ALPHANUMERIC]
+                    .iter()
+                    .map(|set| percent_encoding::utf8_percent_encode(s, set).to_string())
+                    .collect();
+                forms.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
+                forms.push(json.trim_matches('"').to_string());
+                forms
             })
             .collect();
         secrets.extend(encoded);
@@ -70,11 +92,13 @@ mod tests {
 
     #[test]
     fn censors_values_and_their_encodings_but_not_safe_keys() {
-        let auth = json!({"api_key": "s3cr3t/key", "username": "ann", "n": 12345});
+        let auth = json!({"api_key": "s3cr3t/key-1 x", "username": "ann", "n": 12345});
         let censor = Censor::new(auth.as_object().unwrap(), ["envsecret"]);
         assert_eq!(
-            censor.apply("k=s3cr3t%2Fkey u=ann s3cr3t/key 12345 envsecret"),
-            "k=:censored: u=ann :censored: :censored: :censored:"
+            censor.apply(
+                "k=s3cr3t%2Fkey-1%20x f=s3cr3t%2Fkey-1+x a=s3cr3t%2Fkey%2D1%20x u=ann s3cr3t/key-1 x 12345 envsecret"
+            ),
+            "k=:censored: f=:censored: a=:censored: u=ann :censored: :censored: :censored:"
         );
     }
 }

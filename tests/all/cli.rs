@@ -88,3 +88,16 @@ async fn describe_lists_the_operations() {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
 }
+
+#[tokio::test]
+async fn a_denied_request_is_explained_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = r#"{"url":"http://127.0.0.1:9/secret"}"#;
+    let output = zapwasm(&["invoke", FIXTURE, "trigger", "fetch", "--input", input, "-q", "--allow-http"], dir.path());
+    assert_eq!(output.status.code(), Some(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for part in ["denied by the egress policy", "loopback", "--allow-loopback"] {
+        assert!(stderr.contains(part), "missing {part:?}: {stderr}");
+    }
+}

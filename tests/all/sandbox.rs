@@ -138,3 +138,22 @@ async fn files_can_only_be_stashed_in_creates() {
     let text = format!("{:?}", outcome.result);
     assert!(text.contains("Files can only be stashed within a create or hydration function/method."), "{text}");
 }
+
+#[tokio::test]
+async fn secrets_never_appear_in_logs_exchanges_or_errors() {
+    let server = zapwasm_tests::Recorder::start().await;
+    let host = host();
+    let app = fixture(&host).await.with_env([("SIGNING_SECRET", "env-secret-42")]).with_secret_env(["SIGNING_SECRET"]);
+    let mut bundle = input(json!({"url": format!("{}/status/404?key=tok%2Fen-9f8e7d&sig=env-secret-42", server.base_url)}));
+    bundle.auth_data.insert("api_key".into(), "tok/en-9f8e7d".into());
+    bundle.auth_data.insert("username".into(), "ann".into());
+    let outcome = call(&app, "triggers.fetch.operation.perform", bundle).await;
+    let error = outcome.result.expect_err("the 404 raises");
+    let everything = format!("{error:?} {:?} {:?}", outcome.logs, outcome.http);
+    for secret in ["tok/en-9f8e7d", "tok%2Fen-9f8e7d", "env-secret-42"] {
+        assert!(!everything.contains(secret), "{secret} leaked: {everything}");
+    }
+    assert!(everything.contains(":censored:"));
+    // The server did receive the real values: censoring is for what the host emits.
+    assert!(server.received()[0].uri.contains("tok%2Fen-9f8e7d"));
+}
