@@ -7,8 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The guest crates, and the environment variable each component's path is exported as.
-const GUESTS: &[(&str, &str)] =
-    &[("crm", "CRM_COMPONENT"), ("fixture", "FIXTURE_COMPONENT"), ("hostile", "HOSTILE_COMPONENT")];
+const GUESTS: &[(&str, &str)] = &[
+    ("crm", "CRM_COMPONENT"),
+    ("fixture", "FIXTURE_COMPONENT"),
+    ("hostile", "HOSTILE_COMPONENT"),
+    ("lifecycle", "LIFECYCLE_COMPONENT"),
+    ("auth_basic", "AUTH_BASIC_COMPONENT"),
+    ("auth_digest", "AUTH_DIGEST_COMPONENT"),
+    ("auth_session", "AUTH_SESSION_COMPONENT"),
+    ("auth_oauth2", "AUTH_OAUTH2_COMPONENT"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -18,7 +26,15 @@ fn main() {
     let target_dir = out_dir.ancestors().nth(4).map(Path::to_path_buf).unwrap_or_else(|| root.join("target"));
     let guest_target = target_dir.join("guests");
 
-    for dir in ["wit", "guest-sdk/src", "guest-sdk/Cargo.toml", "examples/crm/src", "examples/crm/Cargo.toml", "tests/guests", "Cargo.lock"] {
+    for dir in [
+        "wit",
+        "guest-sdk/src",
+        "guest-sdk/Cargo.toml",
+        "examples/crm/src",
+        "examples/crm/Cargo.toml",
+        "tests/guests",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
@@ -32,7 +48,9 @@ fn main() {
         command.args(["-p", package]);
     }
     // The outer build's flags are for the host target, not wasm.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_RUSTFLAGS"] {
+    for var in
+        ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_RUSTFLAGS"]
+    {
         command.env_remove(var);
     }
     let status = command.status().expect("cargo can be run from a build script");

@@ -263,5 +263,20 @@ fn digest_is_valid(header: &str, method: &str, uri: &str, username: &str, passwo
     let ha1 = md5(format!("{username}:{DIGEST_REALM}:{password}"));
     let ha2 = md5(format!("{method}:{uri}"));
     let expected = md5(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    user == username && nonce == DIGEST_NONCE && req_uri == uri && get("qop").as_deref() == Some("auth") && response == expected
+    user == username
+        && nonce == DIGEST_NONCE
+        && req_uri == uri
+        && get("qop").as_deref() == Some("auth")
+        && response == expected
 }
+
+/// The z.request lifecycle guest, built by build.rs.
+pub const LIFECYCLE: &str = env!("LIFECYCLE_COMPONENT");
+/// The basic-auth guest, built by build.rs.
+pub const AUTH_BASIC: &str = env!("AUTH_BASIC_COMPONENT");
+/// The digest-auth guest, built by build.rs.
+pub const AUTH_DIGEST: &str = env!("AUTH_DIGEST_COMPONENT");
+/// The session-auth guest, built by build.rs.
+pub const AUTH_SESSION: &str = env!("AUTH_SESSION_COMPONENT");
+/// The OAuth 2 (autoRefresh) guest, built by build.rs.
+pub const AUTH_OAUTH2: &str = env!("AUTH_OAUTH2_COMPONENT");

@@ -102,7 +102,7 @@ fn attacks(recorder: &Recorder) -> Vec<Attack> {
 }
 
 fn strict_host() -> Host {
-    let limits = Limits { timeout: Duration::from_secs(3), memory_bytes: 64 << 20, ..Limits::default() };
+    let limits = Limits { timeout: Duration::from_secs(10), memory_bytes: 64 << 20, ..Limits::default() };
     host_builder()
         // Plain http is allowed so that the address checks, not the scheme
         // rule, are what each SSRF attempt meets.
@@ -113,7 +113,7 @@ fn strict_host() -> Host {
 }
 
 fn local_host() -> Host {
-    let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
+    let limits = Limits { timeout: Duration::from_secs(10), ..Limits::default() };
     host_builder().policy(Policy { limits, ..Policy::local_development() }).build().unwrap()
 }
 

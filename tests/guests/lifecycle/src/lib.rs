@@ -1,0 +1,156 @@
+//! A guest for the z.request tests (`tests/all/request.rs`): each create
+//! sends requests built from `bundle.inputData` through the whole lifecycle
+//! and returns what the response looked like, so a test can compare it with
+//! what a real server received. Two beforeRequest and two afterResponse
+//! middlewares mark every request and response with their order; the
+//! requestTemplate adds `X-Template`, `X-Override` and `X-Dropped` headers.
+
+use zapwasm_guest::prelude::*;
+
+fn app() -> App {
+    App::new("1.0.0")
+        .request_template(
+            Request::new("", "")
+                .header("X-Template", "from-template")
+                .header("X-Override", "template")
+                .header("X-Dropped", "template"),
+        )
+        .before_request(before_one)
+        .before_request(before_two)
+        .after_response(after_one)
+        .after_response(after_two)
+        .create(create("send", "Sends inputData.request.", send))
+        .create(create("send_all", "Sends inputData.requests in parallel.", send_all))
+        .create(create("hash", "Hashes inputData.text.", hash))
+        .create(create("json_parse", "Parses inputData.text as JSON.", json_parse))
+        .create(
+            Create::new("shorthand", "Item").display("Shorthand", "A shorthand request.").operation(
+                Operation::new()
+                    .perform_request(
+                        Request::post("{{bundle.inputData.base}}/{{bundle.inputData.path}}")
+                            .header("X-Name", "{{bundle.inputData.name}}")
+                            .param("q", "{{bundle.inputData.q}}")
+                            .param("missing", "{{bundle.inputData.absent}}")
+                            .json(json!({
+                                "count": "{{bundle.inputData.count}}",
+                                "tags": "{{bundle.inputData.tags}}",
+                                "greeting": "Hi {{bundle.inputData.name}}",
+                            })),
+                    )
+                    .sample(json!({"id": 1})),
+            ),
+        )
+}
+
+zapwasm_guest::export_app!(app);
+
+fn create(key: &str, description: &str, perform: Perform) -> Create {
+    Create::new(key, "Item")
+        .display(key, description)
+        .operation(Operation::new().perform(perform).sample(json!({"id": 1})))
+}
+
+/// Appends `mark` to the comma-separated `X-Order` header.
+fn mark_request(mut request: Request, mark: &str) -> Request {
+    let order = match request.get_header("X-Order") {
+        Some(earlier) => format!("{earlier},{mark}"),
+        None => mark.to_string(),
+    };
+    request.set_header("X-Order", order);
+    request
+}
+
+fn before_one(request: Request, _z: &Z, _bundle: &Bundle) -> Result<Request, ZError> {
+    Ok(mark_request(request, "b1"))
+}
+
+fn before_two(request: Request, _z: &Z, _bundle: &Bundle) -> Result<Request, ZError> {
+    Ok(mark_request(request, "b2"))
+}
+
+/// Appends `mark` to the response's `x-after` header.
+fn mark_response(mut response: Response, mark: &str) -> Response {
+    let order = match response.get_header("x-after") {
+        Some(earlier) => format!("{earlier},{mark}"),
+        None => mark.to_string(),
+    };
+    response.headers.retain(|(name, _)| name != "x-after");
+    response.headers.push(("x-after".to_string(), order));
+    response
+}
+
+fn after_one(response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, ZError> {
+    Ok(mark_response(response, "a1"))
+}
+
+fn after_two(response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, ZError> {
+    Ok(mark_response(response, "a2"))
+}
+
+/// A request object (the reference platform's shape) from JSON.
+fn request_of(value: Option<&Value>) -> Result<Request, ZError> {
+    serde_json::from_value(value.cloned().unwrap_or(Value::Null))
+        .map_err(|error| ZError::general(format!("lifecycle: not a request object: {error}")))
+}
+
+/// The response as JSON: status, url, redirected, content, data (null when
+/// absent), headers (an object, repeated names joined), the method sent.
+fn describe(response: &Response) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in &response.headers {
+        let joined = match headers.get(name).and_then(Value::as_str) {
+            Some(earlier) => format!("{earlier}, {value}"),
+            None => value.clone(),
+        };
+        headers.insert(name.clone(), Value::String(joined));
+    }
+    json!({
+        "status": response.status,
+        "url": response.url,
+        "redirected": response.redirected,
+        "content": response.content,
+        "data": response.data,
+        "has_data": response.data.is_some(),
+        "headers": headers,
+        "method": response.request.method,
+    })
+}
+
+/// Sends `inputData.request` with z.request; errors propagate.
+fn send(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let response = z.request(request_of(bundle.input("request"))?)?;
+    Ok(describe(&response))
+}
+
+/// Sends every request of `inputData.requests` with z.request_all; returns
+/// `{"results": [<response> | {"error": message}]}` in order.
+fn send_all(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let requests = match bundle.input("requests") {
+        Some(Value::Array(items)) => items.iter().map(|item| request_of(Some(item))).collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(ZError::general("lifecycle: inputData.requests must be an array")),
+    };
+    let results: Vec<Value> = z
+        .request_all(requests)
+        .into_iter()
+        .map(|result| match result {
+            Ok(response) => describe(&response),
+            Err(error) => json!({"error": error.message()}),
+        })
+        .collect();
+    Ok(json!({ "results": results }))
+}
+
+/// `{"sha256","sha1","md5"}` of `inputData.text`.
+fn hash(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let text = bundle.input_str("text").unwrap_or_default();
+    Ok(json!({
+        "sha256": z.hash("sha256", text)?,
+        "sha1": z.hash("sha1", text)?,
+        "md5": z.hash("md5", text)?,
+    }))
+}
+
+/// `{"parsed": z.json_parse(inputData.text)}`; the parse error propagates.
+fn json_parse(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    Ok(json!({ "parsed": z.json_parse(bundle.input_str("text").unwrap_or_default())? }))
+}
