@@ -144,7 +144,8 @@ async fn secrets_never_appear_in_logs_exchanges_or_errors() {
     let server = zapwasm_tests::Recorder::start().await;
     let host = host();
     let app = fixture(&host).await.with_env([("SIGNING_SECRET", "env-secret-42")]).with_secret_env(["SIGNING_SECRET"]);
-    let mut bundle = input(json!({"url": format!("{}/status/404?key=tok%2Fen-9f8e7d&sig=env-secret-42", server.base_url)}));
+    let mut bundle =
+        input(json!({"url": format!("{}/status/404?key=tok%2Fen-9f8e7d&sig=env-secret-42", server.base_url)}));
     bundle.auth_data.insert("api_key".into(), "tok/en-9f8e7d".into());
     bundle.auth_data.insert("username".into(), "ann".into());
     let outcome = call(&app, "triggers.fetch.operation.perform", bundle).await;

@@ -1,0 +1,223 @@
+//! zapwasm's benchmark suite (issue 5): the host side by side with direct
+//! reqwest and with the reference Node runtime, on this machine, in one run.
+//!
+//! ```text
+//! cargo bench -p zapwasm-host --bench zapwasm                    # every scenario
+//! cargo bench -p zapwasm-host --bench zapwasm -- no_io censor    # some
+//! ```
+//!
+//! The binary is an orchestrator and, started again with `--worker`, the
+//! worker of one scenario. The orchestrator builds the bench guest
+//! (`tests/guests/bench`) to a component, starts the example CRM API and a
+//! slow endpoint on 127.0.0.1 on its own runtime, then runs each scenario in
+//! a fresh worker process so every peak RSS is that scenario's alone. It
+//! prints a Markdown table and the targets, and writes the same figures to
+//! `target/zapwasm-bench.json`.
+//!
+//! Parts, by role: `workers` runs the in-process scenarios (`no_io`,
+//! `http_get`, `in_flight`, `censor`, the cached load); `cold_start` times
+//! the `zapwasm` CLI; `reference` drives zapier-platform-core through
+//! `benches/reference/bench.js`; `servers` are what the scenarios call;
+//! `stats` measures; `report` compares and prints; `setup` finds and builds
+//! what the rest needs.
+//!
+//! Without `--bench` (e.g. under `cargo test --benches`) it only says how to
+//! run it: CI builds the benchmark but times nothing. `ZAPWASM_BENCH_SECONDS`
+//! (default 2) and `ZAPWASM_BENCH_ROUNDS` (default 3) set each timed round and
+//! how many rounds, alternating with the baseline, make one figure.
+
+#[path = "zapwasm/cold_start.rs"]
+mod cold_start;
+#[path = "zapwasm/reference.rs"]
+mod reference;
+#[path = "zapwasm/report.rs"]
+mod report;
+#[path = "zapwasm/servers.rs"]
+mod servers;
+#[path = "zapwasm/setup.rs"]
+mod setup;
+#[path = "zapwasm/stats.rs"]
+mod stats;
+#[path = "zapwasm/workers.rs"]
+mod workers;
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::report::Results;
+use crate::workers::WorkerConfig;
+
+/// The command BENCHMARKS.md gives.
+const COMMAND: &str = "cargo bench -p zapwasm-host --bench zapwasm";
+
+/// The scenarios, in the order they run.
+const SCENARIOS: &[&str] = &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--worker") {
+        let config = args.get(at + 1).and_then(|json| serde_json::from_str::<WorkerConfig>(json).ok());
+        let Some(config) = config else {
+            eprintln!("--worker needs the worker's configuration as JSON");
+            return ExitCode::from(2);
+        };
+        workers::main(config);
+        return ExitCode::SUCCESS;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        println!("zapwasm benchmark: nothing timed outside `cargo bench`; run `{COMMAND}`");
+        return ExitCode::SUCCESS;
+    }
+    let wanted: Vec<&str> = args.iter().filter(|a| !a.starts_with('-')).map(String::as_str).collect();
+    if let Some(unknown) = wanted.iter().find(|w| !SCENARIOS.contains(w)) {
+        eprintln!("unknown scenario {unknown}; the scenarios are {}", SCENARIOS.join(", "));
+        return ExitCode::from(2);
+    }
+    let selected: Vec<&str> = SCENARIOS.iter().copied().filter(|s| wanted.is_empty() || wanted.contains(s)).collect();
+    match orchestrate(&selected) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("zapwasm benchmark: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn env_number(name: &str, default: f64) -> f64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v: &f64| *v > 0.0).unwrap_or(default)
+}
+
+fn orchestrate(selected: &[&str]) -> Result<(), String> {
+    let seconds = env_number("ZAPWASM_BENCH_SECONDS", 2.0);
+    let rounds = env_number("ZAPWASM_BENCH_ROUNDS", 3.0) as u32;
+    let target = setup::target_dir();
+    eprintln!("building the bench guest component");
+    let component = setup::build_guest(&target)?;
+    let machine = setup::machine();
+    eprintln!("machine: {machine}");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let servers = runtime.block_on(servers::start()).map_err(|e| format!("cannot start the servers: {e}"))?;
+    let base_url = servers.api.base_url.clone();
+    eprintln!("example API at {base_url}, slow endpoint at {}", servers.slow_url);
+
+    let scratch = target.join("bench-scratch");
+    let cache_dir = scratch.join("cache");
+    std::fs::create_dir_all(&cache_dir).map_err(|e| e.to_string())?;
+    let worker = |scenario: &str| WorkerConfig {
+        scenario: scenario.into(),
+        component: component.clone(),
+        base_url: base_url.clone(),
+        slow_url: servers.slow_url.clone(),
+        api_key: servers::API_KEY.into(),
+        seconds,
+        rounds,
+        threads: 1,
+        count: 0,
+        side: "zapwasm".into(),
+        cache_dir: cache_dir.clone(),
+    };
+    let run = |name: &str, config: WorkerConfig| -> Value {
+        eprintln!("running {name}");
+        setup::run_worker(&config).unwrap_or_else(|why| {
+            eprintln!("{name} failed: {why}");
+            json!({ "error": why })
+        })
+    };
+
+    // A worker that had to compile the component would count the compiler's
+    // memory in its RSS: compile it into the shared cache first.
+    let _ = setup::run_worker(&worker("prime"));
+
+    let mut results = Results::default();
+    for &scenario in selected {
+        let value = match scenario {
+            "no_io" => json!({
+                "threads_1": run("no_io, 1 thread", WorkerConfig { threads: 1, ..worker("no_io") }),
+                "threads_2": run("no_io, 2 threads", WorkerConfig { threads: 2, ..worker("no_io") }),
+            }),
+            "http_get" => run("http_get", worker("http_get")),
+            "censor" => run("censor", worker("censor")),
+            "in_flight" => {
+                let flight = |count: usize, side: &str| {
+                    let config = WorkerConfig { count, side: side.into(), ..worker("in_flight") };
+                    runtime.block_on(servers::most_waiting(&servers.slow_url));
+                    let mut result = run(&format!("in_flight, {count} by {side}"), config);
+                    with_most_waiting(&mut result, runtime.block_on(servers::most_waiting(&servers.slow_url)));
+                    result
+                };
+                json!({
+                    "zapwasm_10000": flight(10_000, "zapwasm"),
+                    "reqwest_10000": flight(10_000, "reqwest"),
+                    "zapwasm_1000": flight(reference::IN_FLIGHT, "zapwasm"),
+                })
+            }
+            "cold_start" => {
+                eprintln!("running cold_start");
+                let mut cold = cold_start::run(&component, &scratch, &base_url, servers::API_KEY, 15, 6)
+                    .unwrap_or_else(|why| json!({ "error": why }));
+                cold["load"] = run("cold_start, Host::load_file", worker("load"));
+                cold
+            }
+            "reference" => {
+                eprintln!("running reference (zapier-platform-core)");
+                runtime.block_on(servers::most_waiting(&servers.slow_url));
+                let mut result =
+                    reference::run(&base_url, &servers.slow_url, servers::API_KEY, seconds * f64::from(rounds));
+                if let Some(flight) = result.get_mut("in_flight") {
+                    with_most_waiting(flight, runtime.block_on(servers::most_waiting(&servers.slow_url)));
+                }
+                result
+            }
+            _ => continue,
+        };
+        results.scenarios.insert(scenario.to_string(), flatten_no_io(scenario, value));
+    }
+    runtime.block_on(servers.api.shutdown());
+
+    results.derive();
+    results.print();
+    let mut machine = machine;
+    machine["loadavg_at_end"] = setup::load_average().into();
+    let doc = results.to_json(machine, COMMAND);
+    let path = target.join("zapwasm-bench.json");
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("\nfigures written to {}", path.display());
+    Ok(())
+}
+
+/// Add to an in-flight result how many calls the slow endpoint held at once
+/// (calls launch faster than they finish only up to a point), and the memory
+/// per call really in flight.
+fn with_most_waiting(result: &mut Value, most: Option<u64>) {
+    let Some(most) = most.filter(|m| *m > 0) else { return };
+    result["most_in_flight_at_once"] = most.into();
+    let (peak, idle) = (report::num(result, "peak_rss_mib"), report::num(result, "idle_rss_mib"));
+    if let (Some(peak), Some(idle)) = (peak, idle) {
+        result["per_in_flight_kib"] = ((peak - idle) * 1024.0 / most as f64).into();
+    }
+}
+
+/// A no_io worker reports `{threads, pooling, figures, ..}`: keep the
+/// figures under `threads_N` and the rest beside them.
+fn flatten_no_io(scenario: &str, value: Value) -> Value {
+    if scenario != "no_io" {
+        return value;
+    }
+    let mut out = serde_json::Map::new();
+    for key in ["threads_1", "threads_2"] {
+        let worker = &value[key];
+        match worker.get("figures") {
+            Some(figures) => {
+                out.insert(key.into(), figures.clone());
+                out.insert("pooling".into(), worker["pooling"].clone());
+            }
+            None => {
+                out.insert(key.into(), worker.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,375 @@
+//! The report: one table row per measured figure, the targets met or
+//! missed, and the same figures as JSON in `target/zapwasm-bench.json`.
+
+use serde_json::{Map, Value, json};
+
+/// Everything the scenarios returned, keyed by scenario.
+#[derive(Default)]
+pub struct Results {
+    pub scenarios: Map<String, Value>,
+    pub targets: Vec<Target>,
+    rows: Vec<Row>,
+}
+
+/// One target of issue 5, with what was measured.
+pub struct Target {
+    pub name: &'static str,
+    pub goal: String,
+    pub measured: Option<String>,
+    pub met: Option<bool>,
+}
+
+struct Row {
+    scenario: &'static str,
+    variant: String,
+    figures: Value,
+    baseline: String,
+    ratio: String,
+}
+
+/// A number at `path` in `value` (`a.b.c`).
+pub fn num(value: &Value, path: &str) -> Option<f64> {
+    path.split('.').try_fold(value, |v, key| v.get(key))?.as_f64()
+}
+
+fn fmt(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+        _ => "-".into(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+impl Results {
+    fn row(
+        &mut self,
+        scenario: &'static str,
+        variant: impl Into<String>,
+        figures: &Value,
+        baseline: impl Into<String>,
+        ratio: impl Into<String>,
+    ) {
+        self.rows.push(Row {
+            scenario,
+            variant: variant.into(),
+            figures: figures.clone(),
+            baseline: baseline.into(),
+            ratio: ratio.into(),
+        });
+    }
+
+    fn target(
+        &mut self,
+        name: &'static str,
+        goal: impl Into<String>,
+        measured: Option<f64>,
+        unit: &str,
+        met: impl Fn(f64) -> bool,
+    ) {
+        self.targets.push(Target {
+            name,
+            goal: goal.into(),
+            measured: measured.map(|m| format!("{m:.2}{unit}")),
+            met: measured.map(met),
+        });
+    }
+
+    /// Add the ratios, the table rows and the targets from the raw results.
+    pub fn derive(&mut self) {
+        let s = self.scenarios.clone();
+        let get = |key: &str| s.get(key).cloned().unwrap_or(Value::Null);
+
+        let no_io = get("no_io");
+        if !no_io.is_null() {
+            let one = num(&no_io, "threads_1.calls_per_s");
+            let two = num(&no_io, "threads_2.calls_per_s");
+            let scaling = ratio(two, one);
+            self.merge("no_io", json!({ "baseline": "the 1-thread run", "scaling_2_over_1": scaling }));
+            self.row("no_io", "1 worker thread", &no_io["threads_1"], "-", "-");
+            self.row(
+                "no_io",
+                "2 worker threads",
+                &no_io["threads_2"],
+                "1 thread",
+                format!("x{} throughput", fmt(scaling, 2)),
+            );
+            self.target("no_io_2_threads", ">= 100,000 calls/s with 2 threads", two, " calls/s", |v| v >= 100_000.0);
+        }
+
+        let http = get("http_get");
+        if !http.is_null() {
+            for c in ["1", "16", "50"] {
+                let level = &http["concurrency"][c];
+                let lat = ratio(num(level, "zapwasm.median_us"), num(level, "reqwest.median_us"));
+                let thr = ratio(num(level, "zapwasm.calls_per_s"), num(level, "reqwest.calls_per_s"));
+                self.merge(
+                    "http_get",
+                    json!({ format!("c{c}"): {
+                    "zapwasm": level["zapwasm"], "reqwest": level["reqwest"],
+                    "latency_ratio": lat, "throughput_ratio": thr } }),
+                );
+                self.row("http_get", format!("c={c} reqwest (baseline)"), &level["reqwest"], "-", "-");
+                self.row(
+                    "http_get",
+                    format!("c={c} zapwasm"),
+                    &level["zapwasm"],
+                    format!("reqwest c={c}"),
+                    format!("latency x{}, throughput x{}", fmt(lat, 2), fmt(thr, 2)),
+                );
+            }
+            if let Some(Value::Object(m)) = self.scenarios.get_mut("http_get") {
+                m.remove("concurrency");
+                m.insert("baseline".into(), "direct reqwest, same client settings, same process".into());
+            }
+            let h = self.scenarios["http_get"].clone();
+            self.target(
+                "http_get_latency_c1",
+                "median latency <= 1.2x reqwest at c=1",
+                num(&h, "c1.latency_ratio"),
+                "x",
+                |v| v <= 1.2,
+            );
+            self.target(
+                "http_get_throughput_c16",
+                "throughput >= 0.7x reqwest at c=16",
+                num(&h, "c16.throughput_ratio"),
+                "x",
+                |v| v >= 0.7,
+            );
+        }
+
+        let reference = get("reference");
+        let zap = self.scenarios.get("http_get").cloned().unwrap_or(Value::Null);
+        if reference.get("c1").is_some() {
+            for c in ["1", "50"] {
+                let theirs = &reference[format!("c{c}")];
+                let r = ratio(num(&zap, &format!("c{c}.zapwasm.calls_per_s")), num(theirs, "calls_per_s"));
+                self.merge("reference", json!({ format!("zapwasm_throughput_ratio_c{c}"): r }));
+                self.row(
+                    "reference",
+                    format!("c={c} zapier-platform-core"),
+                    theirs,
+                    format!("zapwasm http_get c={c}"),
+                    format!("zapwasm x{} throughput", fmt(r, 1)),
+                );
+            }
+            let r50 = num(&self.scenarios["reference"], "zapwasm_throughput_ratio_c50");
+            self.target("reference_throughput_c50", ">= 20x the reference's throughput at c=50", r50, "x", |v| {
+                v >= 20.0
+            });
+        } else if !reference.is_null() {
+            let why = reference.get("skipped").or(reference.get("error")).cloned().unwrap_or(Value::Null);
+            self.row("reference", format!("skipped: {}", why.as_str().unwrap_or("?")), &Value::Null, "-", "-");
+        }
+
+        let cold = get("cold_start");
+        if !cold.is_null() {
+            let ref_first = num(&reference, "first_result_ms");
+            let cached_ms = num(&cold, "cached.median_us").map(|us| us / 1e3);
+            let speedup = ratio(ref_first, cached_ms);
+            self.merge(
+                "cold_start",
+                json!({ "reference_first_result_ms": ref_first, "reference_over_cached": speedup }),
+            );
+            self.row(
+                "cold_start",
+                "CLI, cached component",
+                &cold["cached"],
+                "reference start to first result",
+                format!("x{} faster", fmt(speedup, 1)),
+            );
+            let empty_speedup = ratio(ref_first, num(&cold, "empty_cache.median_us").map(|us| us / 1e3));
+            self.row(
+                "cold_start",
+                "CLI, empty cache",
+                &cold["empty_cache"],
+                "reference start to first result",
+                format!("x{} faster", fmt(empty_speedup, 1)),
+            );
+            if let Some(ms) = ref_first {
+                self.row("cold_start", "reference start to first result", &json!({ "median_us": ms * 1e3 }), "-", "-");
+            }
+            self.target(
+                "first_result_vs_reference",
+                ">= 15x faster to first result than the reference",
+                speedup,
+                "x",
+                |v| v >= 15.0,
+            );
+            let load = &cold["load"];
+            if !load.is_null() {
+                let compile = num(load, "compile_load_file.median_us");
+                self.row(
+                    "cold_start",
+                    "Host::load_file, cache hit",
+                    &load["cached_load_file"],
+                    "Host::load_file, compiling",
+                    format!("x{} faster", fmt(ratio(compile, num(load, "cached_load_file.median_us")), 0)),
+                );
+                self.row("cold_start", "LoadInfo::duration, cache hit", &load["cached_load_info"], "-", "-");
+                self.row("cold_start", "Host::load_file, compiling", &load["compile_load_file"], "-", "-");
+                self.target(
+                    "cached_load",
+                    "cached component loaded in < 200 us (median Host::load_file)",
+                    num(load, "cached_load_file.median_us"),
+                    " us",
+                    |v| v < 200.0,
+                );
+            }
+        }
+
+        let flight = get("in_flight");
+        if !flight.is_null() {
+            // Memory over the calls that were waiting at the endpoint at
+            // once (all of them unless launching them took over a second).
+            let per = |key: &str| {
+                num(&flight, &format!("{key}.per_in_flight_kib")).or(num(&flight, &format!("{key}.per_invocation_kib")))
+            };
+            let vs_reqwest = ratio(per("zapwasm_10000"), per("reqwest_10000"));
+            let ref_per =
+                num(&reference, "in_flight.per_in_flight_kib").or(num(&reference, "in_flight.per_invocation_kib"));
+            let vs_reference = ratio(ref_per, per("zapwasm_1000"));
+            self.merge("in_flight", json!({ "reference_1000": reference.get("in_flight"), "per_invocation_vs_reqwest": vs_reqwest, "reference_over_zapwasm_per_invocation": vs_reference }));
+            for (key, label) in [
+                ("reqwest_10000", "10,000 reqwest (baseline)"),
+                ("zapwasm_10000", "10,000 zapwasm"),
+                ("zapwasm_1000", "1,000 zapwasm"),
+            ] {
+                let f = &flight[key];
+                let figures = json!({
+                    "median_us": f["figures"]["median_us"], "p99_us": f["figures"]["p99_us"],
+                    "calls_per_s": f["figures"]["calls_per_s"], "peak_rss_mib": f["peak_rss_mib"],
+                });
+                let detail = format!(
+                    "{} of {} done, at most {} at once, {} KiB each",
+                    f["completed"],
+                    f["count"],
+                    f["most_in_flight_at_once"],
+                    fmt(per(key), 1)
+                );
+                let (baseline, r) = match key {
+                    "zapwasm_10000" => {
+                        ("10,000 reqwest".to_string(), format!("{detail}; x{} reqwest's", fmt(vs_reqwest, 1)))
+                    }
+                    "zapwasm_1000" => (
+                        "1,000 on the reference".to_string(),
+                        format!("{detail}; the reference x{} more", fmt(vs_reference, 1)),
+                    ),
+                    _ => ("-".to_string(), detail),
+                };
+                self.row("in_flight", label, &figures, baseline, r);
+            }
+            if let Some(r) = reference.get("in_flight").filter(|r| !r.is_null()) {
+                let figures = json!({ "peak_rss_mib": r["peak_rss_mib"] });
+                self.row(
+                    "in_flight",
+                    "1,000 on the reference",
+                    &figures,
+                    "-",
+                    format!(
+                        "{} of {} done, at most {} at once, {} KiB each",
+                        r["completed"],
+                        r["count"],
+                        r["most_in_flight_at_once"],
+                        fmt(ref_per, 1)
+                    ),
+                );
+            }
+            self.target(
+                "in_flight_memory",
+                "10,000 in flight under 1.5 GiB peak RSS, all completed",
+                num(&flight, "zapwasm_10000.peak_rss_mib"),
+                " MiB",
+                |v| v < 1536.0,
+            );
+            let all_done = flight["zapwasm_10000"]["completed"] == flight["zapwasm_10000"]["count"];
+            if let Some(t) = self.targets.last_mut() {
+                t.met = t.met.map(|m| m && all_done);
+            }
+            self.target(
+                "memory_per_in_flight_vs_reference",
+                ">= 10x less memory per in-flight invocation than the reference (1,000 each)",
+                vs_reference,
+                "x",
+                |v| v >= 10.0,
+            );
+        }
+
+        let censor = get("censor");
+        if !censor.is_null() {
+            let lat = ratio(num(&censor, "with_secrets.median_us"), num(&censor, "without_secrets.median_us"));
+            self.merge("censor", json!({ "baseline": "the same call with no secrets", "latency_ratio": lat }));
+            self.row("censor", "200 lines, no secrets (baseline)", &censor["without_secrets"], "-", "-");
+            self.row(
+                "censor",
+                "200 lines, 20 secrets",
+                &censor["with_secrets"],
+                "no secrets",
+                format!("latency x{}", fmt(lat, 2)),
+            );
+        }
+    }
+
+    fn merge(&mut self, key: &str, extra: Value) {
+        let entry = self.scenarios.entry(key.to_string()).or_insert_with(|| json!({}));
+        if let (Value::Object(m), Value::Object(extra)) = (entry, extra) {
+            m.extend(extra);
+        }
+    }
+
+    /// The table as Markdown, then the targets.
+    pub fn print(&self) {
+        println!();
+        println!(
+            "| scenario | variant | median us | p99 us | calls/s | CPU us/call | peak RSS MiB | baseline | ratio |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---|---|");
+        for row in &self.rows {
+            let f = &row.figures;
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                row.scenario,
+                row.variant,
+                fmt(num(f, "median_us"), 1),
+                fmt(num(f, "p99_us"), 1),
+                fmt(num(f, "calls_per_s"), 0),
+                fmt(num(f, "cpu_us_per_call"), 1),
+                fmt(num(f, "peak_rss_mib"), 1),
+                row.baseline,
+                row.ratio
+            );
+        }
+        println!();
+        println!("| target | measured | met |");
+        println!("|---|---:|---|");
+        for t in &self.targets {
+            let met = match t.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "not measured",
+            };
+            println!("| {} | {} | {met} |", t.goal, t.measured.as_deref().unwrap_or("-"));
+        }
+    }
+
+    /// The JSON document: one object per scenario, plus the machine and targets.
+    pub fn to_json(&self, machine: Value, command: &str) -> Value {
+        let mut doc = self.scenarios.clone();
+        doc.insert("machine".into(), machine);
+        doc.insert("command".into(), command.into());
+        doc.insert(
+            "targets".into(),
+            self.targets
+                .iter()
+                .map(|t| json!({ "name": t.name, "goal": t.goal, "measured": t.measured, "met": t.met }))
+                .collect(),
+        );
+        Value::Object(doc)
+    }
+}

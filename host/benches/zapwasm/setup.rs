@@ -1,0 +1,117 @@
+//! What the orchestrator prepares before measuring: where things are, the
+//! bench guest component, the machine's description, and worker processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::workers::WorkerConfig;
+
+/// The workspace root (host/ is one of its members).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the workspace").to_path_buf()
+}
+
+/// The target directory this bench binary was built into
+/// (`<target>/release/deps/zapwasm-<hash>`), else `<root>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .filter(|dir| dir.join("CACHEDIR.TAG").is_file() || dir.join("release").is_dir())
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Build the bench guest to a component with the `guest` profile, in a
+/// target directory of its own; its path.
+pub fn build_guest(target: &Path) -> Result<PathBuf, String> {
+    let guest_target = target.join("bench-guests");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "-p", "bench", "--target-dir"])
+        .arg(&guest_target);
+    // Flags meant for the host build are not for wasm.
+    for var in
+        ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_RUSTFLAGS"]
+    {
+        command.env_remove(var);
+    }
+    let status = command.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the bench guest failed (see above); a missing target needs \
+                    `rustup target add wasm32-wasip2`"
+            .into());
+    }
+    let component = guest_target.join("wasm32-wasip2/guest/bench.wasm");
+    if component.is_file() { Ok(component) } else { Err(format!("the guest build made no {}", component.display())) }
+}
+
+/// The machine the figures come from.
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_kib = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": model,
+        "ram_gib": (ram_kib as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "loadavg_at_start": load_average(),
+        "date": date(),
+    })
+}
+
+/// The 1-minute load average: other work on the machine skews the figures.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn date() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Run one scenario in a fresh worker process (this binary again) and
+/// return what it printed after `RESULT `.
+pub fn run_worker(config: &WorkerConfig) -> Result<Value, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .args(["--worker", &config_json])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start a worker: {e}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut result = None;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        match line.strip_prefix("RESULT ") {
+            Some(json) => result = Some(serde_json::from_str::<Value>(json).map_err(|e| e.to_string())?),
+            None => eprintln!("  worker: {line}"),
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    match result {
+        Some(value) if value.get("error").is_none() => Ok(value),
+        Some(value) => Err(value["error"].as_str().unwrap_or("failed").to_string()),
+        None => Err(format!("the {} worker ended ({status}) without a result", config.scenario)),
+    }
+}

@@ -1,0 +1,200 @@
+//! What every scenario measures: latency percentiles, throughput, and the
+//! process's resident memory (peak and sampled).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Latencies of one phase, and what they add up to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    /// Calls that returned the expected result.
+    pub calls: u64,
+    /// Calls that failed or returned something else.
+    pub errors: u64,
+    /// The first failure, for the report.
+    pub first_error: Option<String>,
+    /// Wall-clock seconds of the phase.
+    pub elapsed_s: f64,
+    /// Successful calls per second.
+    pub calls_per_s: f64,
+    /// Median latency, microseconds.
+    pub median_us: f64,
+    /// 99th-percentile latency, microseconds.
+    pub p99_us: f64,
+    /// Largest resident set seen during the phase (sampled every 10 ms), MiB.
+    pub peak_rss_mib: f64,
+    /// CPU time this process spent per successful call (user + system, all
+    /// threads), microseconds: unlike the rates, not skewed by other load on
+    /// the machine. None where it was not measured.
+    pub cpu_us_per_call: Option<f64>,
+}
+
+impl Figures {
+    /// Figures from latencies (nanoseconds) of the calls of a phase.
+    pub fn from_latencies(
+        mut latencies_ns: Vec<u64>,
+        errors: u64,
+        first_error: Option<String>,
+        elapsed: Duration,
+        peak_rss_mib: f64,
+    ) -> Figures {
+        latencies_ns.sort_unstable();
+        let calls = latencies_ns.len() as u64;
+        Figures {
+            calls,
+            errors,
+            first_error,
+            elapsed_s: elapsed.as_secs_f64(),
+            calls_per_s: calls as f64 / elapsed.as_secs_f64().max(1e-9),
+            median_us: percentile(&latencies_ns, 0.50) / 1e3,
+            p99_us: percentile(&latencies_ns, 0.99) / 1e3,
+            peak_rss_mib,
+            cpu_us_per_call: None,
+        }
+    }
+
+    /// Several phases of the same kind (rounds) as one: latencies pooled,
+    /// throughput over the summed time, the largest peak.
+    pub fn pooled(rounds: Vec<Phase>) -> Figures {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        let mut first_error = None;
+        let mut elapsed = Duration::ZERO;
+        let mut peak: f64 = 0.0;
+        let mut cpu = Some(Duration::ZERO);
+        for round in rounds {
+            cpu = cpu.zip(round.cpu).map(|(a, b)| a + b);
+            latencies.extend(round.latencies_ns);
+            errors += round.errors;
+            first_error = first_error.or(round.first_error);
+            elapsed += round.elapsed;
+            peak = peak.max(round.peak_rss_mib);
+        }
+        let mut figures = Figures::from_latencies(latencies, errors, first_error, elapsed, peak);
+        figures.cpu_us_per_call =
+            cpu.filter(|_| figures.calls > 0).map(|cpu| cpu.as_secs_f64() * 1e6 / figures.calls as f64);
+        figures
+    }
+}
+
+/// The raw record of one timed phase.
+#[derive(Debug, Default)]
+pub struct Phase {
+    pub latencies_ns: Vec<u64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+    pub peak_rss_mib: f64,
+    /// CPU time of this process during the phase, when measured.
+    pub cpu: Option<Duration>,
+}
+
+impl Phase {
+    /// Fold in what one load-generating task recorded.
+    pub fn absorb(&mut self, task: TaskRecord) {
+        self.latencies_ns.extend(task.latencies_ns);
+        self.errors += task.errors;
+        if self.first_error.is_none() {
+            self.first_error = task.first_error;
+        }
+    }
+}
+
+/// What one load-generating task recorded.
+#[derive(Debug, Default)]
+pub struct TaskRecord {
+    pub latencies_ns: Vec<u64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+}
+
+impl TaskRecord {
+    /// Record one call that started at `started`: its latency if it
+    /// succeeded, else the error.
+    pub fn record(&mut self, started: Instant, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.latencies_ns.push(started.elapsed().as_nanos() as u64),
+            Err(error) => {
+                self.errors += 1;
+                self.first_error.get_or_insert(error);
+            }
+        }
+    }
+}
+
+/// The value at quantile `q` of sorted values (nearest rank), or 0 for none.
+fn percentile(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64
+}
+
+/// CPU time this process has used so far, user and system, all threads.
+pub fn cpu_time() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live local.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// A field of /proc/self/status in kB, as MiB.
+fn status_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The resident set now, MiB.
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// The peak resident set of this process so far (VmHWM), MiB.
+pub fn hwm_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Samples the resident set every 10 ms on a thread of its own until stopped.
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak_kib: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    pub fn start() -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak_kib = Arc::new(AtomicU64::new((rss_mib() * 1024.0) as u64));
+        let thread = {
+            let (stop, peak_kib) = (stop.clone(), peak_kib.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak_kib.fetch_max((rss_mib() * 1024.0) as u64, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        RssSampler { stop, peak_kib, thread: Some(thread) }
+    }
+
+    /// Stop sampling; the largest resident set seen, MiB.
+    pub fn stop(mut self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.peak_kib.fetch_max((rss_mib() * 1024.0) as u64, Ordering::Relaxed);
+        self.peak_kib.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+}
