@@ -280,3 +280,16 @@ pub const AUTH_DIGEST: &str = env!("AUTH_DIGEST_COMPONENT");
 pub const AUTH_SESSION: &str = env!("AUTH_SESSION_COMPONENT");
 /// The OAuth 2 (autoRefresh) guest, built by build.rs.
 pub const AUTH_OAUTH2: &str = env!("AUTH_OAUTH2_COMPONENT");
+
+/// The result of a call that must have succeeded.
+pub fn ok(outcome: &Outcome) -> &Value {
+    outcome.result.as_ref().unwrap_or_else(|error| panic!("the call failed: {error:?}; logs: {:?}", outcome.logs))
+}
+
+/// The integration error of a call that must have raised one.
+pub fn z_error(outcome: Outcome) -> zapwasm_host::ZError {
+    match outcome.result {
+        Err(zapwasm_host::CallError::Integration { error }) => error,
+        other => panic!("expected an integration error, got {other:?}"),
+    }
+}

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
-use zapwasm_host::{App, Bundle, CallError, Invocation, Outcome, Scope, Source, ZError};
-use zapwasm_tests::{AUTH_BASIC, AUTH_DIGEST, AUTH_OAUTH2, AUTH_SESSION, DigestServer, Received, Recorder, call, host};
+use zapwasm_host::{App, Bundle, Invocation, Outcome, Scope, Source, ZError};
+use zapwasm_tests::{
+    AUTH_BASIC, AUTH_DIGEST, AUTH_OAUTH2, AUTH_SESSION, DigestServer, Received, Recorder, call, host, ok, z_error,
+};
 
 async fn load(component: &str, base_url: &str) -> App {
     host().load_file(component).await.expect("the auth guest loads").with_env([("API_BASE", base_url.to_string())])
@@ -25,17 +27,6 @@ fn bundle(auth_data: Value, input_data: Value) -> Bundle {
 
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().cloned().expect("an object")
-}
-
-fn ok(outcome: &Outcome) -> &Value {
-    outcome.result.as_ref().unwrap_or_else(|error| panic!("the call failed: {error:?}; logs: {:?}", outcome.logs))
-}
-
-fn z_error(outcome: Outcome) -> ZError {
-    match outcome.result {
-        Err(CallError::Integration { error }) => error,
-        other => panic!("expected an integration error, got {other:?}"),
-    }
 }
 
 fn label(outcome: &Outcome) -> &str {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use zapwasm_host::{App, CallError, Outcome, Source, ZError};
-use zapwasm_tests::{LIFECYCLE, Received, Recorder, call, host, input};
+use zapwasm_host::{App, Outcome, Source, ZError};
+use zapwasm_tests::{LIFECYCLE, Received, Recorder, call, host, input, ok, z_error};
 
 async fn lifecycle() -> App {
     host().load_file(LIFECYCLE).await.expect("the lifecycle guest loads")
@@ -25,17 +25,6 @@ async fn run(create: &str, input_data: Value) -> Outcome {
 async fn send(server: &Recorder, request: Value) -> (Outcome, Vec<Received>) {
     let outcome = run("send", json!({ "request": request })).await;
     (outcome, server.received())
-}
-
-fn ok(outcome: &Outcome) -> &Value {
-    outcome.result.as_ref().unwrap_or_else(|error| panic!("the call failed: {error:?}; logs: {:?}", outcome.logs))
-}
-
-fn z_error(outcome: Outcome) -> ZError {
-    match outcome.result {
-        Err(CallError::Integration { error }) => error,
-        other => panic!("expected an integration error, got {other:?}"),
-    }
 }
 
 fn only(received: &[Received]) -> &Received {
