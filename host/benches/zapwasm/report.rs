@@ -259,7 +259,7 @@ impl Results {
                     }
                     "zapwasm_1000" => (
                         "1,000 on the reference".to_string(),
-                        format!("{detail}; the reference x{} more", fmt(vs_reference, 1)),
+                        format!("{detail}; the reference uses x{} of it", fmt(vs_reference, 2)),
                     ),
                     _ => ("-".to_string(), detail),
                 };
