@@ -13,7 +13,6 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -44,14 +43,15 @@ impl ComponentCache {
         ComponentCache { dir }
     }
 
-    /// Compile `bytes`, or map in the artifact compiled earlier.
-    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<(Component, CacheUse), LoadError> {
+    /// Compile `bytes`, or map in the artifact compiled earlier. `digest` is
+    /// the hex SHA-256 of `bytes`, which the caller has already computed.
+    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8], digest: &str) -> Result<(Component, CacheUse), LoadError> {
         check_component_header(bytes)?;
         let Some(dir) = &self.dir else {
             let component = Component::new(engine, bytes).map_err(|e| LoadError::Malformed(error_chain(&e)))?;
             return Ok((component, CacheUse::Disabled));
         };
-        let path = dir.join(format!("{}.cwasm", hex::encode(Sha256::digest(bytes))));
+        let path = dir.join(format!("{digest}.cwasm"));
         if path.is_file() {
             // SAFETY: the file is an artifact this host compiled and renamed
             // into its own cache directory (see `store`); wasmtime checks its

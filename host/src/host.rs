@@ -185,9 +185,12 @@ impl Host {
         let inner = self.inner.clone();
         // Compiling is CPU work for tens of milliseconds: keep it off the
         // async workers.
-        let (component, cache) = tokio::task::spawn_blocking(move || inner.cache.load(&inner.runtime.engine, &bytes))
-            .await
-            .map_err(|e| LoadError::Engine(format!("the compile task failed: {e}")))??;
+        let (component, cache) = tokio::task::spawn_blocking({
+            let digest = digest.clone();
+            move || inner.cache.load(&inner.runtime.engine, &bytes, &digest)
+        })
+        .await
+        .map_err(|e| LoadError::Engine(format!("the compile task failed: {e}")))??;
         let pre = self
             .inner
             .runtime
