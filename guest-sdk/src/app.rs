@@ -84,6 +84,8 @@ pub(crate) enum Handler {
     Shorthand(Box<Request>),
     /// Middleware: it runs inside `z.request`, never on its own.
     Middleware,
+    /// An OAuth `authorizeUrl`: rendered into the URL the user is sent to, never sent.
+    AuthorizeUrl(Box<Request>),
 }
 
 impl App {
@@ -252,6 +254,11 @@ impl Walk {
         let func = json!({ "$func": path });
         self.methods.push((path, Handler::Middleware));
         func
+    }
+
+    fn authorize_url(&mut self, path: String, request: &Request) -> Value {
+        self.methods.push((path, Handler::AuthorizeUrl(Box::new(request.clone()))));
+        request_json(request)
     }
 
     fn slot(&mut self, path: String, slot: &Slot) -> Value {
@@ -443,7 +450,8 @@ impl Authentication {
         if let Some(config) = &self.oauth2 {
             let base = "authentication.oauth2Config";
             let mut oauth = Map::new();
-            oauth.insert("authorizeUrl".into(), request_json(&config.authorize_url));
+            let authorize_url = walk.authorize_url(format!("{base}.authorizeUrl"), &config.authorize_url);
+            oauth.insert("authorizeUrl".into(), authorize_url);
             oauth.insert(
                 "getAccessToken".into(),
                 walk.function(format!("{base}.getAccessToken"), config.get_access_token),
@@ -465,7 +473,8 @@ impl Authentication {
                 "getRequestToken".into(),
                 walk.function(format!("{base}.getRequestToken"), config.get_request_token),
             );
-            oauth.insert("authorizeUrl".into(), request_json(&config.authorize_url));
+            let authorize_url = walk.authorize_url(format!("{base}.authorizeUrl"), &config.authorize_url);
+            oauth.insert("authorizeUrl".into(), authorize_url);
             oauth.insert(
                 "getAccessToken".into(),
                 walk.function(format!("{base}.getAccessToken"), config.get_access_token),

@@ -98,6 +98,7 @@ fn call(z: &Z, method_path: &str) -> Result<Value, ZError> {
     match z.method(method_path) {
         Some(Handler::Function(perform)) => perform(z, z.bundle()),
         Some(Handler::Shorthand(request)) => shorthand::perform(z, request),
+        Some(Handler::AuthorizeUrl(request)) => shorthand::authorize_url(z, request),
         Some(Handler::Middleware) => {
             Err(ZError::General(format!("{method_path} is middleware: it runs inside z.request, not on its own")))
         }

@@ -225,7 +225,7 @@ fn deep_merge(mut under: Map<String, Value>, over: Map<String, Value>) -> Map<St
 
 /// A `?query` in the URL moves into params (decoded, so the host encodes
 /// it once); params the request set win over the URL's.
-fn move_query_into_params(request: &mut Request) {
+pub(crate) fn move_query_into_params(request: &mut Request) {
     let (without_fragment, fragment) = match request.url.split_once('#') {
         Some((url, fragment)) => (url.to_string(), format!("#{fragment}")),
         None => (request.url.clone(), String::new()),

@@ -240,6 +240,17 @@ pub(crate) fn perform(z: &Z, request: &Request) -> Result<Value, ZError> {
     response.data.ok_or_else(|| ZError::general(UNPARSED_RESPONSE))
 }
 
+/// Renders an OAuth `authorizeUrl` against the call's bundle and
+/// environment into the URL the user is sent to, its params appended and
+/// encoded as the host encodes a request's. Nothing is sent.
+pub(crate) fn authorize_url(z: &Z, request: &Request) -> Result<Value, ZError> {
+    let bundle = z.bundle_json();
+    let env = |name: &str| std::env::var(name).ok();
+    let mut request = Curlies::new(&bundle, &env).render_request(request)?;
+    lifecycle::move_query_into_params(&mut request);
+    Ok(Value::String(lifecycle::url_with_params(&request)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ const REQUEST_SLOTS: &[&str] = &[
     "test",
     "getAccessToken",
     "refreshAccessToken",
+    "authorizeUrl",
 ];
 
 /// A parsed app definition.

@@ -55,6 +55,7 @@ mod runtime;
 mod sandbox;
 pub mod state;
 
+pub use auth::connect::{Authorization, ConnectError};
 pub use bundle::{BufferedItem, BufferedMeta, Bundle, Meta, Scope};
 pub use cache::CacheUse;
 pub use definition::{Definition, OperationKind, OperationSummary};

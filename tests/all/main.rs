@@ -4,6 +4,7 @@
 
 mod auth;
 mod cli;
+mod connect;
 mod crm;
 mod errors;
 mod hostile;

@@ -28,24 +28,14 @@ pub(crate) async fn invoke(app: &App, invocation: Invocation) -> Outcome {
     let Some(method) = refresh_method(app).filter(|m| stale && *m != invocation.method) else {
         return first;
     };
-    let refresh = Invocation { method: method.into(), ..invocation.clone() };
-    let refreshed = invoke::run(app, refresh).await;
+    let refreshed = refresh(app, method, invocation.clone()).await;
     let mut logs = first.logs;
     let mut http = first.http;
     logs.extend(refreshed.logs);
     http.extend(refreshed.http);
-    let fields = match refreshed.result {
-        Ok(Value::Object(fields)) => fields,
-        Ok(other) => {
-            let message = format!("{method} must return an object of authData fields, got {other}");
-            return Outcome { result: Err(ZError::ExpiredAuth { message }.into()), logs, http, ..first };
-        }
-        Err(error) => {
-            logs.push(host_line(format!("refreshing the credentials with {method} failed: {error}")));
-            return Outcome { result: Err(error), logs, http, ..first };
-        }
+    let Some(auth_data) = refreshed.auth_data else {
+        return Outcome { result: refreshed.result, logs, http, ..first };
     };
-    let auth_data = merged(&invocation.bundle.auth_data, fields);
     logs.push(host_line(format!(
         "the credentials were stale: refreshed them with {method} and retried {} once",
         invocation.method
@@ -56,6 +46,31 @@ pub(crate) async fn invoke(app: &App, invocation: Invocation) -> Outcome {
     logs.extend(second.logs);
     http.extend(second.http);
     Outcome { logs, http, auth_data: Some(auth_data), ..second }
+}
+
+/// Runs `method` (which refreshes or obtains credentials) with the
+/// invocation's bundle. On success the result and [`Outcome::auth_data`]
+/// are the old authData with the returned fields merged over it; a result
+/// that is not an object is an ExpiredAuthError.
+pub(crate) async fn refresh(app: &App, method: &str, invocation: Invocation) -> Outcome {
+    let old = invocation.bundle.auth_data.clone();
+    let mut outcome = invoke::run(app, Invocation { method: method.into(), ..invocation }).await;
+    match std::mem::replace(&mut outcome.result, Ok(Value::Null)) {
+        Ok(Value::Object(fields)) => {
+            let auth_data = merged(&old, fields);
+            outcome.result = Ok(Value::Object(auth_data.clone()));
+            outcome.auth_data = Some(auth_data);
+        }
+        Ok(other) => {
+            let message = format!("{method} must return an object of authData fields, got {other}");
+            outcome.result = Err(ZError::ExpiredAuth { message }.into());
+        }
+        Err(error) => {
+            outcome.logs.push(host_line(format!("refreshing the credentials with {method} failed: {error}")));
+            outcome.result = Err(error);
+        }
+    }
+    outcome
 }
 
 fn merged(old: &Map<String, Value>, new: Map<String, Value>) -> Map<String, Value> {

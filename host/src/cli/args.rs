@@ -22,7 +22,16 @@ pub enum Command {
     /// `auth label`. A hook trigger runs `perform` when --cleaned-request is
     /// given, else `performList`.
     ///
-    /// Exit codes: 0 success; 2 usage; 3 load error; 10 Error; 11 HaltedError;
+    /// `auth start` connects an account: it asks for each authentication
+    /// field (those given with --auth are not asked), runs the session
+    /// exchange or the OAuth round trip through the browser (a listener on
+    /// 127.0.0.1 takes the redirect), checks the credentials with
+    /// `authentication.test`, and writes them as `authData_` lines to the
+    /// .env file. `auth refresh` refreshes session or OAuth 2 credentials
+    /// and writes them back the same way.
+    ///
+    /// Exit codes: 0 success; 2 usage; 3 load error; 4 the account could not
+    /// be connected (refused, state mismatch, no redirect in time); 10 Error; 11 HaltedError;
     /// 12 ExpiredAuthError; 13 RefreshAuthError; 14 ThrottledError;
     /// 15 response error (throwForStatus); 16 check failure; 20 no such method;
     /// 21 invalid bundle; 30 the integration crashed; 31 a limit was exceeded;
@@ -47,7 +56,7 @@ pub struct DescribeArgs {
 pub struct InvokeArgs {
     /// The component (.wasm).
     pub component: PathBuf,
-    /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth test|label`.
+    /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth start|test|label|refresh`.
     #[arg(required = true, num_args = 1..=2, value_name = "METHOD")]
     pub method: Vec<String>,
     /// inputData: JSON, `@file`, or `@-` for stdin.
@@ -111,6 +120,13 @@ pub struct InvokeArgs {
     /// The subscription the call's state belongs to.
     #[arg(long)]
     pub subscription: Option<String>,
+    /// auth start with OAuth: the port of the redirect listener on 127.0.0.1
+    /// (the redirect URI is `http://127.0.0.1:PORT/oauth/callback`; 0 takes any free port).
+    #[arg(long = "redirect-port", default_value_t = 9000)]
+    pub redirect_port: u16,
+    /// auth start with OAuth: how long to wait for the browser's redirect, in seconds.
+    #[arg(long = "auth-timeout", default_value_t = 300)]
+    pub auth_timeout: u64,
     /// Print the whole outcome (result, status, logs, HTTP exchanges) as JSON.
     #[arg(long)]
     pub outcome: bool,

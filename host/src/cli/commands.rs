@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::{App, Invocation, LogLine, Outcome, Scope, Status};
+use crate::{App, CallError, Invocation, LogLine, Outcome, Scope, Status};
 use serde_json::Value;
 
 use super::args::{Cli, Command, DescribeArgs, HostArgs, InvokeArgs};
 use super::config::{self, InvokeConfig};
+use super::connect;
 use super::{EXIT_LOAD, EXIT_USAGE};
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -39,6 +40,11 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         Ok(app) => app.with_env(config.env.clone()).with_secret_env(config.secret_env.clone()),
         Err(code) => return code,
     };
+    match args.method.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["auth", "start"] => return connect::start(&app, &args, config).await,
+        ["auth", "refresh"] => return connect::refresh(&app, &args, config).await,
+        _ => {}
+    }
     let method = match config::method_path(&args.method, app.definition(), &config.bundle) {
         Ok(method) => method,
         Err(e) => return usage(e),
@@ -64,9 +70,7 @@ fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
             Err(e) => eprintln!("zapwasm: cannot print the outcome: {e}"),
         }
     } else if !args.quiet {
-        for line in &outcome.logs {
-            print_log(line);
-        }
+        print_logs(&outcome.logs);
     }
     match &outcome.result {
         Ok(value) => {
@@ -87,10 +91,20 @@ fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("zapwasm: {} error: {error}", error.kind());
-            ExitCode::from(error.exit_code() as u8)
-        }
+        Err(error) => print_error(error),
+    }
+}
+
+/// Prints a call's error on stderr; its exit code.
+pub(super) fn print_error(error: &CallError) -> ExitCode {
+    eprintln!("zapwasm: {} error: {error}", error.kind());
+    ExitCode::from(error.exit_code() as u8)
+}
+
+/// Prints a call's log lines on stderr.
+pub(super) fn print_logs(lines: &[LogLine]) {
+    for line in lines {
+        print_log(line);
     }
 }
 

@@ -16,14 +16,21 @@ pub struct InvokeConfig {
     pub bundle: Bundle,
     pub env: Vec<(String, String)>,
     pub secret_env: Vec<String>,
+    /// The authData keys given with --auth (so `auth start` does not ask for them).
+    pub auth_given: Vec<String>,
+    /// The .env file read (or to write): --env-file, else `.env`.
+    pub env_file: PathBuf,
 }
 
 impl InvokeConfig {
     pub fn from_args(args: &InvokeArgs) -> Result<InvokeConfig, String> {
         let dotenv = read_dotenv(args.env_file.as_deref())?;
         let mut bundle = Bundle { auth_data: dotenv.auth_data, ..Bundle::default() };
+        let mut auth_given = Vec::new();
         if let Some(auth) = &args.auth {
-            bundle.auth_data.extend(object("--auth", auth)?);
+            let given = object("--auth", auth)?;
+            auth_given = given.keys().cloned().collect();
+            bundle.auth_data.extend(given);
         }
         if let Some(input) = &args.input {
             bundle.input_data = object("--input", input)?;
@@ -63,7 +70,8 @@ impl InvokeConfig {
             env.retain(|(k, _)| k != key);
             env.push((key.to_string(), value.to_string()));
         }
-        Ok(InvokeConfig { bundle, env, secret_env: args.secret_env.clone() })
+        let env_file = args.env_file.clone().unwrap_or_else(|| PathBuf::from(".env"));
+        Ok(InvokeConfig { bundle, env, secret_env: args.secret_env.clone(), auth_given, env_file })
     }
 }
 
@@ -79,7 +87,9 @@ pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -
         [path] if path.contains('.') => Ok(path.clone()),
         [auth, what] if auth == "auth" => match what.as_str() {
             "test" | "label" => Ok("authentication.test".into()),
-            other => Err(format!("unknown auth command {other:?}: use `auth test` or `auth label`")),
+            other => Err(format!(
+                "unknown auth command {other:?}: use `auth start`, `auth test`, `auth label` or `auth refresh`"
+            )),
         },
         [word, key] if kind(word).is_some() => {
             let kind = kind(word).unwrap_or(OperationKind::Trigger);

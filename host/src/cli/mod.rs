@@ -3,12 +3,13 @@
 //!
 //! `args` parses and validates the command line,
 //! `config` turns it into a bundle, a policy and a host, `dotenv` reads
-//! `.env` files, and `commands` runs what was asked, printing results on
+//! `.env` files, `connect` runs `auth start|refresh`, and `commands` runs what was asked, printing results on
 //! stdout and logs on stderr.
 
 mod args;
 mod commands;
 mod config;
+mod connect;
 mod dotenv;
 
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ use clap::Parser;
 const EXIT_USAGE: u8 = 2;
 /// Exit code for a component that cannot be loaded.
 const EXIT_LOAD: u8 = 3;
+/// Exit code for an account that could not be connected (`auth start|refresh`).
+const EXIT_CONNECT: u8 = 4;
 
 /// Run the command line of this process and return its exit code.
 pub fn main() -> ExitCode {

@@ -1,5 +1,6 @@
-//! OAuth 2 with autoRefresh (`tests/all/auth.rs`): tokens from
-//! `/oauth/token`, sent as `Authorization: Bearer` by beforeRequest.
+//! OAuth 2 with autoRefresh and PKCE (`tests/all/auth.rs`,
+//! `tests/all/connect.rs`): tokens from `/oauth/token`, sent as
+//! `Authorization: Bearer` by beforeRequest.
 
 #[path = "../../auth_common.rs"]
 mod common;
@@ -22,7 +23,7 @@ fn app() -> App {
                     refresh_access_token: Some(refresh_access_token),
                     auto_refresh: true,
                     scope: Some("read".into()),
-                    enable_pkce: false,
+                    enable_pkce: true,
                 }),
         )
         .before_request(add_bearer)
@@ -38,16 +39,18 @@ fn token(z: &Z, form: Value) -> Result<Value, ZError> {
     Ok(z.request(request)?.data.unwrap_or(Value::Null))
 }
 
-/// Exchanges `inputData.code` for tokens.
+/// Exchanges `inputData.code` (with the PKCE `code_verifier`, when the
+/// host made one) for tokens.
 fn get_access_token(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
-    token(
-        z,
-        json!({
-            "grant_type": "authorization_code",
-            "code": bundle.input_str("code"),
-            "redirect_uri": bundle.input_str("redirect_uri"),
-        }),
-    )
+    let mut form = json!({
+        "grant_type": "authorization_code",
+        "code": bundle.input_str("code"),
+        "redirect_uri": bundle.input_str("redirect_uri"),
+    });
+    if let Some(verifier) = bundle.input_str("code_verifier") {
+        form["code_verifier"] = json!(verifier);
+    }
+    token(z, form)
 }
 
 /// Exchanges `authData.refresh_token` for new tokens.
