@@ -141,7 +141,8 @@ impl App {
     /// and `oauth_verifier` (OAuth 1, whose request token is also the call's
     /// authData so the host signs with it). On success the result and
     /// [`Outcome::auth_data`] are the bundle's authData with the returned
-    /// fields merged over it.
+    /// fields merged over it. The redirect is also the call's `rawRequest`
+    /// and `cleanedRequest`, as a webhook's request is.
     pub async fn complete_authorization(
         &self,
         authorization: &Authorization,
@@ -153,6 +154,9 @@ impl App {
             return Err(ConnectError::Refused { error, description: param("error_description") });
         }
         let mut bundle = bundle;
+        let (raw, cleaned) = redirect_request(redirect_query);
+        bundle.raw_request = Some(raw);
+        bundle.cleaned_request = Some(cleaned);
         let input = &mut bundle.input_data;
         input.insert("redirect_uri".into(), authorization.redirect_uri.clone().into());
         let method = match self.definition().auth_type() {
@@ -197,6 +201,16 @@ impl App {
         };
         Ok(refresh::refresh(self, method, invocation).await)
     }
+}
+
+/// The redirect as a webhook request: `rawRequest` with the query string
+/// as text, `cleanedRequest` with it as an object.
+fn redirect_request(query: &[(String, String)]) -> (Value, Value) {
+    let text = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+    let object: Map<String, Value> = query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let raw = serde_json::json!({"method": "GET", "querystring": text, "headers": {}, "content": ""});
+    let cleaned = serde_json::json!({"method": "GET", "querystring": object, "headers": {}, "content": {}});
+    (raw, cleaned)
 }
 
 fn wrong_type(found: Option<&str>, wanted: &'static str) -> ConnectError {
