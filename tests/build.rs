@@ -16,6 +16,9 @@ const GUESTS: &[(&str, &str)] = &[
     ("auth_digest", "AUTH_DIGEST_COMPONENT"),
     ("auth_session", "AUTH_SESSION_COMPONENT"),
     ("auth_oauth2", "AUTH_OAUTH2_COMPONENT"),
+    ("auth_oauth2_plain", "AUTH_OAUTH2_PLAIN_COMPONENT"),
+    ("auth_custom", "AUTH_CUSTOM_COMPONENT"),
+    ("auth_oauth1", "AUTH_OAUTH1_COMPONENT"),
 ];
 
 fn main() {

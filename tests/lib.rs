@@ -100,7 +100,12 @@ impl Received {
 /// - `/slow/<ms>`: 200 after that many milliseconds;
 /// - `/redirect/<n>`: 302 to `/redirect/<n-1>`, and `/redirect/0` is 200;
 /// - `/redirect-to?url=<percent-encoded URL>`: 302 to that URL;
+/// - `/gzip`: `{"gzipped": true}`, gzip-encoded when the request accepts gzip;
+/// - `/bytes/<n>`: n bytes of `x`, text/plain;
 /// - anything else: 200 with `{"ok": true}`.
+///
+/// [`Recorder::answering`] starts one that records the same way but answers
+/// with a function of what it received.
 pub struct Recorder {
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
@@ -112,13 +117,40 @@ impl Recorder {
     /// Start one.
     pub async fn start() -> Recorder {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        Recorder::serve(received.clone(), axum::Router::new().fallback(answer).with_state(received)).await
+    }
+
+    /// Start one that answers every request with `answer(<what it received>)`.
+    pub async fn answering<F>(answer: F) -> Recorder
+    where
+        F: Fn(&Received) -> Response + Clone + Send + Sync + 'static,
+    {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let log = received.clone();
+        let app = axum::Router::new().fallback(move |request: Request| {
+            let (log, answer) = (log.clone(), answer.clone());
+            async move { answer(&record(&log, request).await.0) }
+        });
+        Recorder::serve(received, app).await
+    }
+
+    async fn serve(received: Arc<Mutex<Vec<Received>>>, app: axum::Router) -> Recorder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
         let addr: SocketAddr = listener.local_addr().expect("a local address");
-        let app = axum::Router::new().fallback(answer).with_state(received.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Recorder { base_url: format!("http://{addr}"), received, _server: server }
+    }
+
+    /// `<METHOD> <path and query>` of everything received so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.received().iter().map(|r| format!("{} {}", r.method, r.uri)).collect()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.base_url.rsplit(':').next().and_then(|port| port.parse().ok()).expect("a port in the base URL")
     }
 
     /// Everything received so far.
@@ -127,17 +159,22 @@ impl Recorder {
     }
 }
 
-async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Request) -> Response {
+/// Keeps what a request carried; hands back its parts for answering.
+async fn record(received: &Mutex<Vec<Received>>, request: Request) -> (Received, axum::http::request::Parts) {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let headers = lower_headers(&parts.headers);
-    let uri = parts.uri.to_string();
-    received.lock().expect("the recorder lock").push(Received {
+    let entry = Received {
         method: parts.method.to_string(),
-        uri: uri.clone(),
-        headers,
+        uri: parts.uri.to_string(),
+        headers: lower_headers(&parts.headers),
         body: body.to_vec(),
-    });
+    };
+    received.lock().expect("the recorder lock").push(entry.clone());
+    (entry, parts)
+}
+
+async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Request) -> Response {
+    let (entry, parts) = record(&received, request).await;
     let path = parts.uri.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -163,6 +200,18 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
             0 => axum::Json(json!({"redirected": true})).into_response(),
             n => (StatusCode::FOUND, [("location", format!("/redirect/{}", n - 1))]).into_response(),
         },
+        ["gzip"] => {
+            let body = json!({"gzipped": true}).to_string();
+            if entry.header("accept-encoding").is_some_and(|accepted| accepted.contains("gzip")) {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut encoder, body.as_bytes()).expect("gzip into memory");
+                let gzipped = encoder.finish().expect("gzip into memory");
+                ([("content-type", "application/json"), ("content-encoding", "gzip")], gzipped).into_response()
+            } else {
+                ([("content-type", "application/json")], body).into_response()
+            }
+        }
+        ["bytes", n] => ([("content-type", "text/plain")], "x".repeat(n.parse().unwrap_or(0))).into_response(),
         _ => axum::Json(json!({"ok": true})).into_response(),
     }
 }
@@ -280,6 +329,12 @@ pub const AUTH_DIGEST: &str = env!("AUTH_DIGEST_COMPONENT");
 pub const AUTH_SESSION: &str = env!("AUTH_SESSION_COMPONENT");
 /// The OAuth 2 (autoRefresh) guest, built by build.rs.
 pub const AUTH_OAUTH2: &str = env!("AUTH_OAUTH2_COMPONENT");
+/// The OAuth 2 guest without autoRefresh, built by build.rs.
+pub const AUTH_OAUTH2_PLAIN: &str = env!("AUTH_OAUTH2_PLAIN_COMPONENT");
+/// The custom-auth (API key) guest, built by build.rs.
+pub const AUTH_CUSTOM: &str = env!("AUTH_CUSTOM_COMPONENT");
+/// The OAuth 1 guest, built by build.rs.
+pub const AUTH_OAUTH1: &str = env!("AUTH_OAUTH1_COMPONENT");
 
 /// The result of a call that must have succeeded.
 pub fn ok(outcome: &Outcome) -> &Value {

@@ -646,9 +646,9 @@ enum FieldEntry {
 pub struct Operation {
     kind: Option<&'static str>,
     perform: Option<Slot>,
-    perform_list: Option<Perform>,
-    perform_subscribe: Option<Perform>,
-    perform_unsubscribe: Option<Perform>,
+    perform_list: Option<Slot>,
+    perform_subscribe: Option<Slot>,
+    perform_unsubscribe: Option<Slot>,
     perform_resume: Option<Perform>,
     perform_buffer: Option<Perform>,
     buffer: Option<(Vec<String>, u32)>,
@@ -689,19 +689,39 @@ impl Operation {
 
     /// `performList`: a hook trigger's recent items, for samples.
     pub fn perform_list(mut self, perform: Perform) -> Operation {
-        self.perform_list = Some(perform);
+        self.perform_list = Some(Slot::Function(perform));
+        self
+    }
+
+    /// `performList` as a shorthand request (see [`Operation::perform_request`]).
+    pub fn perform_list_request(mut self, request: Request) -> Operation {
+        self.perform_list = Some(Slot::Request(Box::new(request)));
         self
     }
 
     /// `performSubscribe`: registers `bundle.targetUrl`; the result becomes `bundle.subscribeData`.
     pub fn perform_subscribe(mut self, perform: Perform) -> Operation {
-        self.perform_subscribe = Some(perform);
+        self.perform_subscribe = Some(Slot::Function(perform));
+        self
+    }
+
+    /// `performSubscribe` as a shorthand request, e.g. a POST of
+    /// `{{bundle.targetUrl}}` (see [`Operation::perform_request`]).
+    pub fn perform_subscribe_request(mut self, request: Request) -> Operation {
+        self.perform_subscribe = Some(Slot::Request(Box::new(request)));
         self
     }
 
     /// `performUnsubscribe`: removes the subscription in `bundle.subscribeData`.
     pub fn perform_unsubscribe(mut self, perform: Perform) -> Operation {
-        self.perform_unsubscribe = Some(perform);
+        self.perform_unsubscribe = Some(Slot::Function(perform));
+        self
+    }
+
+    /// `performUnsubscribe` as a shorthand request, e.g. a DELETE of
+    /// `{{bundle.subscribeData.id}}` (see [`Operation::perform_request`]).
+    pub fn perform_unsubscribe_request(mut self, request: Request) -> Operation {
+        self.perform_unsubscribe = Some(Slot::Request(Box::new(request)));
         self
     }
 
@@ -768,13 +788,17 @@ impl Operation {
         if let Some(perform) = &self.perform {
             out.insert("perform".into(), walk.slot(format!("{path}.perform"), perform));
         }
-        let functions = [
-            ("performList", self.perform_list),
-            ("performSubscribe", self.perform_subscribe),
-            ("performUnsubscribe", self.perform_unsubscribe),
-            ("performResume", self.perform_resume),
-            ("performBuffer", self.perform_buffer),
+        let slots = [
+            ("performList", &self.perform_list),
+            ("performSubscribe", &self.perform_subscribe),
+            ("performUnsubscribe", &self.perform_unsubscribe),
         ];
+        for (name, slot) in slots {
+            if let Some(slot) = slot {
+                out.insert(name.into(), walk.slot(format!("{path}.{name}"), slot));
+            }
+        }
+        let functions = [("performResume", self.perform_resume), ("performBuffer", self.perform_buffer)];
         for (name, perform) in functions {
             if let Some(perform) = perform {
                 out.insert(name.into(), walk.function(format!("{path}.{name}"), perform));
@@ -1037,6 +1061,24 @@ mod tests {
                 "hydrators.file",
             ]
         );
+    }
+
+    #[test]
+    fn hook_slots_take_shorthand_requests() {
+        let subscribe = Request::post("https://api.test/hooks").json(json!({"url": "{{bundle.targetUrl}}"}));
+        let app = App::new("1").trigger(
+            Trigger::new("hook", "Item")
+                .operation(Operation::hook().perform(ok).perform_subscribe_request(subscribe).perform_unsubscribe(ok)),
+        );
+        let operation = &app.definition()["triggers"]["hook"]["operation"];
+        assert_eq!(
+            operation["performSubscribe"],
+            json!({"url": "https://api.test/hooks", "method": "POST", "json": {"url": "{{bundle.targetUrl}}"}})
+        );
+        assert_eq!(operation["performUnsubscribe"], json!({"$func": "triggers.hook.operation.performUnsubscribe"}));
+        let methods = app.methods();
+        let subscribe = methods.iter().find(|(path, _)| path == "triggers.hook.operation.performSubscribe");
+        assert!(matches!(subscribe, Some((_, Handler::Shorthand(_)))), "{subscribe:?}");
     }
 
     #[test]

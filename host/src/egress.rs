@@ -60,6 +60,8 @@ pub(crate) enum Rule {
     NonGlobal(&'static str),
     /// A URL without a host.
     NoHost,
+    /// A redirect from this host to a loopback host.
+    RedirectToLoopback { from: String },
 }
 
 /// A request the policy refused.
@@ -98,6 +100,10 @@ impl Denial {
                     .into(),
             ),
             Rule::NoHost => ("the URL has no host".into(), "give an absolute http or https URL".into()),
+            Rule::RedirectToLoopback { from } => (
+                format!("a redirect from {from} may not land on a loopback host"),
+                "loopback is reachable only by a request made to it directly (Policy::allow_loopback)".into(),
+            ),
         };
         format!("request to {target} denied by the egress policy: {rule}; {how}")
     }
@@ -201,6 +207,36 @@ pub(crate) fn check_url(policy: &Policy, url: &Url) -> Result<(), Denial> {
     }
 }
 
+/// Whether a URL names a loopback host: `localhost` (and its subdomains,
+/// RFC 6761) or a loopback IP literal.
+pub(crate) fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        Some(Host::Ipv4(v4)) => classify_v4(v4) == AddressClass::Loopback,
+        Some(Host::Ipv6(v6)) => classify_v6(v6) == AddressClass::Loopback,
+        None => false,
+    }
+}
+
+/// A redirect may not land on a loopback host unless the request started on
+/// one (SPEC.md, z.request step 8, as the reference platform does it). The
+/// address checks apply to every hop anyway; this keeps loopback closed to
+/// redirects even where the policy opens it for local development.
+pub(crate) fn check_redirect(started_on_loopback: bool, from: &Url, next: &Url) -> Result<(), Denial> {
+    if started_on_loopback || !is_loopback_host(next) {
+        return Ok(());
+    }
+    let host = next.host_str().unwrap_or_default().to_string();
+    Err(Denial {
+        host,
+        addr: None,
+        rule: Rule::RedirectToLoopback { from: from.host_str().unwrap_or_default().into() },
+    })
+}
+
 /// The resolver reqwest uses: resolve, keep the allowed addresses, refuse
 /// when none is left.
 pub(crate) struct PolicyResolver {
@@ -282,6 +318,21 @@ mod tests {
             assert!(check_url(&policy, &url).is_err(), "{url}");
         }
         assert!(check_url(&Policy::local_development(), &Url::parse("http://127.0.0.1:8080/").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_redirect_may_not_land_on_loopback_unless_it_started_there() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let api = url("http://api.test/");
+        for target in
+            ["http://127.0.0.1:8080/", "http://localhost/", "http://a.localhost./", "http://[::1]/", "http://127.1/"]
+        {
+            let denial = check_redirect(false, &api, &url(target)).unwrap_err();
+            assert_eq!(denial.rule, Rule::RedirectToLoopback { from: "api.test".into() }, "{target}");
+        }
+        assert!(check_redirect(false, &api, &url("http://other.test/")).is_ok());
+        assert!(check_redirect(true, &url("http://127.0.0.1/"), &url("http://localhost/")).is_ok());
+        assert!(is_loopback_host(&url("http://127.0.0.1/")) && !is_loopback_host(&url("http://api.test/")));
     }
 
     #[test]

@@ -3,16 +3,21 @@
 //! inputData, and each test checks what a real server on 127.0.0.1
 //! received and what the guest got back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use zapwasm_host::{App, Outcome, Source, ZError};
-use zapwasm_tests::{LIFECYCLE, Received, Recorder, call, host, input, ok, z_error};
+use zapwasm_host::{App, Bundle, CallError, Host, Level, LimitKind, Limits, Meta, Outcome, Policy, Source, ZError};
+use zapwasm_tests::{LIFECYCLE, MapResolver, Received, Recorder, call, host, host_builder, input, ok, z_error};
 
 async fn lifecycle() -> App {
-    host().load_file(LIFECYCLE).await.expect("the lifecycle guest loads")
+    lifecycle_on(&host()).await
+}
+
+async fn lifecycle_on(host: &Host) -> App {
+    host.load_file(LIFECYCLE).await.expect("the lifecycle guest loads")
 }
 
 /// Runs `creates.<create>.operation.perform` with this inputData.
@@ -23,7 +28,12 @@ async fn run(create: &str, input_data: Value) -> Outcome {
 
 /// Sends one request object through z.request; the result or error, and what the server received.
 async fn send(server: &Recorder, request: Value) -> (Outcome, Vec<Received>) {
-    let outcome = run("send", json!({ "request": request })).await;
+    send_with(&lifecycle().await, server, request).await
+}
+
+/// As [`send`], with the lifecycle guest loaded on a host of the test's own.
+async fn send_with(app: &App, server: &Recorder, request: Value) -> (Outcome, Vec<Received>) {
+    let outcome = call(app, "creates.send.operation.perform", input(json!({ "request": request }))).await;
     (outcome, server.received())
 }
 
@@ -441,4 +451,205 @@ async fn the_request_template_merges_headers_case_insensitively_the_request_winn
         request.headers.iter().filter(|(name, _)| name == "x-override").map(|(_, value)| value.as_str()).collect();
     assert_eq!(overrides, ["request"]);
     assert_eq!(request.header("x-dropped"), None, "a falsy value drops the template's header");
+}
+
+#[tokio::test]
+async fn compress_asks_for_gzip_and_decodes_it_and_compress_false_asks_for_nothing() {
+    let server = Recorder::start().await;
+    let url = format!("{}/gzip", server.base_url);
+    let (outcome, received) = send(&server, json!({ "url": url })).await;
+    let accepted = only(&received).header("accept-encoding").unwrap_or_default().to_string();
+    assert!(accepted.contains("gzip"), "compress (the default) accepts gzip: {accepted:?}");
+    let result = ok(&outcome);
+    assert_eq!(result["content"], r#"{"gzipped":true}"#, "the gzip body the server sent is decoded");
+    assert_eq!(result["data"], json!({"gzipped": true}));
+
+    let (outcome, received) = send(&server, json!({"url": url, "compress": false})).await;
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].header("accept-encoding"), None, "compress: false accepts no encoding");
+    assert_eq!(ok(&outcome)["data"], json!({"gzipped": true}));
+}
+
+#[tokio::test]
+async fn a_request_slower_than_its_timeout_fails_and_one_within_it_succeeds() {
+    let server = Recorder::start().await;
+    let slow = format!("{}/slow/3000", server.base_url);
+    let (outcome, received) = send(&server, json!({"url": slow, "timeout": 200})).await;
+    assert_eq!(received.len(), 1, "the request was sent");
+    assert!(outcome.duration < Duration::from_millis(2000), "the call ended at the timeout: {:?}", outcome.duration);
+    assert_eq!(outcome.http.len(), 1);
+    assert_eq!(outcome.http[0].status, None);
+    assert_eq!(outcome.http[0].error.as_deref(), Some("timed out"));
+    assert_eq!(z_error(outcome), ZError::general(format!("network timeout at: {slow}")));
+
+    let quick = format!("{}/slow/100", server.base_url);
+    let (outcome, _) = send(&server, json!({"url": quick, "timeout": 5000})).await;
+    assert_eq!(ok(&outcome)["data"], json!({"slow": true}));
+}
+
+#[tokio::test]
+async fn a_body_over_size_is_an_error_and_one_at_size_is_whole() {
+    // node-fetch, which the reference documents `size` from, rejects a body
+    // over the limit ("content size at <url> over limit: <size>"); it never truncates.
+    let server = Recorder::start().await;
+    let url = format!("{}/bytes/100", server.base_url);
+    let (outcome, _) = send(&server, json!({"url": url, "size": 99})).await;
+    assert_eq!(z_error(outcome), ZError::general(format!("content size at {url} over limit: 99")));
+
+    let (outcome, _) = send(&server, json!({"url": url, "size": 100})).await;
+    assert_eq!(ok(&outcome)["content"], "x".repeat(100));
+}
+
+#[tokio::test]
+async fn size_zero_means_the_hosts_limit_which_ends_the_call() {
+    let server = Recorder::start().await;
+    let limits = Limits { response_body_bytes: 64, ..Limits::default() };
+    let host = host_builder().policy(Policy { limits, ..Policy::local_development() }).build().expect("a host");
+    let app = lifecycle_on(&host).await;
+    let (outcome, _) = send_with(&app, &server, json!({"url": format!("{}/bytes/64", server.base_url)})).await;
+    assert_eq!(ok(&outcome)["content"], "x".repeat(64));
+    for size in [0, 1000] {
+        let (outcome, _) =
+            send_with(&app, &server, json!({"url": format!("{}/bytes/65", server.base_url), "size": size})).await;
+        assert!(
+            matches!(outcome.result, Err(CallError::Limit { limit: LimitKind::ResponseBody, .. })),
+            "size {size}: {:?}",
+            outcome.result
+        );
+    }
+}
+
+#[tokio::test]
+async fn raw_leaves_the_body_unparsed_with_its_content_kept() {
+    let server = Recorder::start().await;
+    let (outcome, _) = send(&server, json!({"url": format!("{}/anything", server.base_url), "raw": true})).await;
+    let result = ok(&outcome);
+    assert_eq!(result["has_data"], false, "a raw response has no data: {result}");
+    assert_eq!(result["content"], r#"{"ok":true}"#);
+    assert_eq!(result["status"], 200);
+}
+
+/// A host whose policy lists `api.test` (resolved to 127.0.0.1), and
+/// 127.0.0.1 and localhost themselves, on the recorder's port, so that only
+/// the redirect rule can refuse what the tests send.
+async fn api_test_host(server: &Recorder) -> App {
+    let port = server.port();
+    let pattern = |host: &str| format!("http://{host}:{port}").parse().expect("a host pattern");
+    let loopback: std::net::IpAddr = [127, 0, 0, 1].into();
+    let host = host_builder()
+        .policy(Policy {
+            allowed_hosts: vec![pattern("api.test"), pattern("127.0.0.1"), pattern("localhost"), pattern("[::1]")],
+            ..Policy::local_development()
+        })
+        .resolver(Arc::new(MapResolver(vec![("api.test".into(), loopback), ("localhost".into(), loopback)])))
+        .build()
+        .expect("a host");
+    lifecycle_on(&host).await
+}
+
+#[tokio::test]
+async fn a_redirect_that_lands_on_a_loopback_host_is_an_error() {
+    let server = Recorder::start().await;
+    let app = api_test_host(&server).await;
+    let port = server.port();
+
+    // The first request, and a redirect within api.test, are allowed.
+    let (outcome, received) =
+        send_with(&app, &server, json!({"url": format!("http://api.test:{port}/redirect/1")})).await;
+    assert_eq!(ok(&outcome)["data"], json!({"redirected": true}));
+    assert_eq!(received.len(), 2);
+    // So is loopback asked for directly.
+    let (outcome, _) = send_with(&app, &server, json!({"url": format!("http://127.0.0.1:{port}/direct")})).await;
+    assert_eq!(ok(&outcome)["data"], json!({"ok": true}));
+
+    for (target, host) in [
+        (format!("http://127.0.0.1:{port}/landed"), "127.0.0.1"),
+        (format!("http://localhost:{port}/landed"), "localhost"),
+        (format!("http://[::1]:{port}/landed"), "[::1]"),
+    ] {
+        let before = server.received().len();
+        let request = json!({"url": format!("http://api.test:{port}/redirect-to"), "params": {"url": target}});
+        let (outcome, received) = send_with(&app, &server, request).await;
+        assert_eq!(received.len(), before + 1, "{target}: only the first hop reaches the server");
+        assert!(received[before].uri.starts_with("/redirect-to?url="), "{:?}", received[before]);
+        assert_eq!(
+            z_error(outcome),
+            ZError::general(format!(
+                "request to {host} denied by the egress policy: a redirect from api.test may not land on a loopback \
+                 host; loopback is reachable only by a request made to it directly (Policy::allow_loopback)"
+            )),
+            "{target}"
+        );
+    }
+}
+
+/// A bundle with every part a shorthand request's curlies may read.
+fn hook_bundle() -> Bundle {
+    let object = |value: Value| value.as_object().cloned().expect("an object");
+    Bundle {
+        auth_data: object(json!({"account": "acme", "api_key": "k-12345"})),
+        input_data: object(json!({"event": "new contact"})),
+        meta: Meta { page: 2, ..Meta::default() },
+        subscribe_data: Some(json!({"id": "hook-7"})),
+        target_url: Some("https://hooks.zapwasm.test/abc?x=1".into()),
+        ..Bundle::default()
+    }
+}
+
+#[tokio::test]
+async fn shorthand_subscribe_and_unsubscribe_render_every_kind_of_curly_everywhere() {
+    let server = Recorder::start().await;
+    let app = lifecycle().await.with_env([("API_BASE", server.base_url.clone()), ("REGION", "eu-west".into())]);
+    let outcome = call(&app, "triggers.hook.operation.performSubscribe", hook_bundle()).await;
+    assert_eq!(ok(&outcome), &json!({"ok": true}), "the result is the parsed body");
+    let outcome = call(&app, "triggers.hook.operation.performUnsubscribe", hook_bundle()).await;
+    assert_eq!(ok(&outcome), &json!({"ok": true}));
+
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    let subscribe = &received[0];
+    assert_eq!(subscribe.method, "POST");
+    assert_eq!(
+        subscribe.uri, "/hooks/acme?page=2&event=new%20contact",
+        "authData in the URL, meta and inputData in params"
+    );
+    assert_eq!(subscribe.header("x-key"), Some("k-12345"), "authData in a header");
+    assert_eq!(subscribe.header("x-region"), Some("eu-west"), "process.env in a header");
+    assert_eq!(subscribe.header("x-template"), Some("from-template"), "the requestTemplate is merged");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&subscribe.body).expect("a JSON body"),
+        json!({
+            "target_url": "https://hooks.zapwasm.test/abc?x=1",
+            "replaces": "hook-7",
+            "page": 2,
+            "note": "new contact for acme in eu-west",
+        }),
+        "targetUrl, subscribeData, meta (raw: a number), and text around curlies in the body"
+    );
+    let unsubscribe = &received[1];
+    assert_eq!(unsubscribe.method, "DELETE");
+    assert_eq!(unsubscribe.uri, "/hooks/hook-7?target=https%3A%2F%2Fhooks.zapwasm.test%2Fabc%3Fx%3D1");
+}
+
+#[tokio::test]
+async fn z_console_lines_keep_their_level_and_source_in_order_secrets_censored() {
+    let outcome = call(
+        &lifecycle().await,
+        "creates.console.operation.perform",
+        Bundle { auth_data: hook_bundle().auth_data, ..Bundle::default() },
+    )
+    .await;
+    assert_eq!(ok(&outcome), &json!({"logged": 5}));
+    let lines: Vec<(Level, Source, &str)> =
+        outcome.logs.iter().map(|line| (line.level, line.source, line.message.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            (Level::Info, Source::Console, "log line"),
+            (Level::Debug, Source::Console, "debug line"),
+            (Level::Info, Source::Console, "info line"),
+            (Level::Warn, Source::Console, "warn line"),
+            (Level::Error, Source::Console, "error line :censored:"),
+        ]
+    );
 }

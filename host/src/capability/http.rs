@@ -261,6 +261,7 @@ async fn execute(
 ) -> Result<Response, SendFailure> {
     let client = if options.compress { &call.services.http } else { &call.services.http_identity };
     let mut hops = 0;
+    let started_on_loopback = egress::is_loopback_host(&url);
     loop {
         call.count_request().map_err(SendFailure::Abort)?;
         egress::check_url(&call.services.policy, &url).map_err(|d| ZError::general(d.message()))?;
@@ -332,6 +333,7 @@ async fn execute(
             let next = url
                 .join(&target)
                 .map_err(|e| ZError::general(format!("invalid redirect location {target:?} from {url}: {e}")))?;
+            egress::check_redirect(started_on_loopback, &url, &next).map_err(|d| ZError::general(d.message()))?;
             if next.origin() != url.origin() {
                 headers.remove(reqwest::header::AUTHORIZATION);
                 headers.remove(reqwest::header::COOKIE);

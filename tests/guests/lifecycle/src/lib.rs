@@ -4,6 +4,8 @@
 //! what a real server received. Two beforeRequest and two afterResponse
 //! middlewares mark every request and response with their order; the
 //! requestTemplate adds `X-Template`, `X-Override` and `X-Dropped` headers.
+//! A hook trigger subscribes and unsubscribes with shorthand requests whose
+//! curlies read every part of the bundle and the app's environment.
 
 use zapwasm_guest::prelude::*;
 
@@ -23,6 +25,31 @@ fn app() -> App {
         .create(create("send_all", "Sends inputData.requests in parallel.", send_all))
         .create(create("hash", "Hashes inputData.text.", hash))
         .create(create("json_parse", "Parses inputData.text as JSON.", json_parse))
+        .create(create("console", "Logs a line at every z.console level.", console))
+        .trigger(
+            Trigger::new("hook", "Item").display("Hook", "A REST hook subscribed by shorthand requests.").operation(
+                Operation::hook()
+                    .perform(hook_items)
+                    .perform_subscribe_request(
+                        Request::post("{{process.env.API_BASE}}/hooks/{{bundle.authData.account}}")
+                            .header("X-Key", "{{bundle.authData.api_key}}")
+                            .header("X-Region", "{{process.env.REGION}}")
+                            .param("page", "{{bundle.meta.page}}")
+                            .param("event", "{{bundle.inputData.event}}")
+                            .json(json!({
+                                "target_url": "{{bundle.targetUrl}}",
+                                "replaces": "{{bundle.subscribeData.id}}",
+                                "page": "{{bundle.meta.page}}",
+                                "note": "{{bundle.inputData.event}} for {{bundle.authData.account}} in {{process.env.REGION}}",
+                            })),
+                    )
+                    .perform_unsubscribe_request(
+                        Request::delete("{{process.env.API_BASE}}/hooks/{{bundle.subscribeData.id}}")
+                            .param("target", "{{bundle.targetUrl}}"),
+                    )
+                    .sample(json!({"id": 1})),
+            ),
+        )
         .create(
             Create::new("shorthand", "Item").display("Shorthand", "A shorthand request.").operation(
                 Operation::new()
@@ -148,6 +175,23 @@ fn hash(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
         "sha1": z.hash("sha1", text)?,
         "md5": z.hash("md5", text)?,
     }))
+}
+
+/// Logs "log line", "debug line", "info line", "warn line" and "error line
+/// <authData.api_key>" through z.console, in that order.
+fn console(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let console = z.console();
+    console.log("log line");
+    console.debug("debug line");
+    console.info("info line");
+    console.warn("warn line");
+    console.error(format!("error line {}", bundle.auth_str("api_key").unwrap_or_default()));
+    Ok(json!({"logged": 5}))
+}
+
+/// The hook's perform: the delivery as one item.
+fn hook_items(_z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    Ok(json!([bundle.cleaned_request.clone().unwrap_or(json!({"id": 1}))]))
 }
 
 /// `{"parsed": z.json_parse(inputData.text)}`; the parse error propagates.
