@@ -155,7 +155,7 @@ pub use z::{Console, Cursor, Level, StashData, Z};
 /// Everything an integration usually needs: `use zapwasm_guest::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, AuthType, Authentication, Body, Bundle, Create, Field, Level, Map, Meta, OAuth2Config, Operation, Perform,
-        Redirect, Request, Response, Search, StashData, Trigger, Value, Z, ZError, json,
+        App, AuthType, Authentication, Body, Bundle, Create, Field, Level, Map, Meta, OAuth1Config, OAuth2Config,
+        Operation, Perform, Redirect, Request, Response, Search, StashData, Trigger, Value, Z, ZError, json,
     };
 }

@@ -388,12 +388,18 @@ fn oauth1_check(request: &Received, token: Option<(&str, &str)>) -> Result<(), S
 
 /// An OAuth 1 API that verifies every signature: `/oauth/request_token`
 /// (signed by the consumer alone) answers a form with a temporary token;
+/// `/oauth/access_token` (signed with the temporary token, the form holding
+/// `oauth_verifier=verifier-1`) answers [`OAUTH_TOKEN`];
 /// `/me` and `/notes` (signed with [`OAUTH_TOKEN`]) answer JSON; a bad
 /// signature is a 401 saying why.
 async fn oauth1_server() -> Recorder {
     Recorder::answering(|request: &Received| {
         let path = request.uri.split('?').next().unwrap_or_default();
-        let token = (path != "/oauth/request_token").then_some((OAUTH_TOKEN, OAUTH_TOKEN_SECRET));
+        let token = match path {
+            "/oauth/request_token" => None,
+            "/oauth/access_token" => Some(("temp-1", "temp-secret")),
+            _ => Some((OAUTH_TOKEN, OAUTH_TOKEN_SECRET)),
+        };
         if let Err(why) = oauth1_check(request, token) {
             return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": why }))).into_response();
         }
@@ -403,6 +409,12 @@ async fn oauth1_server() -> Recorder {
                 "oauth_token=temp-1&oauth_token_secret=temp-secret&oauth_callback_confirmed=true",
             )
                 .into_response(),
+            "/oauth/access_token" if std::str::from_utf8(&request.body) == Ok("oauth_verifier=verifier-1") => (
+                [("content-type", "application/x-www-form-urlencoded")],
+                format!("oauth_token={OAUTH_TOKEN}&oauth_token_secret={OAUTH_TOKEN_SECRET}"),
+            )
+                .into_response(),
+            "/oauth/access_token" => (StatusCode::UNAUTHORIZED, "a wrong verifier").into_response(),
             "/me" => axum::Json(json!({"name": "Ada"})).into_response(),
             _ => axum::Json(json!({"created": true})).into_response(),
         }
@@ -473,4 +485,30 @@ async fn oauth1_signed_with_a_wrong_secret_is_refused_by_the_server() {
     };
     assert_eq!(status, 401);
     assert_eq!(server.received().len(), 2);
+}
+
+#[tokio::test]
+async fn oauth1_connects_through_the_request_token_the_authorize_url_and_the_access_token() {
+    let server = oauth1_server().await;
+    let app = oauth1_app(&server.base_url, CONSUMER_SECRET).await;
+    let authorization = app.authorize(Bundle::default(), "http://127.0.0.1:9/cb").await.expect("authorize");
+    assert_eq!(authorization.url, format!("{}/authorize?oauth_token=temp-1", server.base_url));
+    assert_eq!(authorization.redirect_uri, "http://127.0.0.1:9/cb");
+    assert_eq!(authorization.code_verifier, None, "PKCE is OAuth 2's");
+
+    let pairs = |items: &[(&str, &str)]| items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    let forged = pairs(&[("oauth_token", "someone-else"), ("oauth_verifier", "verifier-1")]);
+    let refused = app.complete_authorization(&authorization, &forged, Bundle::default()).await;
+    assert!(matches!(refused, Err(zapwasm_host::ConnectError::StateMismatch)), "{refused:?}");
+
+    let back = pairs(&[("oauth_token", "temp-1"), ("oauth_verifier", "verifier-1")]);
+    let outcome = app.complete_authorization(&authorization, &back, Bundle::default()).await.expect("complete");
+    let tokens = object(json!({"oauth_token": OAUTH_TOKEN, "oauth_token_secret": OAUTH_TOKEN_SECRET}));
+    assert_eq!(outcome.auth_data, Some(tokens.clone()), "the request token is not kept");
+    assert_eq!(server.requests(), ["POST /oauth/request_token", "POST /oauth/access_token"]);
+    let request_token = &server.received()[0];
+    assert_eq!(std::str::from_utf8(&request_token.body), Ok("oauth_callback=http%3A%2F%2F127.0.0.1%3A9%2Fcb"));
+
+    let invocation = Invocation::new("authentication.test", bundle(Value::Object(tokens), json!({})));
+    assert_eq!(label(&app.connection_label(invocation).await), "Ada");
 }

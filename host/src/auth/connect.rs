@@ -141,7 +141,7 @@ impl App {
     /// and `oauth_verifier` (OAuth 1, whose request token is also the call's
     /// authData so the host signs with it). On success the result and
     /// [`Outcome::auth_data`] are the bundle's authData with the returned
-    /// fields merged over it. The redirect is also the call's `rawRequest`
+    /// fields merged over it (OAuth 1's request token is not kept). The redirect is also the call's `rawRequest`
     /// and `cleanedRequest`, as a webhook's request is.
     pub async fn complete_authorization(
         &self,
@@ -153,6 +153,7 @@ impl App {
         if let Some(error) = param("error") {
             return Err(ConnectError::Refused { error, description: param("error_description") });
         }
+        let account = bundle.auth_data.clone();
         let mut bundle = bundle;
         let (raw, cleaned) = redirect_request(redirect_query);
         bundle.raw_request = Some(raw);
@@ -184,7 +185,7 @@ impl App {
             }
             other => return Err(wrong_type(other, "only OAuth 1 and OAuth 2 authorize through the browser")),
         };
-        Ok(refresh::refresh(self, method, Invocation::new(method, bundle)).await)
+        Ok(refresh::refresh(self, method, Invocation::new(method, bundle), account).await)
     }
 
     /// Obtains fresh credentials now: session auth runs
@@ -199,7 +200,8 @@ impl App {
                 "only session auth (sessionConfig.perform) and OAuth 2 with refreshAccessToken refresh credentials",
             ));
         };
-        Ok(refresh::refresh(self, method, invocation).await)
+        let account = invocation.bundle.auth_data.clone();
+        Ok(refresh::refresh(self, method, invocation, account).await)
     }
 }
 

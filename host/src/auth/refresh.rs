@@ -28,7 +28,7 @@ pub(crate) async fn invoke(app: &App, invocation: Invocation) -> Outcome {
     let Some(method) = refresh_method(app).filter(|m| stale && *m != invocation.method) else {
         return first;
     };
-    let refreshed = refresh(app, method, invocation.clone()).await;
+    let refreshed = refresh(app, method, invocation.clone(), invocation.bundle.auth_data.clone()).await;
     let mut logs = first.logs;
     let mut http = first.http;
     logs.extend(refreshed.logs);
@@ -50,10 +50,9 @@ pub(crate) async fn invoke(app: &App, invocation: Invocation) -> Outcome {
 
 /// Runs `method` (which refreshes or obtains credentials) with the
 /// invocation's bundle. On success the result and [`Outcome::auth_data`]
-/// are the old authData with the returned fields merged over it; a result
-/// that is not an object is an ExpiredAuthError.
-pub(crate) async fn refresh(app: &App, method: &str, invocation: Invocation) -> Outcome {
-    let old = invocation.bundle.auth_data.clone();
+/// are `old` (the account's authData) with the returned fields merged over
+/// it; a result that is not an object is an ExpiredAuthError.
+pub(crate) async fn refresh(app: &App, method: &str, invocation: Invocation, old: Map<String, Value>) -> Outcome {
     let mut outcome = invoke::run(app, Invocation { method: method.into(), ..invocation }).await;
     match std::mem::replace(&mut outcome.result, Ok(Value::Null)) {
         Ok(Value::Object(fields)) => {

@@ -5,7 +5,6 @@
 #[path = "../../auth_common.rs"]
 mod common;
 
-use zapwasm_guest::OAuth1Config;
 use zapwasm_guest::prelude::*;
 
 fn app() -> App {
