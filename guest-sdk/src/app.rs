@@ -2,10 +2,11 @@
 //! [`Trigger`], [`Search`], [`Create`], [`Operation`], [`Field`]), built by
 //! value with chained methods, and the definition JSON the host reads.
 //!
-//! One walk over the app produces both the definition (Zapier's shape, with
-//! each function written as `{"$func": "<method path>"}`) and the table that
-//! maps each method path to what [`crate::export`] runs for it, so the two
-//! can never disagree.
+//! One walk over the app produces the definition (Zapier's shape, with each
+//! function written as `{"$func": "<method path>"}`) and the list of its
+//! method paths. A call does not need the definition: [`App::method`] finds
+//! what one method path names by reading the path against the app, without
+//! building any JSON, and a test checks it against every path of the walk.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -76,16 +77,16 @@ pub(crate) struct Flags {
 }
 
 /// What a method path names.
-#[derive(Debug, Clone)]
-pub(crate) enum Handler {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Handler<'a> {
     /// A function to call.
     Function(Perform),
     /// A shorthand request to render and send.
-    Shorthand(Box<Request>),
+    Shorthand(&'a Request),
     /// Middleware: it runs inside `z.request`, never on its own.
     Middleware,
     /// An OAuth `authorizeUrl`: rendered into the URL the user is sent to, never sent.
-    AuthorizeUrl(Box<Request>),
+    AuthorizeUrl(&'a Request),
 }
 
 impl App {
@@ -173,12 +174,35 @@ impl App {
         self.walk().0
     }
 
-    /// Every method path and what it names.
-    pub(crate) fn methods(&self) -> Vec<(String, Handler)> {
+    /// Every method path and what it names, in definition order.
+    #[cfg(test)]
+    pub(crate) fn methods(&self) -> Vec<(String, Handler<'_>)> {
         self.walk().1
     }
 
-    fn walk(&self) -> (Value, Vec<(String, Handler)>) {
+    /// What `path` names, if anything: the same answer as the last entry
+    /// for `path` in [`App::methods`], found without building the
+    /// definition (every call looks its method up once).
+    pub(crate) fn method(&self, path: &str) -> Option<Handler<'_>> {
+        let (head, rest) = path.split_once('.')?;
+        match head {
+            "authentication" => self.authentication.as_ref()?.method(rest),
+            "beforeRequest" => list_index(rest, self.before_request.len()).map(|_| Handler::Middleware),
+            "afterResponse" => list_index(rest, self.after_response.len()).map(|_| Handler::Middleware),
+            "triggers" => action_method(self.triggers.iter().map(|t| &t.0), rest),
+            "searches" => action_method(self.searches.iter().map(|s| &s.0), rest),
+            "creates" => action_method(self.creates.iter().map(|c| &c.0), rest),
+            "hydrators" => self
+                .hydrators
+                .iter()
+                .rev()
+                .find(|(name, _)| name == rest)
+                .map(|(_, perform)| Handler::Function(*perform)),
+            _ => None,
+        }
+    }
+
+    fn walk(&self) -> (Value, Vec<(String, Handler<'_>)>) {
         let mut walk = Walk::default();
         let mut out = Map::new();
         out.insert("version".into(), json!(self.version));
@@ -237,13 +261,31 @@ impl App {
     }
 }
 
-/// Collects method paths while the definition is written.
-#[derive(Default)]
-struct Walk {
-    methods: Vec<(String, Handler)>,
+/// `text` as an index below `len`, written as the walk writes indices
+/// (decimal, no sign, no leading zeros).
+fn list_index(text: &str, len: usize) -> Option<usize> {
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text.len() == 1 || !text.starts_with('0'));
+    let index: usize = if canonical { text.parse().ok()? } else { return None };
+    (index < len).then_some(index)
 }
 
-impl Walk {
+/// What `<key>.operation.<rest>` names among `actions` (triggers, searches
+/// or creates): the last action with that key that has it, as in the walk.
+fn action_method<'a>(actions: impl DoubleEndedIterator<Item = &'a Action>, path: &str) -> Option<Handler<'a>> {
+    actions.rev().find_map(|action| {
+        let rest = path.strip_prefix(action.key.as_str())?.strip_prefix(".operation.")?;
+        action.operation.as_ref()?.method(rest)
+    })
+}
+
+/// Collects method paths while the definition is written.
+#[derive(Default)]
+struct Walk<'a> {
+    methods: Vec<(String, Handler<'a>)>,
+}
+
+impl<'a> Walk<'a> {
     fn function(&mut self, path: String, perform: Perform) -> Value {
         let func = json!({ "$func": path });
         self.methods.push((path, Handler::Function(perform)));
@@ -256,16 +298,16 @@ impl Walk {
         func
     }
 
-    fn authorize_url(&mut self, path: String, request: &Request) -> Value {
-        self.methods.push((path, Handler::AuthorizeUrl(Box::new(request.clone()))));
+    fn authorize_url(&mut self, path: String, request: &'a Request) -> Value {
+        self.methods.push((path, Handler::AuthorizeUrl(request)));
         request_json(request)
     }
 
-    fn slot(&mut self, path: String, slot: &Slot) -> Value {
+    fn slot(&mut self, path: String, slot: &'a Slot) -> Value {
         match slot {
             Slot::Function(perform) => self.function(path, *perform),
             Slot::Request(request) => {
-                self.methods.push((path, Handler::Shorthand(request.clone())));
+                self.methods.push((path, Handler::Shorthand(request)));
                 request_json(request)
             }
         }
@@ -281,6 +323,15 @@ fn request_json(request: &Request) -> Value {
 enum Slot {
     Function(Perform),
     Request(Box<Request>),
+}
+
+impl Slot {
+    fn handler(&self) -> Handler<'_> {
+        match self {
+            Slot::Function(perform) => Handler::Function(*perform),
+            Slot::Request(request) => Handler::Shorthand(request),
+        }
+    }
 }
 
 /// How users connect an account.
@@ -424,7 +475,27 @@ impl Authentication {
         self
     }
 
-    fn to_json(&self, walk: &mut Walk) -> Value {
+    /// What `authentication.<path>` names (see [`App::method`]).
+    fn method(&self, path: &str) -> Option<Handler<'_>> {
+        let function = |perform: Option<Perform>| perform.map(Handler::Function);
+        match path {
+            "test" => self.test.as_ref().map(Slot::handler),
+            "connectionLabel" => match &self.connection_label {
+                Some(ConnectionLabel::Function(label)) => Some(Handler::Function(*label)),
+                _ => None,
+            },
+            "sessionConfig.perform" => function(self.session_perform),
+            "oauth2Config.authorizeUrl" => self.oauth2.as_ref().map(|c| Handler::AuthorizeUrl(&c.authorize_url)),
+            "oauth2Config.getAccessToken" => function(self.oauth2.as_ref().map(|c| c.get_access_token)),
+            "oauth2Config.refreshAccessToken" => function(self.oauth2.as_ref().and_then(|c| c.refresh_access_token)),
+            "oauth1Config.getRequestToken" => function(self.oauth1.as_ref().map(|c| c.get_request_token)),
+            "oauth1Config.authorizeUrl" => self.oauth1.as_ref().map(|c| Handler::AuthorizeUrl(&c.authorize_url)),
+            "oauth1Config.getAccessToken" => function(self.oauth1.as_ref().map(|c| c.get_access_token)),
+            _ => None,
+        }
+    }
+
+    fn to_json<'a>(&'a self, walk: &mut Walk<'a>) -> Value {
         let mut out = Map::new();
         out.insert("type".into(), json!(self.kind.name()));
         if !self.fields.is_empty() {
@@ -780,7 +851,32 @@ impl Operation {
         self
     }
 
-    fn to_json(&self, path: &str, walk: &mut Walk) -> Value {
+    /// What `<action path>.operation.<path>` names (see [`App::method`]).
+    fn method(&self, path: &str) -> Option<Handler<'_>> {
+        let function = |perform: Option<Perform>| perform.map(Handler::Function);
+        match path {
+            "perform" => self.perform.as_ref().map(Slot::handler),
+            "performList" => self.perform_list.as_ref().map(Slot::handler),
+            "performSubscribe" => self.perform_subscribe.as_ref().map(Slot::handler),
+            "performUnsubscribe" => self.perform_unsubscribe.as_ref().map(Slot::handler),
+            "performResume" => function(self.perform_resume),
+            "performBuffer" => function(self.perform_buffer),
+            _ => {
+                let (name, index) = path.split_once('.')?;
+                let entries = match name {
+                    "inputFields" => &self.input_fields,
+                    "outputFields" => &self.output_fields,
+                    _ => return None,
+                };
+                match entries[list_index(index, entries.len())?] {
+                    FieldEntry::Dynamic(fields) => Some(Handler::Function(fields)),
+                    FieldEntry::Static(_) => None,
+                }
+            }
+        }
+    }
+
+    fn to_json<'a>(&'a self, path: &str, walk: &mut Walk<'a>) -> Value {
         let mut out = Map::new();
         if let Some(kind) = self.kind {
             out.insert("type".into(), json!(kind));
@@ -848,7 +944,7 @@ impl Action {
         Action { key, noun, label: None, description: None, hidden: None, important: None, operation: None }
     }
 
-    fn to_json(&self, path: &str, walk: &mut Walk) -> Value {
+    fn to_json<'a>(&'a self, path: &str, walk: &mut Walk<'a>) -> Value {
         let mut out = Map::new();
         out.insert("key".into(), json!(self.key));
         out.insert("noun".into(), json!(self.noun));
@@ -1060,6 +1156,113 @@ mod tests {
                 "creates.add_item.operation.performBuffer",
                 "hydrators.file",
             ]
+        );
+    }
+
+    /// Every path of the walk resolves by [`App::method`] to what its last
+    /// entry in the walk names; near misses resolve to nothing.
+    fn assert_lookup_agrees_with_walk(app: &App) {
+        let methods = app.methods();
+        for (path, _) in &methods {
+            let walked = methods.iter().rev().find(|(p, _)| p == path).map(|(_, handler)| handler).unwrap();
+            let found = app.method(path).unwrap_or_else(|| panic!("{path} not found"));
+            match (walked, found) {
+                (Handler::Function(_), Handler::Function(_)) | (Handler::Middleware, Handler::Middleware) => {}
+                (Handler::Shorthand(a), Handler::Shorthand(b))
+                | (Handler::AuthorizeUrl(a), Handler::AuthorizeUrl(b)) => {
+                    assert!(std::ptr::eq(*a, b), "{path}")
+                }
+                (walked, found) => panic!("{path}: the walk has {walked:?}, the lookup {found:?}"),
+            }
+            for miss in
+                [format!("{path}.x"), format!("x{path}"), format!("{path}x"), path[..path.len() - 1].to_string()]
+            {
+                if !methods.iter().any(|(p, _)| *p == miss) {
+                    assert!(app.method(&miss).is_none(), "{miss} should name nothing");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_lookup_finds_what_the_walk_lists() {
+        let app = App::new("1.0.0")
+            .authentication(
+                Authentication::new(AuthType::OAuth2)
+                    .test_request(Request::get("https://api.test/me"))
+                    .connection_label_fn(ok)
+                    .session_perform(ok)
+                    .oauth2(OAuth2Config {
+                        authorize_url: Request::get("https://api.test/authorize"),
+                        get_access_token: ok,
+                        refresh_access_token: Some(ok),
+                        auto_refresh: true,
+                        scope: None,
+                        enable_pkce: false,
+                    })
+                    .oauth1(OAuth1Config {
+                        get_request_token: ok,
+                        authorize_url: Request::get("https://api.test/authorize"),
+                        get_access_token: ok,
+                    }),
+            )
+            .before_request(keep)
+            .after_response(pass)
+            .after_response(pass)
+            .trigger(
+                Trigger::new("new.item", "Item").operation(
+                    Operation::hook()
+                        .perform(ok)
+                        .perform_list(ok)
+                        .perform_subscribe(ok)
+                        .perform_unsubscribe(ok)
+                        .input_field(Field::new("a"))
+                        .input_fields_fn(ok)
+                        .output_fields_fn(ok),
+                ),
+            )
+            // The same key again: the definition keeps the last, and a path
+            // only the first has still names the first's function.
+            .trigger(
+                Trigger::new("new.item", "Item").operation(Operation::polling().perform_request(Request::get("x"))),
+            )
+            .trigger(Trigger::new("bare", "Item"))
+            .search(Search::new("find", "Item").operation(Operation::new().perform_request(Request::get("y"))))
+            .create(
+                Create::new("add", "Item")
+                    .operation(Operation::new().perform(ok).perform_resume(ok).perform_buffer(ok)),
+            )
+            .hydrator("file", ok)
+            .hydrator("a.b", ok);
+        assert_lookup_agrees_with_walk(&app);
+        assert!(matches!(app.method("triggers.new.item.operation.perform"), Some(Handler::Shorthand(_))));
+        assert!(matches!(app.method("triggers.new.item.operation.performList"), Some(Handler::Function(_))));
+        for nothing in [
+            "",
+            "triggers",
+            "triggers.bare.operation.perform",
+            "triggers.new.item.operation.inputFields.0",
+            "triggers.new.item.operation.inputFields.01",
+            "triggers.new.item.operation.inputFields.+1",
+            "triggers.new.item.operation.inputFields.9",
+            "beforeRequest.1",
+            "beforeRequest.00",
+            "afterResponse.-1",
+            "hydrators.",
+            "hydrators.a",
+            "authentication.fields",
+            "version",
+        ] {
+            assert!(app.method(nothing).is_none(), "{nothing} should name nothing");
+        }
+        assert_lookup_agrees_with_walk(&App::new("1").authentication(
+            Authentication::new(AuthType::Custom).test(ok).connection_label("{{bundle.inputData.name}}"),
+        ));
+        assert!(
+            App::new("1")
+                .authentication(Authentication::new(AuthType::Custom).connection_label("x"))
+                .method("authentication.connectionLabel")
+                .is_none()
         );
     }
 

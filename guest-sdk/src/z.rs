@@ -26,7 +26,6 @@ use crate::response::Response;
 /// What one call shares between its function, its middleware and shorthand requests.
 pub(crate) struct Invocation {
     app: App,
-    methods: Vec<(String, Handler)>,
     bundle: Bundle,
     transport: Box<dyn Transport>,
 }
@@ -34,7 +33,7 @@ pub(crate) struct Invocation {
 impl Invocation {
     /// A call of `app` with `bundle`, sending requests through `transport`.
     pub(crate) fn new(app: App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
-        Invocation { methods: app.methods(), app, bundle, transport }
+        Invocation { app, bundle, transport }
     }
 }
 
@@ -89,8 +88,8 @@ impl Z {
 
     /// What `path` names in the app, if anything (the last of duplicates,
     /// as in the definition JSON).
-    pub(crate) fn method(&self, path: &str) -> Option<&Handler> {
-        self.invocation.methods.iter().rev().find(|(method, _)| method == path).map(|(_, handler)| handler)
+    pub(crate) fn method(&self, path: &str) -> Option<Handler<'_>> {
+        self.invocation.app.method(path)
     }
 
     fn refuse_in_middleware(&self) -> Result<(), ZError> {

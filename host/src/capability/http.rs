@@ -42,7 +42,7 @@ impl From<ZError> for SendFailure {
 impl Host for Sandbox {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, WitZError>> {
         let call = self.call.clone();
-        to_guest(send(&call, request).await)
+        to_guest(off_fiber(async move { send(&call, request).await }).await)
     }
 
     async fn send_all(&mut self, requests: Vec<Request>) -> wasmtime::Result<Vec<Result<Response, WitZError>>> {
@@ -51,12 +51,34 @@ impl Host for Sandbox {
         let sends = requests.into_iter().map(|request| {
             let call = call.clone();
             let slots = slots.clone();
-            async move {
+            off_fiber(async move {
                 let _slot = slots.acquire().await;
                 send(&call, request).await
-            }
+            })
         });
         futures::future::join_all(sends).await.into_iter().map(to_guest).collect()
+    }
+}
+
+/// Run a request as a task of its own and wait for it. A host import is
+/// polled on the call's fiber stack, and every stack page the polling of
+/// reqwest and hyper touches stays resident while the call waits for the
+/// answer; from a task they are polled on the runtime's thread stack, and
+/// the fiber only waits on the task. The task is aborted if the call is
+/// dropped (its deadline, or the embedder giving up).
+async fn off_fiber(
+    request: impl Future<Output = Result<Response, SendFailure>> + Send + 'static,
+) -> Result<Response, SendFailure> {
+    struct AbortOnDrop(tokio::task::JoinHandle<Result<Response, SendFailure>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(request));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(error) => Err(SendFailure::Abort(CallError::Trap { message: format!("the request task failed: {error}") })),
     }
 }
 
