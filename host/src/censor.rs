@@ -41,10 +41,20 @@ pub(crate) struct Censor {
 
 impl Censor {
     /// A censor for these authData values and secret environment values.
+    #[cfg(test)]
     pub(crate) fn new<'a>(
         auth_data: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
         env_secrets: impl IntoIterator<Item = &'a str>,
     ) -> Censor {
+        Censor::for_secrets(Censor::secrets(auth_data, env_secrets))
+    }
+
+    /// The values to censor among these authData values and secret
+    /// environment values, in a stable order (equal lists make equal censors).
+    pub(crate) fn secrets<'a>(
+        auth_data: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+        env_secrets: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
         let mut secrets: Vec<String> = auth_data
             .into_iter()
             .filter(|(key, _)| !SAFE_AUTH_KEYS.contains(&key.to_ascii_lowercase().as_str()))
@@ -56,6 +66,13 @@ impl Censor {
             .chain(env_secrets.into_iter().map(str::to_string))
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
+        secrets.sort();
+        secrets.dedup();
+        secrets
+    }
+
+    /// A censor for `secrets` (from [`Censor::secrets`]) and their encodings.
+    pub(crate) fn for_secrets(mut secrets: Vec<String>) -> Censor {
         // Secrets also show up percent-encoded in URLs (as encodeURIComponent,
         // RFC 3986 and form encoding write them) and escaped in JSON.
         let encoded: Vec<String> = secrets
@@ -78,9 +95,10 @@ impl Censor {
             return Censor::default();
         }
         // Leftmost-longest: a secret containing another is replaced whole.
-        // The automaton lives for one call and scans a few hundred lines: the
-        // noncontiguous NFA builds several times faster than a DFA, and that
-        // build, not the scan, is what a call pays for.
+        // The automaton serves one account's calls (an app keeps the last one
+        // built) and scans a few hundred lines a call: the noncontiguous NFA
+        // builds several times faster than a DFA, and the build, not the
+        // scan, is what a call of a new account pays for.
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::NoncontiguousNFA))

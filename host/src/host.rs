@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bindings;
 use crate::cache::{CacheUse, Cached, ComponentCache, FileStamp, FileStamps, error_chain};
+use crate::censor::Censor;
 use crate::definition::Definition;
 use crate::egress::{PolicyResolver, Resolver, SystemResolver};
 use crate::error::LoadError;
@@ -225,7 +226,7 @@ impl Host {
         let (digest, cached) = match found {
             Found::Recent { digest, linked } => {
                 let load = LoadInfo { cache: CacheUse::Hit, duration: started.elapsed(), digest, cache_warning: None };
-                let loaded = Loaded { host: self.inner.clone(), pre: linked.pre, definition: linked.definition, load };
+                let loaded = Loaded::new(self.inner.clone(), linked.pre, linked.definition, load);
                 return Ok(App { loaded: Arc::new(loaded), env: Arc::default(), secret_env: Arc::default() });
             }
             Found::Component { digest, cached } => (digest, cached),
@@ -266,7 +267,7 @@ impl Host {
             self.inner.recent.lock().unwrap_or_else(|e| e.into_inner()).insert(&digest, linked);
         }
         let load = LoadInfo { cache, duration: started.elapsed(), digest, cache_warning: warning };
-        let loaded = Loaded { host: self.inner.clone(), pre, definition, load };
+        let loaded = Loaded::new(self.inner.clone(), pre, definition, load);
         Ok(App { loaded: Arc::new(loaded), env: Arc::default(), secret_env: Arc::default() })
     }
 }
@@ -383,6 +384,37 @@ pub(crate) struct Loaded {
     pub(crate) pre: bindings::AppPre<Sandbox>,
     pub(crate) definition: Arc<Definition>,
     load: LoadInfo,
+    /// The censor of the last call, by its secrets: calls of the same
+    /// account in a row share one instead of each building its automaton.
+    last_censor: Mutex<Option<(Vec<String>, Arc<Censor>)>>,
+}
+
+impl Loaded {
+    fn new(
+        host: Arc<HostInner>,
+        pre: bindings::AppPre<Sandbox>,
+        definition: Arc<Definition>,
+        load: LoadInfo,
+    ) -> Loaded {
+        Loaded { host, pre, definition, load, last_censor: Mutex::default() }
+    }
+
+    /// The censor for `secrets` (from [`Censor::secrets`]).
+    pub(crate) fn censor_for(&self, secrets: Vec<String>) -> Arc<Censor> {
+        if secrets.is_empty() {
+            return Arc::new(Censor::default());
+        }
+        let lock = || self.last_censor.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((known, censor)) = lock().as_ref()
+            && *known == secrets
+        {
+            return censor.clone();
+        }
+        // Built outside the lock: calls of other accounts do not wait on it.
+        let censor = Arc::new(Censor::for_secrets(secrets.clone()));
+        *lock() = Some((secrets, censor.clone()));
+        censor
+    }
 }
 
 /// A loaded integration, ready to run. Cheap to clone; share it across tasks.

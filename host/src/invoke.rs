@@ -127,7 +127,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
     }
     let secret_values: Vec<&str> =
         app.env.iter().filter(|(k, _)| app.secret_env.contains(k)).map(|(_, v)| v.as_str()).collect();
-    let censor = Arc::new(Censor::new(&invocation.bundle.auth_data, secret_values));
+    let censor = loaded.censor_for(Censor::secrets(&invocation.bundle.auth_data, secret_values));
     let record = SharedRecord::new(censor.clone(), limits.log_bytes);
     let fail = |error: CallError, record: &SharedRecord| {
         let (logs, http) = record.finish();
