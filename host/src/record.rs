@@ -118,7 +118,11 @@ impl SharedRecord {
     /// Keep a log line. Returns false once the call's log limit is spent:
     /// the line was dropped and the call must end.
     pub(crate) fn log(&self, level: Level, source: Source, message: &str) -> bool {
-        let message = self.censor.apply(message);
+        self.log_censored(level, source, self.censor.apply(message))
+    }
+
+    /// [`SharedRecord::log`] for a line built only from censored parts.
+    pub(crate) fn log_censored(&self, level: Level, source: Source, message: String) -> bool {
         let mut record = self.lock();
         record.log_bytes += message.len() as u64;
         if record.log_bytes > self.log_limit {

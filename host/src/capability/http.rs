@@ -420,9 +420,10 @@ async fn execute(
 }
 
 fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, String)> {
+    let censor = call.record.censor();
     headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), call.record.censor().apply(&String::from_utf8_lossy(v.as_bytes()))))
+        .map(|(k, v)| (censor.apply(k.as_str()), censor.apply(&String::from_utf8_lossy(v.as_bytes()))))
         .collect()
 }
 
@@ -463,7 +464,8 @@ fn finish_exchange(call: &CallContext, mut exchange: HttpExchange, started: Inst
         Some(s) if s < 400 => Level::Info,
         _ => Level::Warn,
     };
-    call.record.log(level, Source::Http, &line);
+    // Every part of the line was censored when the exchange was recorded.
+    call.record.log_censored(level, Source::Http, line);
     call.record.exchange(exchange);
 }
 
