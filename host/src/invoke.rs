@@ -109,7 +109,7 @@ pub(crate) async fn read_definition(
         limits,
         services: host.services.clone(),
         record,
-        invocation_id: String::new(),
+        invocation_id: Default::default(),
         deadline,
         counters: Default::default(),
     };
@@ -163,7 +163,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
         limits,
         services: host.services.clone(),
         record: record.clone(),
-        invocation_id: crate::random_id::random_id(),
+        invocation_id: Default::default(),
         deadline,
         counters: Default::default(),
     });

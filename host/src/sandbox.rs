@@ -27,7 +27,8 @@ pub(crate) struct CallContext {
     pub(crate) limits: Limits,
     pub(crate) services: Arc<Services>,
     pub(crate) record: SharedRecord,
-    pub(crate) invocation_id: String,
+    /// Names the call's callback URL; made on first use (most calls never ask).
+    pub(crate) invocation_id: std::sync::OnceLock<String>,
     pub(crate) deadline: Instant,
     pub(crate) counters: Counters,
 }
@@ -40,6 +41,11 @@ pub(crate) struct Counters {
 }
 
 impl CallContext {
+    /// The call's unguessable ID.
+    pub(crate) fn invocation_id(&self) -> &str {
+        self.invocation_id.get_or_init(crate::random_id::random_id)
+    }
+
     /// Count one outbound request against the limit.
     pub(crate) fn count_request(&self) -> Result<(), CallError> {
         let made = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;

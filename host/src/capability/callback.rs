@@ -12,7 +12,7 @@ impl Host for Sandbox {
                     .into(),
             )));
         };
-        let url = format!("{}/{}", base.trim_end_matches('/'), self.call.invocation_id);
+        let url = format!("{}/{}", base.trim_end_matches('/'), self.call.invocation_id());
         self.callback_url = Some(url.clone());
         Ok(Ok(url))
     }
