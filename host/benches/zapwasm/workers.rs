@@ -79,6 +79,36 @@ async fn load_app(host: &Host, config: &WorkerConfig) -> App {
     host.load_file(&config.component).await.expect("the bench component loads")
 }
 
+/// `tasks` tasks, each calling `call` back to back until `end` (once when
+/// `end` is `None`); their records pooled into one phase.
+async fn pooled<F, Fut>(tasks: usize, call: F, end: Option<Instant>) -> Phase
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut record = TaskRecord::default();
+                loop {
+                    let t0 = Instant::now();
+                    let result = call().await;
+                    record.record(t0, result);
+                    if end.is_none_or(|end| Instant::now() >= end) {
+                        break record;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut phase = Phase::default();
+    for handle in handles {
+        phase.absorb(handle.await.expect("a benchmark task"));
+    }
+    phase
+}
+
 /// `concurrency` tasks calling `call` back to back for `seconds`.
 async fn drive<F, Fut>(concurrency: usize, seconds: f64, call: F) -> Phase
 where
@@ -89,24 +119,7 @@ where
     let cpu = stats::cpu_time();
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut record = TaskRecord::default();
-                while Instant::now() < end {
-                    let t0 = Instant::now();
-                    let result = call().await;
-                    record.record(t0, result);
-                }
-                record
-            })
-        })
-        .collect();
-    let mut phase = Phase::default();
-    for task in tasks {
-        phase.absorb(task.await.expect("a load task"));
-    }
+    let mut phase = pooled(concurrency, call, Some(end)).await;
     phase.elapsed = started.elapsed();
     phase.cpu = Some(stats::cpu_time().saturating_sub(cpu));
     phase.peak_rss_mib = sampler.stop();
@@ -272,22 +285,7 @@ async fn in_flight(config: &WorkerConfig) -> Value {
     let hwm_reset = reset_peak_rss();
     let sampler = RssSampler::start();
     let started = Instant::now();
-    let tasks: Vec<_> = (0..count)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut record = TaskRecord::default();
-                let t0 = Instant::now();
-                let result = call().await;
-                record.record(t0, result);
-                record
-            })
-        })
-        .collect();
-    let mut phase = Phase::default();
-    for task in tasks {
-        phase.absorb(task.await.expect("an in-flight task"));
-    }
+    let mut phase = pooled(count, call, None).await;
     phase.elapsed = started.elapsed();
     phase.peak_rss_mib = sampler.stop();
     let hwm = stats::hwm_mib();
