@@ -101,3 +101,14 @@ async fn a_denied_request_is_explained_in_one_line() {
         assert!(stderr.contains(part), "missing {part:?}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_result_keeps_the_key_order_the_integration_gave() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = zapwasm(&["invoke", FIXTURE, "trigger", "echo", "--env", "GREETING=hi", "-q"], dir.path());
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Map<String, Value> =
+        serde_json::from_slice::<Vec<_>>(&output.stdout).expect("a JSON array on stdout").remove(0);
+    let keys: Vec<&str> = result.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "bundle", "env_greeting", "env_path"], "as the fixture inserted them, not sorted");
+}
