@@ -171,7 +171,14 @@ async fn receive_redirect(
     bundle: crate::Bundle,
 ) -> Result<Outcome, ConnectError> {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors or the like: wait rather than spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let Some(target) = read_request_target(&mut stream).await else {
             respond(&mut stream, "400 Bad Request", "zapwasm: not an HTTP request").await;
             continue;
