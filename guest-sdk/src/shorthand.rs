@@ -230,9 +230,7 @@ const UNPARSED_RESPONSE: &str = "Response needs to be JSON, form-urlencoded or p
 /// environment, sends it through `z.request` with throwForStatus on, and
 /// returns the parsed body.
 pub(crate) fn perform(z: &Z, request: &Request) -> Result<Value, ZError> {
-    let bundle = z.bundle_json();
-    let env = |name: &str| std::env::var(name).ok();
-    let mut request = Curlies::new(&bundle, &env).render_request(request)?;
+    let mut request = rendered(z, request)?;
     request.skip_throw_for_status = Some(false);
     let response = lifecycle::send(z, vec![request], Origin::Shorthand)
         .pop()
@@ -240,13 +238,19 @@ pub(crate) fn perform(z: &Z, request: &Request) -> Result<Value, ZError> {
     response.data.ok_or_else(|| ZError::general(UNPARSED_RESPONSE))
 }
 
+/// The request with its curlies rendered against the call's bundle and
+/// environment.
+fn rendered(z: &Z, request: &Request) -> Result<Request, ZError> {
+    let bundle = z.bundle_json();
+    let env = |name: &str| std::env::var(name).ok();
+    Curlies::new(&bundle, &env).render_request(request)
+}
+
 /// Renders an OAuth `authorizeUrl` against the call's bundle and
 /// environment into the URL the user is sent to, its params appended and
 /// encoded as the host encodes a request's. Nothing is sent.
 pub(crate) fn authorize_url(z: &Z, request: &Request) -> Result<Value, ZError> {
-    let bundle = z.bundle_json();
-    let env = |name: &str| std::env::var(name).ok();
-    let mut request = Curlies::new(&bundle, &env).render_request(request)?;
+    let mut request = rendered(z, request)?;
     lifecycle::move_query_into_params(&mut request);
     Ok(Value::String(lifecycle::url_with_params(&request)))
 }
