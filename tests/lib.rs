@@ -337,8 +337,12 @@ pub const AUTH_CUSTOM: &str = env!("AUTH_CUSTOM_COMPONENT");
 pub const AUTH_OAUTH1: &str = env!("AUTH_OAUTH1_COMPONENT");
 
 /// The result of a call that must have succeeded.
-pub fn ok(outcome: &Outcome) -> &Value {
-    outcome.result.as_ref().unwrap_or_else(|error| panic!("the call failed: {error:?}; logs: {:?}", outcome.logs))
+pub fn ok(outcome: &Outcome) -> Value {
+    outcome
+        .result
+        .as_ref()
+        .unwrap_or_else(|error| panic!("the call failed: {error:?}; logs: {:?}", outcome.logs))
+        .value()
 }
 
 /// The integration error of a call that must have raised one.

@@ -465,11 +465,12 @@ impl App {
     pub async fn connection_label(&self, invocation: Invocation) -> Outcome {
         let test = Invocation { method: "authentication.test".into(), ..invocation };
         let mut outcome = self.invoke(test.clone()).await;
-        let Ok(result) = &outcome.result else { return outcome };
+        let Ok(result) = outcome.result.as_ref().map(crate::Json::value) else { return outcome };
         let auth_data = outcome.auth_data.clone().unwrap_or_else(|| test.bundle.auth_data.clone());
         match self.definition().get("authentication.connectionLabel") {
             Some(serde_json::Value::String(template)) => {
-                outcome.result = Ok(crate::auth::label::render(template, result, &auth_data).into());
+                outcome.result =
+                    Ok(serde_json::Value::from(crate::auth::label::render(template, &result, &auth_data)).into());
                 outcome
             }
             Some(_) if self.definition().has_method("authentication.connectionLabel") => {
@@ -485,7 +486,7 @@ impl App {
                 Outcome { logs, http, auth_data: outcome.auth_data.or(labelled.auth_data), ..labelled }
             }
             _ => {
-                outcome.result = Ok(serde_json::Value::String(String::new()));
+                outcome.result = Ok(crate::Json::from(""));
                 outcome
             }
         }

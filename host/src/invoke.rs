@@ -14,6 +14,7 @@ use crate::censor::Censor;
 use crate::definition::Definition;
 use crate::error::{CallError, LimitKind, ZError};
 use crate::host::{App, HostInner};
+use crate::json::Json;
 use crate::record::{HttpExchange, LogLine, SharedRecord};
 use crate::sandbox::{CallContext, HostAbort, Sandbox};
 
@@ -70,8 +71,9 @@ pub enum Status {
 /// What a call produced: its result or typed error, and what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
-    /// The result, as JSON, or why there is none.
-    pub result: Result<Value, CallError>,
+    /// The result, as the JSON text the integration returned (checked to be
+    /// JSON; [`Json::value`] parses it), or why there is none.
+    pub result: Result<Json, CallError>,
     /// Success, callback or error.
     pub status: Status,
     /// The callback URL, when the call asked for one.
@@ -175,7 +177,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
         if json.len() as u64 > result_limit {
             return Err(CallError::Limit { limit: LimitKind::Result, value: format!("{result_limit} bytes") });
         }
-        serde_json::from_str::<Value>(&json).map_err(|e| CallError::Trap {
+        Json::from_text(json).map_err(|e| CallError::Trap {
             message: format!("the integration returned a result that is not JSON: {e}"),
         })
     });

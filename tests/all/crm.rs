@@ -23,7 +23,7 @@ async fn run(app: &App, method: &str, bundle: Bundle) -> Value {
     let outcome =
         app.invoke(Invocation::new(method, bundle).scope(Scope::new("crm", "acct").subscription("zap-1"))).await;
     match outcome.result {
-        Ok(value) => value,
+        Ok(json) => json.value(),
         Err(error) => panic!("{method} failed: {error:?}\nlogs: {:#?}", outcome.logs),
     }
 }
@@ -141,7 +141,7 @@ async fn a_create_waits_for_its_callback_and_resumes() {
     let app = crm(&host, &api).await;
     let outcome =
         app.invoke(Invocation::new("creates.export_contact.operation.perform", bundle(json!({"contact_id": 2})))).await;
-    let output = outcome.result.clone().expect("the export starts");
+    let output = outcome.result.clone().expect("the export starts").value();
     assert_eq!(outcome.status, Status::Callback);
     let callback_url = outcome.callback_url.expect("a callback URL");
     assert!(callback_url.starts_with(&format!("{}/callback/", receiver.base_url)));

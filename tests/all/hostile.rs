@@ -132,7 +132,7 @@ fn check(attack: &Attack, result: &Result<Value, CallError>) -> Result<(), Strin
 
 async fn run(app: &App, attack: &Attack) -> Result<Value, CallError> {
     let method = format!("triggers.{}.operation.perform", attack.method);
-    app.invoke(Invocation::new(method, input(attack.input.clone()))).await.result
+    app.invoke(Invocation::new(method, input(attack.input.clone()))).await.result.map(|json| json.value())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +148,7 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
             let mut completed = 0;
             for _ in 0..20 {
                 let outcome = app.invoke(Invocation::new("triggers.polite.operation.perform", Bundle::default())).await;
-                assert_eq!(outcome.result.expect("the polite call succeeds")[0]["ok"], true);
+                assert_eq!(outcome.result.expect("the polite call succeeds").value()[0]["ok"], true);
                 completed += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -200,7 +200,7 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
 async fn the_environment_holds_only_what_was_configured() {
     let app = strict_host().load_file(HOSTILE).await.unwrap().with_env([("ONLY_THIS", "1")]);
     let outcome = app.invoke(Invocation::new("triggers.read_env.operation.perform", Bundle::default())).await;
-    let value = outcome.result.unwrap();
+    let value = outcome.result.unwrap().value();
     assert_eq!(value[0]["vars"], json!(["ONLY_THIS"]));
     assert_eq!(value[0]["args"], json!([]));
 }

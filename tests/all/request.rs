@@ -375,7 +375,7 @@ async fn a_shorthand_request_renders_curlies_with_raw_values_for_whole_strings()
         }),
     )
     .await;
-    assert_eq!(ok(&outcome), &json!({"ok": true}), "the result is the parsed body");
+    assert_eq!(ok(&outcome), json!({"ok": true}), "the result is the parsed body");
     let received = server.received();
     let request = only(&received);
     assert_eq!(request.method, "POST");
@@ -416,7 +416,7 @@ async fn z_hash_gives_hex_digests() {
     let outcome = run("hash", json!({"text": "abc"})).await;
     assert_eq!(
         ok(&outcome),
-        &json!({
+        json!({
             "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
             "sha1": "a9993e364706816aba3e25717850c26c9cd0d89d",
             "md5": "900150983cd24fb0d6963f7d28e17f72",
@@ -427,7 +427,7 @@ async fn z_hash_gives_hex_digests() {
 #[tokio::test]
 async fn z_json_parse_reports_the_first_100_characters() {
     let outcome = run("json_parse", json!({"text": r#"{"a": [1, 2]}"#})).await;
-    assert_eq!(ok(&outcome), &json!({"parsed": {"a": [1, 2]}}));
+    assert_eq!(ok(&outcome), json!({"parsed": {"a": [1, 2]}}));
     let text = format!("<html>{}</html>", "x".repeat(200));
     let outcome = run("json_parse", json!({ "text": text })).await;
     assert_eq!(z_error(outcome), ZError::general(format!("Error parsing response. We got: \"{}\"", &text[..100])));
@@ -601,9 +601,9 @@ async fn shorthand_subscribe_and_unsubscribe_render_every_kind_of_curly_everywhe
     let server = Recorder::start().await;
     let app = lifecycle().await.with_env([("API_BASE", server.base_url.clone()), ("REGION", "eu-west".into())]);
     let outcome = call(&app, "triggers.hook.operation.performSubscribe", hook_bundle()).await;
-    assert_eq!(ok(&outcome), &json!({"ok": true}), "the result is the parsed body");
+    assert_eq!(ok(&outcome), json!({"ok": true}), "the result is the parsed body");
     let outcome = call(&app, "triggers.hook.operation.performUnsubscribe", hook_bundle()).await;
-    assert_eq!(ok(&outcome), &json!({"ok": true}));
+    assert_eq!(ok(&outcome), json!({"ok": true}));
 
     let received = server.received();
     assert_eq!(received.len(), 2);
@@ -639,7 +639,7 @@ async fn z_console_lines_keep_their_level_and_source_in_order_secrets_censored()
         Bundle { auth_data: hook_bundle().auth_data, ..Bundle::default() },
     )
     .await;
-    assert_eq!(ok(&outcome), &json!({"logged": 5}));
+    assert_eq!(ok(&outcome), json!({"logged": 5}));
     let lines: Vec<(Level, Source, &str)> =
         outcome.logs.iter().map(|line| (line.level, line.source, line.message.as_str())).collect();
     assert_eq!(

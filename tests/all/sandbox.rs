@@ -9,7 +9,7 @@ use zapwasm_tests::{call, fixture, host, host_builder, input};
 
 async fn assert_next_call_works(app: &zapwasm_host::App) {
     let outcome = call(app, "triggers.echo.operation.perform", input(json!({"n": 1}))).await;
-    let result = outcome.result.expect("a well-behaved call after a failed one succeeds");
+    let result = outcome.result.expect("a well-behaved call after a failed one succeeds").value();
     assert_eq!(result[0]["bundle"]["inputData"]["n"], 1);
 }
 
@@ -95,7 +95,7 @@ async fn output_becomes_log_lines_and_the_environment_is_only_what_was_configure
     assert!(has(Level::Info, Source::Console, "info line"), "{:?}", outcome.logs);
     assert!(has(Level::Warn, Source::Console, "warn line"), "{:?}", outcome.logs);
 
-    let echoed = call(&app, "triggers.echo.operation.perform", Bundle::default()).await.result.unwrap();
+    let echoed = call(&app, "triggers.echo.operation.perform", Bundle::default()).await.result.unwrap().value();
     assert_eq!(echoed[0]["env_greeting"], "hello");
     assert_eq!(echoed[0]["env_path"], Value::Null, "the host's own environment must not leak in");
 }
@@ -108,11 +108,11 @@ async fn cursors_are_kept_per_scope() {
         Invocation::new("triggers.cursor.operation.perform", input(json!({"value": value})))
             .scope(Scope::new("test", account).subscription("sub-1"))
     };
-    let first = app.invoke(set("alice", "a1")).await.result.unwrap();
+    let first = app.invoke(set("alice", "a1")).await.result.unwrap().value();
     assert_eq!(first[0]["previous"], Value::Null);
-    let second = app.invoke(set("alice", "a2")).await.result.unwrap();
+    let second = app.invoke(set("alice", "a2")).await.result.unwrap().value();
     assert_eq!(second[0]["previous"], "a1");
-    let other = app.invoke(set("bob", "b1")).await.result.unwrap();
+    let other = app.invoke(set("bob", "b1")).await.result.unwrap().value();
     assert_eq!(other[0]["previous"], Value::Null, "another account never sees alice's cursor");
 }
 

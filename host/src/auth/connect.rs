@@ -106,7 +106,7 @@ impl App {
         if is_oauth1 {
             let method = format!("{config}.getRequestToken");
             let outcome = self.invoke(Invocation::new(&method, bundle.clone())).await;
-            request_token = match outcome.result {
+            request_token = match outcome.result.map(|json| json.value()) {
                 Ok(Value::Object(token)) => token,
                 Ok(other) => return Err(not_an_object(method, &other)),
                 Err(error) => return Err(ConnectError::Call { method, error }),
@@ -115,7 +115,7 @@ impl App {
         }
         let method = format!("{config}.authorizeUrl");
         let outcome = self.invoke(Invocation::new(&method, bundle)).await;
-        let mut url = match outcome.result {
+        let mut url = match outcome.result.map(|json| json.value()) {
             Ok(Value::String(url)) => url,
             Ok(other) => return Err(ConnectError::BadAuthorizeUrl(other.to_string())),
             Err(error) => return Err(ConnectError::Call { method, error }),

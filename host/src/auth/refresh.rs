@@ -54,10 +54,10 @@ pub(crate) async fn invoke(app: &App, invocation: Invocation) -> Outcome {
 /// it; a result that is not an object is an ExpiredAuthError.
 pub(crate) async fn refresh(app: &App, method: &str, invocation: Invocation, old: Map<String, Value>) -> Outcome {
     let mut outcome = invoke::run(app, Invocation { method: method.into(), ..invocation }).await;
-    match std::mem::replace(&mut outcome.result, Ok(Value::Null)) {
+    match std::mem::replace(&mut outcome.result, Ok(Value::Null.into())).map(|json| json.value()) {
         Ok(Value::Object(fields)) => {
             let auth_data = merged(&old, fields);
-            outcome.result = Ok(Value::Object(auth_data.clone()));
+            outcome.result = Ok(Value::Object(auth_data.clone()).into());
             outcome.auth_data = Some(auth_data);
         }
         Ok(other) => {

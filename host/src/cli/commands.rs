@@ -75,9 +75,9 @@ fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
     match &outcome.result {
         Ok(value) => {
             if !args.outcome {
-                match value {
+                match value.value() {
                     Value::String(text) => println!("{text}"),
-                    value => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
+                    value => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
                 }
             }
             if let Some(auth_data) = &outcome.auth_data {

@@ -281,6 +281,7 @@ async fn verify_and_save(app: &App, args: &InvokeArgs, env_file: &Path, auth_dat
         }
         match &outcome.result {
             Ok(label) => {
+                let label = label.value();
                 let label = label.as_str().filter(|l| !l.is_empty()).unwrap_or("(no connection label)");
                 eprintln!("zapwasm: the credentials work: connected as {label}");
             }

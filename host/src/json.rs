@@ -1,0 +1,113 @@
+//! A call's result as the JSON text the integration returned.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// JSON text, checked to hold exactly one JSON value.
+///
+/// A call's result stays the text the integration wrote. Checking that text
+/// costs a fraction of building a [`Value`] from it (no allocation or
+/// hashing per key), and most embedders only store or forward a result: a
+/// queue, an HTTP answer, a file. [`Json::value`] builds the tree when it is
+/// needed; serializing a `Json` with serde_json writes the text unchanged.
+#[derive(Clone)]
+pub struct Json(Box<RawValue>);
+
+impl Json {
+    /// `text` if it is one JSON value (whitespace around it is dropped).
+    pub fn from_text(text: String) -> Result<Json, serde_json::Error> {
+        RawValue::from_string(text).map(Json)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON as a [`Value`].
+    pub fn value(&self) -> Value {
+        // The text was checked when the Json was made.
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    /// The JSON as any type it deserializes to.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+}
+
+impl From<Value> for Json {
+    fn from(value: Value) -> Json {
+        // Writing a Value never fails: its keys are strings.
+        Json(serde_json::value::to_raw_value(&value).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+}
+
+impl From<&str> for Json {
+    /// A JSON string holding `text`.
+    fn from(text: &str) -> Json {
+        Json::from(Value::String(text.to_string()))
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl PartialEq for Json {
+    /// Equal when they hold the same JSON value, however it is spelled.
+    fn eq(&self, other: &Json) -> bool {
+        self.as_str() == other.as_str() || self.value() == other.value()
+    }
+}
+
+impl PartialEq<Value> for Json {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == *other
+    }
+}
+
+impl fmt::Debug for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn text_is_checked_and_kept_as_written() {
+        let json = Json::from_text(r#" [{"b":1,"a":"x"}] "#.to_string()).unwrap();
+        assert_eq!(json.as_str(), r#"[{"b":1,"a":"x"}]"#);
+        assert_eq!(json.value(), json!([{"b": 1, "a": "x"}]));
+        assert_eq!(serde_json::to_string(&json!({"r": json})).unwrap(), r#"{"r":[{"b":1,"a":"x"}]}"#);
+        for bad in ["", "[1,", "{} {}", "nul", r#"{"a":1}x"#] {
+            assert!(Json::from_text(bad.to_string()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn equal_by_value() {
+        let spaced = Json::from_text(r#"{ "a" : [1, 2] }"#.to_string()).unwrap();
+        assert_eq!(spaced, Json::from(json!({"a": [1, 2]})));
+        assert_eq!(spaced, json!({"a": [1, 2]}));
+        assert_ne!(spaced, json!({"a": [2, 1]}));
+        assert_eq!(Json::from("hi").as_str(), r#""hi""#);
+    }
+}
