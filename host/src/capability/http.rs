@@ -429,7 +429,16 @@ fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, Str
 
 fn preview(call: &CallContext, body: &[u8]) -> String {
     let cut = &body[..body.len().min(BODY_PREVIEW_BYTES)];
-    call.record.censor().apply(&String::from_utf8_lossy(cut))
+    // The cut may split a character; the lossy conversion (several times
+    // slower than the check) only for a body that is not UTF-8 up to there.
+    let text = match std::str::from_utf8(cut) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(error) if error.error_len().is_none() => {
+            std::borrow::Cow::Borrowed(std::str::from_utf8(&cut[..error.valid_up_to()]).unwrap_or_default())
+        }
+        Err(_) => String::from_utf8_lossy(cut),
+    };
+    call.record.censor().apply(&text)
 }
 
 fn finish_failed(call: &CallContext, exchange: HttpExchange, started: Instant, error: ZError) -> SendFailure {
@@ -444,22 +453,39 @@ fn finish_exchange(call: &CallContext, mut exchange: HttpExchange, started: Inst
     if !body.is_empty() {
         exchange.response_body = Some(preview(call, body));
     }
-    let status = exchange.status.map_or_else(|| "---".to_string(), |s| s.to_string());
-    let mut line = format!("{status} {} {}", exchange.method, exchange.url);
-    let fmt_headers =
-        |h: &[(String, String)]| h.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
-    line.push_str(&format!("\n  request headers: {}", fmt_headers(&exchange.request_headers)));
-    if let Some(b) = &exchange.request_body {
-        line.push_str(&format!("\n  request body: {b}"));
+    use std::fmt::Write as _;
+    let preview_len =
+        exchange.request_body.as_ref().map_or(0, String::len) + exchange.response_body.as_ref().map_or(0, String::len);
+    let mut line = String::with_capacity(256 + exchange.url.len() + preview_len);
+    match exchange.status {
+        Some(status) => _ = write!(line, "{status}"),
+        None => line.push_str("---"),
     }
-    line.push_str(&format!("\n  response headers: {}", fmt_headers(&exchange.response_headers)));
+    _ = write!(line, " {} {}", exchange.method, exchange.url);
+    let headers = |line: &mut String, title: &str, pairs: &[(String, String)]| {
+        line.push_str(title);
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            line.push_str(if i == 0 { "" } else { ", " });
+            line.push_str(k);
+            line.push_str(": ");
+            line.push_str(v);
+        }
+    };
+    headers(&mut line, "\n  request headers: ", &exchange.request_headers);
+    if let Some(b) = &exchange.request_body {
+        line.push_str("\n  request body: ");
+        line.push_str(b);
+    }
+    headers(&mut line, "\n  response headers: ", &exchange.response_headers);
     if let Some(b) = &exchange.response_body {
-        line.push_str(&format!("\n  response body: {b}"));
+        line.push_str("\n  response body: ");
+        line.push_str(b);
     }
     if let Some(e) = &exchange.error {
-        line.push_str(&format!("\n  error: {e}"));
+        line.push_str("\n  error: ");
+        line.push_str(e);
     }
-    line.push_str(&format!("\n  took {} ms", exchange.duration.as_millis()));
+    _ = write!(line, "\n  took {} ms", exchange.duration.as_millis());
     let level = match exchange.status {
         Some(s) if s < 400 => Level::Info,
         _ => Level::Warn,
