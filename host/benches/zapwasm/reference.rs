@@ -63,6 +63,7 @@ fn phase_figures(phase: &Value) -> Figures {
         elapsed: Duration::from_secs_f64(phase["elapsed_s"].as_f64().unwrap_or(0.0)),
         peak_rss_mib: phase["peak_rss_mib"].as_f64().unwrap_or(0.0),
         cpu: None,
+        instructions: None,
     }])
 }
 

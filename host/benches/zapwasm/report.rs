@@ -327,19 +327,20 @@ impl Results {
     pub fn print(&self) {
         println!();
         println!(
-            "| scenario | variant | median us | p99 us | calls/s | CPU us/call | peak RSS MiB | baseline | ratio |"
+            "| scenario | variant | median us | p99 us | calls/s | CPU us/call | k instr/call | peak RSS MiB | baseline | ratio |"
         );
-        println!("|---|---|---:|---:|---:|---:|---:|---|---|");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---|---|");
         for row in &self.rows {
             let f = &row.figures;
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 row.scenario,
                 row.variant,
                 fmt(num(f, "median_us"), 1),
                 fmt(num(f, "p99_us"), 1),
                 fmt(num(f, "calls_per_s"), 0),
                 fmt(num(f, "cpu_us_per_call"), 1),
+                fmt(num(f, "kinstructions_per_call"), 0),
                 fmt(num(f, "peak_rss_mib"), 1),
                 row.baseline,
                 row.ratio

@@ -30,6 +30,10 @@ pub struct Figures {
     /// threads), microseconds: unlike the rates, not skewed by other load on
     /// the machine. None where it was not measured.
     pub cpu_us_per_call: Option<f64>,
+    /// User-space instructions per successful call, thousands, counted by
+    /// the CPU on every runtime thread of the worker: unlike time, the same
+    /// from run to run. None where the machine gives no counter.
+    pub kinstructions_per_call: Option<f64>,
 }
 
 impl Figures {
@@ -53,6 +57,7 @@ impl Figures {
             p99_us: percentile(&latencies_ns, 0.99) / 1e3,
             peak_rss_mib,
             cpu_us_per_call: None,
+            kinstructions_per_call: None,
         }
     }
 
@@ -65,8 +70,10 @@ impl Figures {
         let mut elapsed = Duration::ZERO;
         let mut peak: f64 = 0.0;
         let mut cpu = Some(Duration::ZERO);
+        let mut instructions = Some(0);
         for round in rounds {
             cpu = cpu.zip(round.cpu).map(|(a, b)| a + b);
+            instructions = instructions.zip(round.instructions).map(|(a, b)| a + b);
             latencies.extend(round.latencies_ns);
             errors += round.errors;
             first_error = first_error.or(round.first_error);
@@ -76,6 +83,8 @@ impl Figures {
         let mut figures = Figures::from_latencies(latencies, errors, first_error, elapsed, peak);
         figures.cpu_us_per_call =
             cpu.filter(|_| figures.calls > 0).map(|cpu| cpu.as_secs_f64() * 1e6 / figures.calls as f64);
+        figures.kinstructions_per_call =
+            instructions.filter(|_| figures.calls > 0).map(|n| n as f64 / 1e3 / figures.calls as f64);
         figures
     }
 }
@@ -90,6 +99,8 @@ pub struct Phase {
     pub peak_rss_mib: f64,
     /// CPU time of this process during the phase, when measured.
     pub cpu: Option<Duration>,
+    /// User-space instructions of the counted threads during the phase.
+    pub instructions: Option<u64>,
 }
 
 impl Phase {
@@ -144,6 +155,69 @@ pub fn cpu_time() -> Duration {
     }
     let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The instruction counters of the threads that run calls (see
+/// [`count_instructions_of_this_thread`]).
+static COUNTERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Starts counting the user-space instructions of the calling thread
+/// (`perf_event_open`, the CPU's own counter); [`instructions`] sums every
+/// thread started this way. Call it on each thread that runs the workload:
+/// the worker's main thread and, through `on_thread_start`, the runtime's.
+/// Without a counter (no PMU, `perf_event_paranoid` above 2) nothing is
+/// counted and the figure is left out.
+pub fn count_instructions_of_this_thread() {
+    // struct perf_event_attr, as of PERF_ATTR_SIZE_VER0 (64 bytes): type,
+    // size, config, then sample_period, sample_type, read_format, the flag
+    // bits, wakeup_events, bp_type, bp_addr.
+    #[repr(C)]
+    struct Attr {
+        kind: u32,
+        size: u32,
+        config: u64,
+        unused: [u64; 3],
+        flags: u64,
+        tail: [u64; 2],
+    }
+    const PERF_TYPE_HARDWARE: u32 = 0;
+    const PERF_COUNT_HW_INSTRUCTIONS: u64 = 1;
+    const EXCLUDE_KERNEL: u64 = 1 << 5;
+    const EXCLUDE_HV: u64 = 1 << 6;
+    const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
+    let attr = Attr {
+        kind: PERF_TYPE_HARDWARE,
+        size: std::mem::size_of::<Attr>() as u32,
+        config: PERF_COUNT_HW_INSTRUCTIONS,
+        unused: [0; 3],
+        flags: EXCLUDE_KERNEL | EXCLUDE_HV,
+        tail: [0; 2],
+    };
+    // SAFETY: the attribute is a live, fully initialized perf_event_attr of
+    // the size it states; pid 0 and cpu -1 mean this thread on any CPU.
+    let fd = unsafe { libc::syscall(libc::SYS_perf_event_open, &attr as *const Attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC) };
+    if fd >= 0 {
+        COUNTERS.lock().unwrap_or_else(|e| e.into_inner()).push(fd as i32);
+    }
+}
+
+/// User-space instructions of the counted threads so far; None without counters.
+pub fn instructions() -> Option<u64> {
+    let counters = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+    if counters.is_empty() {
+        return None;
+    }
+    let mut total = 0;
+    for &fd in counters.iter() {
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into a live u64 from a counter this process opened.
+        let read = unsafe { libc::read(fd, (&mut count as *mut u64).cast(), 8) };
+        if read != 8 {
+            return None;
+        }
+        total += count;
+    }
+    Some(total)
 }
 
 /// A field of /proc/self/status in kB, as MiB.

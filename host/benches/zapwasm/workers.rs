@@ -45,8 +45,10 @@ pub struct WorkerConfig {
 /// Run the scenario `config` names and print its result.
 pub fn main(config: WorkerConfig) {
     let threads = if config.scenario == "no_io" { config.threads } else { 2 };
+    stats::count_instructions_of_this_thread();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        .on_thread_start(stats::count_instructions_of_this_thread)
         .enable_all()
         .build()
         .expect("a tokio runtime");
@@ -118,11 +120,13 @@ where
 {
     let sampler = RssSampler::start();
     let cpu = stats::cpu_time();
+    let instructions = stats::instructions();
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(seconds);
     let mut phase = pooled(concurrency, call, Some(end)).await;
     phase.elapsed = started.elapsed();
     phase.cpu = Some(stats::cpu_time().saturating_sub(cpu));
+    phase.instructions = instructions.zip(stats::instructions()).map(|(before, after)| after.saturating_sub(before));
     phase.peak_rss_mib = sampler.stop();
     phase
 }
