@@ -125,6 +125,7 @@ mod lifecycle;
 mod request;
 mod response;
 mod shorthand;
+mod tree;
 mod z;
 
 /// The bindings of `wit/zapwasm.wit` (world `app`), for [`export_app!`].

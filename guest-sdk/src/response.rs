@@ -125,7 +125,7 @@ pub(crate) fn parse_data(content_type: Option<&str>, content: &str) -> Option<Va
     if content_type.is_some_and(|value| value.trim().eq_ignore_ascii_case(FORM_TYPE)) {
         return Some(Value::Object(decode_form(content)));
     }
-    serde_json::from_str(content).ok()
+    crate::tree::parse(content).ok()
 }
 
 #[cfg(test)]

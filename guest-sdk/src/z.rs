@@ -202,7 +202,7 @@ impl Z {
 
     /// Parses JSON; the error quotes the first 100 characters of `text`.
     pub fn json_parse(&self, text: &str) -> Result<Value, ZError> {
-        serde_json::from_str(text).map_err(|_| json_parse_error(text))
+        crate::tree::parse(text).map_err(|_| json_parse_error(text))
     }
 
     /// A variable of the integration's environment (what the operator configured).
