@@ -17,22 +17,21 @@ use serde_json::{Map, Number, Value};
 
 /// `text` as a [`Value`]; the same result and errors as `serde_json::from_str`.
 pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
+    let scratch = RefCell::new(Vec::new());
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Tree.deserialize(&mut deserializer)?;
+    let value = Tree { scratch: &scratch }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
 
-thread_local! {
-    /// Entries of the objects being parsed, innermost last.
-    static SCRATCH: RefCell<Vec<(String, Value)>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Builds one JSON value.
 #[derive(Clone, Copy)]
-struct Tree;
+struct Tree<'s> {
+    /// Entries of the objects being parsed, innermost last.
+    scratch: &'s RefCell<Vec<(String, Value)>>,
+}
 
-impl<'de> DeserializeSeed<'de> for Tree {
+impl<'de> DeserializeSeed<'de> for Tree<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -40,7 +39,7 @@ impl<'de> DeserializeSeed<'de> for Tree {
     }
 }
 
-impl<'de> Visitor<'de> for Tree {
+impl<'de> Visitor<'de> for Tree<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,30 +84,28 @@ impl<'de> Visitor<'de> for Tree {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(Tree)? {
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let start = SCRATCH.with_borrow(Vec::len);
+        let start = self.scratch.borrow().len();
         let mut gather = || -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<String>()? {
-                let value = map.next_value_seed(Tree)?;
-                SCRATCH.with_borrow_mut(|scratch| scratch.push((key, value)));
+                let value = map.next_value_seed(self)?;
+                self.scratch.borrow_mut().push((key, value));
             }
             Ok(())
         };
         let gathered = gather();
         // Take this object's entries off the stack, whatever happened.
-        let object = SCRATCH.with_borrow_mut(|scratch| {
-            let mut object = Map::with_capacity(scratch.len() - start);
-            for (key, value) in scratch.drain(start..) {
-                object.insert(key, value);
-            }
-            object
-        });
+        let mut scratch = self.scratch.borrow_mut();
+        let mut object = Map::with_capacity(scratch.len() - start);
+        for (key, value) in scratch.drain(start..) {
+            object.insert(key, value);
+        }
         gathered?;
         Ok(Value::Object(object))
     }
@@ -137,12 +134,11 @@ mod tests {
     }
 
     #[test]
-    fn bad_text_is_an_error_and_leaves_nothing_behind() {
+    fn bad_text_is_an_error() {
         for bad in ["", "{", r#"{"a":1,}"#, r#"{"a":{"b":[1,2}}"#, "[1] [2]", r#"{"a" 1}"#] {
             assert!(parse(bad).is_err(), "{bad:?}");
             assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(SCRATCH.with_borrow(Vec::len), 0);
         assert_eq!(parse(r#"{"after":"errors"}"#).unwrap(), serde_json::json!({"after": "errors"}));
     }
 }
