@@ -1,11 +1,12 @@
-//! Parsing JSON text into a [`Value`] with each object and array built at
-//! its final size.
+//! Parsing JSON text into a [`Value`] with each object's map built at its
+//! final size.
 //!
 //! serde_json's own `Value` grows every object from empty, one insert at a
 //! time: a six-key object has its hash table and entry list reallocated
-//! and rehashed twice on the way. Here an object's entries are gathered on
-//! a scratch stack first (one per nesting depth, reused across the whole
-//! parse) and the map is made with room for all of them. The result is the
+//! and rehashed twice on the way. Here an object's entries are gathered
+//! first on one scratch stack kept for the whole parse (a nested object's
+//! entries on top of its parent's, taken off when it ends), and the map is
+//! made with room for all of them. The result is the
 //! same `Value`, keys in the order the text has them, a later duplicate key
 //! replacing an earlier one's value as serde_json does.
 
