@@ -22,7 +22,7 @@ use crate::error::ZError;
 use crate::form::{decode_form, encode_component, encode_form};
 use crate::request::{Body, Redirect, Request};
 use crate::response::Response;
-use crate::shorthand::{Curlies, reject_curlies};
+use crate::shorthand::{reject_curlies, rendered};
 use crate::z::Z;
 
 /// `application/json; charset=utf-8`.
@@ -131,10 +131,7 @@ fn before_host(
 
 /// The app's requestTemplate with its curlies rendered against the call's bundle.
 fn rendered_template(z: &Z) -> Option<Result<Request, ZError>> {
-    let template = z.app().request_template.as_ref()?;
-    let bundle = z.bundle_json();
-    let env = |name: &str| std::env::var(name).ok();
-    Some(Curlies::new(&bundle, &env).render_request(template))
+    Some(rendered(z, z.app().request_template.as_ref()?))
 }
 
 /// Step 1: defaults and body coercion, with the (rendered) template merged

@@ -240,7 +240,7 @@ pub(crate) fn perform(z: &Z, request: &Request) -> Result<Value, ZError> {
 
 /// The request with its curlies rendered against the call's bundle and
 /// environment.
-fn rendered(z: &Z, request: &Request) -> Result<Request, ZError> {
+pub(crate) fn rendered(z: &Z, request: &Request) -> Result<Request, ZError> {
     let bundle = z.bundle_json();
     let env = |name: &str| std::env::var(name).ok();
     Curlies::new(&bundle, &env).render_request(request)

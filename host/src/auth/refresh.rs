@@ -54,19 +54,23 @@ pub(crate) async fn invoke(app: &App, invocation: Invocation) -> Outcome {
 /// it; a result that is not an object is an ExpiredAuthError.
 pub(crate) async fn refresh(app: &App, method: &str, invocation: Invocation, old: Map<String, Value>) -> Outcome {
     let mut outcome = invoke::run(app, Invocation { method: method.into(), ..invocation }).await;
-    match std::mem::replace(&mut outcome.result, Ok(Value::Null.into())).map(|json| json.value()) {
-        Ok(Value::Object(fields)) => {
+    let returned = match &outcome.result {
+        Ok(json) => json.value(),
+        Err(error) => {
+            let line = host_line(format!("refreshing the credentials with {method} failed: {error}"));
+            outcome.logs.push(line);
+            return outcome;
+        }
+    };
+    match returned {
+        Value::Object(fields) => {
             let auth_data = merged(&old, fields);
             outcome.result = Ok(Value::Object(auth_data.clone()).into());
             outcome.auth_data = Some(auth_data);
         }
-        Ok(other) => {
+        other => {
             let message = format!("{method} must return an object of authData fields, got {other}");
             outcome.result = Err(ZError::ExpiredAuth { message }.into());
-        }
-        Err(error) => {
-            outcome.logs.push(host_line(format!("refreshing the credentials with {method} failed: {error}")));
-            outcome.result = Err(error);
         }
     }
     outcome

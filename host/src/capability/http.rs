@@ -3,6 +3,7 @@
 //! stale-auth (401) and throttling (429) checks. The only module that opens
 //! connections.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -429,16 +430,12 @@ fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, Str
 
 fn preview(call: &CallContext, body: &[u8]) -> String {
     let cut = &body[..body.len().min(BODY_PREVIEW_BYTES)];
-    // The cut may split a character; the lossy conversion (several times
-    // slower than the check) only for a body that is not UTF-8 up to there.
-    let text = match std::str::from_utf8(cut) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(error) if error.error_len().is_none() => {
-            std::borrow::Cow::Borrowed(std::str::from_utf8(&cut[..error.valid_up_to()]).unwrap_or_default())
-        }
-        Err(_) => String::from_utf8_lossy(cut),
-    };
-    call.record.censor().apply(&text)
+    // The check is several times cheaper than the lossy conversion, which
+    // only a cut that is not valid UTF-8 needs.
+    match std::str::from_utf8(cut) {
+        Ok(text) => call.record.censor().apply(text),
+        Err(_) => call.record.censor().apply(&String::from_utf8_lossy(cut)),
+    }
 }
 
 fn finish_failed(call: &CallContext, exchange: HttpExchange, started: Instant, error: ZError) -> SendFailure {
@@ -453,7 +450,6 @@ fn finish_exchange(call: &CallContext, mut exchange: HttpExchange, started: Inst
     if !body.is_empty() {
         exchange.response_body = Some(preview(call, body));
     }
-    use std::fmt::Write as _;
     let preview_len =
         exchange.request_body.as_ref().map_or(0, String::len) + exchange.response_body.as_ref().map_or(0, String::len);
     let mut line = String::with_capacity(256 + exchange.url.len() + preview_len);
