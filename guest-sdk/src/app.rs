@@ -8,6 +8,8 @@
 //! what one method path names by reading the path against the app, without
 //! building any JSON, and a test checks it against every path of the walk.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -16,6 +18,10 @@ use crate::error::ZError;
 use crate::request::Request;
 use crate::response::Response;
 use crate::z::Z;
+
+/// The text an app's builders keep: a literal is borrowed, not copied, so
+/// building the app (which happens on every call) allocates little.
+pub type Text = Cow<'static, str>;
 
 /// A function the host can call by its method path: `perform`, `test`, a
 /// hydrator, dynamic fields, ... It returns the result as JSON.
@@ -55,7 +61,7 @@ const PLATFORM_VERSION: &str = concat!("zapwasm-", env!("CARGO_PKG_VERSION"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct App {
-    version: String,
+    version: Text,
     authentication: Option<Authentication>,
     pub(crate) before_request: Vec<BeforeRequest>,
     pub(crate) after_response: Vec<AfterResponse>,
@@ -64,7 +70,7 @@ pub struct App {
     triggers: Vec<Trigger>,
     searches: Vec<Search>,
     creates: Vec<Create>,
-    hydrators: Vec<(String, Perform)>,
+    hydrators: Vec<(Text, Perform)>,
 }
 
 /// `App.flags`: the app-wide defaults of two request options.
@@ -91,7 +97,7 @@ pub(crate) enum Handler<'a> {
 
 impl App {
     /// An app with this version (the integration's own, e.g. `1.0.0`).
-    pub fn new(version: impl Into<String>) -> App {
+    pub fn new(version: impl Into<Text>) -> App {
         App {
             version: version.into(),
             authentication: None,
@@ -164,7 +170,7 @@ impl App {
 
     /// Adds a hydrator, run by the method path `hydrators.<name>` for the
     /// strings `z.dehydrate` returns.
-    pub fn hydrator(mut self, name: impl Into<String>, perform: Perform) -> App {
+    pub fn hydrator(mut self, name: impl Into<Text>, perform: Perform) -> App {
         self.hydrators.push((name.into(), perform));
         self
     }
@@ -245,7 +251,7 @@ impl App {
             let mut entries = Map::new();
             for action in actions {
                 let path = format!("{plural}.{}", action.key);
-                entries.insert(action.key.clone(), action.to_json(&path, &mut walk));
+                entries.insert(action.key.to_string(), action.to_json(&path, &mut walk));
             }
             out.insert(plural.into(), Value::Object(entries));
         }
@@ -253,7 +259,7 @@ impl App {
             let mut entries = Map::new();
             for (name, perform) in &self.hydrators {
                 let func = walk.function(format!("hydrators.{name}"), *perform);
-                entries.insert(name.clone(), func);
+                entries.insert(name.to_string(), func);
             }
             out.insert("hydrators".into(), Value::Object(entries));
         }
@@ -274,7 +280,7 @@ fn list_index(text: &str, len: usize) -> Option<usize> {
 /// or creates): the last action with that key that has it, as in the walk.
 fn action_method<'a>(actions: impl DoubleEndedIterator<Item = &'a Action>, path: &str) -> Option<Handler<'a>> {
     actions.rev().find_map(|action| {
-        let rest = path.strip_prefix(action.key.as_str())?.strip_prefix(".operation.")?;
+        let rest = path.strip_prefix(&*action.key)?.strip_prefix(".operation.")?;
         action.operation.as_ref()?.method(rest)
     })
 }
@@ -407,7 +413,7 @@ pub struct Authentication {
 
 #[derive(Debug, Clone)]
 enum ConnectionLabel {
-    Template(String),
+    Template(Text),
     Function(Perform),
 }
 
@@ -445,7 +451,7 @@ impl Authentication {
 
     /// The connection's label, a template such as `{{bundle.inputData.name}}`
     /// (inputData is what the test returned).
-    pub fn connection_label(mut self, template: impl Into<String>) -> Authentication {
+    pub fn connection_label(mut self, template: impl Into<Text>) -> Authentication {
         self.connection_label = Some(ConnectionLabel::Template(template.into()));
         self
     }
@@ -570,38 +576,38 @@ impl Authentication {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Field {
-    key: String,
+    key: Text,
     #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<String>,
+    label: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     required: Option<bool>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
+    kind: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    help_text: Option<String>,
+    help_text: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    default: Option<String>,
+    default: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     choices: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     list: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    dynamic: Option<String>,
+    dynamic: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    search: Option<String>,
+    search: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     primary: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     computed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    placeholder: Option<String>,
+    placeholder: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alters_dynamic_fields: Option<bool>,
 }
 
 impl Field {
     /// A field with this key (`^[a-zA-Z]+[a-zA-Z0-9_]*$` by convention).
-    pub fn new(key: impl Into<String>) -> Field {
+    pub fn new(key: impl Into<Text>) -> Field {
         Field {
             key: key.into(),
             label: None,
@@ -621,7 +627,7 @@ impl Field {
     }
 
     /// The label users see.
-    pub fn label(mut self, label: impl Into<String>) -> Field {
+    pub fn label(mut self, label: impl Into<Text>) -> Field {
         self.label = Some(label.into());
         self
     }
@@ -634,19 +640,19 @@ impl Field {
 
     /// The type: `string`, `text`, `integer`, `number`, `boolean`, `datetime`,
     /// `file`, `password`, `copy`, `code` or `json`.
-    pub fn kind(mut self, kind: impl Into<String>) -> Field {
+    pub fn kind(mut self, kind: impl Into<Text>) -> Field {
         self.kind = Some(kind.into());
         self
     }
 
     /// Help shown under the field (Markdown).
-    pub fn help_text(mut self, help: impl Into<String>) -> Field {
+    pub fn help_text(mut self, help: impl Into<Text>) -> Field {
         self.help_text = Some(help.into());
         self
     }
 
     /// The value used when the user gives none.
-    pub fn default(mut self, default: impl Into<String>) -> Field {
+    pub fn default(mut self, default: impl Into<Text>) -> Field {
         self.default = Some(default.into());
         self
     }
@@ -665,13 +671,13 @@ impl Field {
     }
 
     /// A dynamic dropdown filled by a trigger: `trigger_key.id_field.label_field`.
-    pub fn dynamic(mut self, dynamic: impl Into<String>) -> Field {
+    pub fn dynamic(mut self, dynamic: impl Into<Text>) -> Field {
         self.dynamic = Some(dynamic.into());
         self
     }
 
     /// A search that can fill the field: `search_key.id_field`.
-    pub fn search(mut self, search: impl Into<String>) -> Field {
+    pub fn search(mut self, search: impl Into<Text>) -> Field {
         self.search = Some(search.into());
         self
     }
@@ -689,7 +695,7 @@ impl Field {
     }
 
     /// Placeholder text.
-    pub fn placeholder(mut self, placeholder: impl Into<String>) -> Field {
+    pub fn placeholder(mut self, placeholder: impl Into<Text>) -> Field {
         self.placeholder = Some(placeholder.into());
         self
     }
@@ -930,17 +936,17 @@ impl Operation {
 /// What triggers, searches and creates share: key, noun, display, operation.
 #[derive(Debug, Clone)]
 struct Action {
-    key: String,
-    noun: String,
-    label: Option<String>,
-    description: Option<String>,
+    key: Text,
+    noun: Text,
+    label: Option<Text>,
+    description: Option<Text>,
     hidden: Option<bool>,
     important: Option<bool>,
     operation: Option<Operation>,
 }
 
 impl Action {
-    fn new(key: String, noun: String) -> Action {
+    fn new(key: Text, noun: Text) -> Action {
         Action { key, noun, label: None, description: None, hidden: None, important: None, operation: None }
     }
 
@@ -981,12 +987,12 @@ macro_rules! action_kind {
 
         impl $name {
             /// One with this key (unique among its kind) and noun (`Contact`, `File`, ...).
-            pub fn new(key: impl Into<String>, noun: impl Into<String>) -> $name {
+            pub fn new(key: impl Into<Text>, noun: impl Into<Text>) -> $name {
                 $name(Action::new(key.into(), noun.into()))
             }
 
             /// The label and description users see.
-            pub fn display(mut self, label: impl Into<String>, description: impl Into<String>) -> $name {
+            pub fn display(mut self, label: impl Into<Text>, description: impl Into<Text>) -> $name {
                 self.0.label = Some(label.into());
                 self.0.description = Some(description.into());
                 self

@@ -144,7 +144,7 @@ pub mod bindings {
 
 pub use app::{
     AfterResponse, App, AuthType, Authentication, BeforeRequest, Create, Field, OAuth1Config, OAuth2Config, Operation,
-    Perform, Search, Trigger,
+    Perform, Search, Text, Trigger,
 };
 pub use bundle::{BufferedItem, BufferedMeta, Bundle, Meta};
 pub use error::ZError;

@@ -17,9 +17,10 @@
 //! Parts, by role: `workers` runs the in-process scenarios (`no_io`,
 //! `http_get`, `in_flight`, `censor`, the cached load); `cold_start` times
 //! the `zapwasm` CLI; `reference` drives zapier-platform-core through
-//! `benches/reference/bench.js`; `servers` are what the scenarios call;
-//! `stats` measures; `report` compares and prints; `setup` finds and builds
-//! what the rest needs.
+//! `benches/reference/bench.js`, round by round with one-round `http_get`
+//! workers for zapwasm's side of the comparison; `servers` are what the
+//! scenarios call; `stats` measures; `report` compares and prints; `setup`
+//! finds and builds what the rest needs.
 //!
 //! Without `--bench` (e.g. under `cargo test --benches`) it only says how to
 //! run it: CI builds the benchmark but times nothing. `ZAPWASM_BENCH_SECONDS`
@@ -115,6 +116,7 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
         rounds,
         threads: 1,
         count: 0,
+        concurrency: 0,
         side: "zapwasm".into(),
         cache_dir: cache_dir.clone(),
     };
@@ -163,8 +165,11 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
             "reference" => {
                 eprintln!("running reference (zapier-platform-core)");
                 runtime.block_on(servers::most_waiting(&servers.slow_url));
+                // zapwasm's side of each round: a fresh worker, as every scenario has.
+                let zapwasm_round =
+                    |concurrency: usize| setup::run_worker(&WorkerConfig { concurrency, ..worker("http_get_zapwasm") });
                 let mut result =
-                    reference::run(&base_url, &servers.slow_url, servers::API_KEY, seconds * f64::from(rounds));
+                    reference::run(&base_url, &servers.slow_url, servers::API_KEY, seconds, rounds, zapwasm_round);
                 if let Some(flight) = result.get_mut("in_flight") {
                     with_most_waiting(flight, runtime.block_on(servers::most_waiting(&servers.slow_url)));
                 }
@@ -212,6 +217,7 @@ fn flatten_no_io(scenario: &str, value: Value) -> Value {
         match worker.get("figures") {
             Some(figures) => {
                 out.insert(key.into(), figures.clone());
+                out.insert(format!("empty_{key}"), worker["empty"].clone());
                 out.insert("pooling".into(), worker["pooling"].clone());
             }
             None => {

@@ -17,7 +17,6 @@ use crate::invoke::{self, Invocation, Outcome};
 use crate::policy::Policy;
 use crate::pool::PoolConfig;
 use crate::runtime::Runtime;
-use crate::sandbox::Sandbox;
 use crate::state::{CursorStore, LocalStash, MemoryCursors, StashStore};
 
 /// Builds a [`Host`]. Every setting has a default fit for local use.
@@ -238,7 +237,9 @@ impl Host {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::UnsupportedImport(error_chain(&e)))?;
-        let pre = bindings::AppPre::new(pre).map_err(|e| LoadError::WrongWorld(error_chain(&e)))?;
+        let pre = bindings::AppPre::new(pre)
+            .and_then(|pre| bindings::Exports::new(&pre))
+            .map_err(|e| LoadError::WrongWorld(error_chain(&e)))?;
         let stored = stored.and_then(|text| match Definition::parse(&text) {
             Ok(definition) => Some(definition),
             Err(e) => {
@@ -326,7 +327,7 @@ impl HostInner {
 /// A component linked, with its definition: what loads of the same bytes share.
 #[derive(Clone)]
 struct Linked {
-    pre: bindings::AppPre<Sandbox>,
+    pre: bindings::Exports,
     definition: Arc<Definition>,
 }
 
@@ -381,7 +382,7 @@ pub struct LoadInfo {
 
 pub(crate) struct Loaded {
     pub(crate) host: Arc<HostInner>,
-    pub(crate) pre: bindings::AppPre<Sandbox>,
+    pub(crate) pre: bindings::Exports,
     pub(crate) definition: Arc<Definition>,
     load: LoadInfo,
     /// The censor of the last call, by its secrets: calls of the same
@@ -390,12 +391,7 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    fn new(
-        host: Arc<HostInner>,
-        pre: bindings::AppPre<Sandbox>,
-        definition: Arc<Definition>,
-        load: LoadInfo,
-    ) -> Loaded {
+    fn new(host: Arc<HostInner>, pre: bindings::Exports, definition: Arc<Definition>, load: LoadInfo) -> Loaded {
         Loaded { host, pre, definition, load, last_censor: Mutex::default() }
     }
 

@@ -95,10 +95,7 @@ enum Entry<'a> {
 }
 
 /// Call `definition()` on a fresh instance.
-pub(crate) async fn read_definition(
-    host: &Arc<HostInner>,
-    pre: &bindings::AppPre<Sandbox>,
-) -> Result<String, CallError> {
+pub(crate) async fn read_definition(host: &Arc<HostInner>, pre: &bindings::Exports) -> Result<String, CallError> {
     let limits = host.policy.limits.clone();
     let record = SharedRecord::new(Arc::new(Censor::default()), limits.log_bytes);
     let deadline = Instant::now() + limits.timeout;
@@ -199,7 +196,7 @@ pub(crate) async fn run(app: &App, invocation: Invocation) -> Outcome {
 /// Instantiate and call; classify whatever went wrong.
 async fn call_guest(
     host: &HostInner,
-    pre: &bindings::AppPre<Sandbox>,
+    pre: &bindings::Exports,
     call: Arc<CallContext>,
     entry: Entry<'_>,
 ) -> (Result<String, CallError>, Option<String>) {
@@ -219,11 +216,16 @@ async fn call_guest(
     });
     let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
     let outcome = tokio::time::timeout(budget, async {
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| (true, e))?;
-        let api = instance.zapwasm_integration_integration();
+        let instance = pre.instantiate(&mut store).await.map_err(|e| (true, e))?;
         match entry {
-            Entry::Definition => api.call_definition(&mut store).await.map(Ok),
-            Entry::Run { method, bundle } => api.call_run(&mut store, method, bundle).await,
+            Entry::Definition => match pre.definition(&mut store, &instance) {
+                Ok(definition) => definition.call_async(&mut store, ()).await.map(|(json,)| Ok(json)),
+                Err(e) => Err(e),
+            },
+            Entry::Run { method, bundle } => match pre.run(&mut store, &instance) {
+                Ok(run) => run.call_async(&mut store, (method, bundle)).await.map(|(result,)| result),
+                Err(e) => Err(e),
+            },
         }
         .map_err(|e| (false, e))
     })

@@ -4,12 +4,25 @@
 //   RESULT <json>         the figures of every phase, at the end
 // Configuration is one JSON argument:
 //   {"base_url", "slow_url", "api_key", "duration_ms", "warmup_ms",
-//    "concurrency": [1, 50], "in_flight": N}
+//    "concurrency": [1, 50], "in_flight": N, "interleave": false}
+// After the first call it runs the in-flight phase, a warm-up of warmup_ms
+// at the largest concurrency, then one load phase of duration_ms per
+// concurrency. With "interleave": true the caller chooses the load phases
+// instead ("concurrency" then only sizes the warm-up and duration_ms is not
+// used), so that it can run zapwasm between them and both meet the same load
+// on the machine: after the warm-up the script prints `READY` and reads
+// commands from stdin, one a line:
+//   load <concurrency> <duration_ms>   run one load phase, print PHASE <json>
+//   done                               print RESULT <json> and exit
+// The end of stdin counts as `done`. A PHASE object is one element of
+// RESULT's "phases": {concurrency, latencies_us, elapsed_s, errors,
+// first_error, peak_rss_mib}.
 // The harness sets NODE_ENV=test and LOGGING_ENDPOINT to a closed loopback
 // port; the app tester sets no log token, so nothing is sent anyway.
 'use strict';
 
 const fs = require('fs');
+const readline = require('readline');
 
 const config = JSON.parse(process.argv[2]);
 process.env.BENCH_BASE_URL = config.base_url;
@@ -93,6 +106,28 @@ const inFlight = async (count) => {
   };
 };
 
+// The load phases the caller asks for on stdin (see the top), in order.
+const commandedPhases = async () => {
+  const phases = [];
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  process.stdout.write('READY\n');
+  for await (const line of lines) {
+    const [command, ...args] = line.trim().split(/\s+/);
+    if (command === 'done') {
+      break;
+    }
+    const [concurrency, durationMs] = args.map(Number);
+    if (command !== 'load' || !(concurrency >= 1) || !(durationMs > 0)) {
+      throw new Error(`unknown command ${JSON.stringify(line)}; expected "load <concurrency> <duration_ms>" or "done"`);
+    }
+    const phase = await load(concurrency, durationMs);
+    phases.push(phase);
+    process.stdout.write(`PHASE ${JSON.stringify(phase)}\n`);
+  }
+  lines.close();
+  return phases;
+};
+
 const main = async () => {
   await callOnce();
   process.stdout.write(`FIRST ${process.uptime() * 1000}\n`);
@@ -101,9 +136,13 @@ const main = async () => {
   // the calls in flight would fit in it.
   const inflight = config.in_flight > 0 ? await inFlight(config.in_flight) : null;
   await load(Math.max(...config.concurrency), config.warmup_ms);
-  const phases = [];
-  for (const concurrency of config.concurrency) {
-    phases.push(await load(concurrency, config.duration_ms));
+  let phases = [];
+  if (config.interleave) {
+    phases = await commandedPhases();
+  } else {
+    for (const concurrency of config.concurrency) {
+      phases.push(await load(concurrency, config.duration_ms));
+    }
   }
   const result = {
     node: process.version,

@@ -2,10 +2,17 @@
 //! Node runtime), driven through its app tester by `reference/bench.js`
 //! against the same API: throughput at concurrency 1 and 50, time from
 //! process start to first result, RSS, memory per in-flight invocation.
+//!
+//! The throughputs are compared with zapwasm's measured alongside, not with
+//! the `http_get` scenario's: the load on a shared machine moves from minute
+//! to minute, so for each round and each concurrency the reference runs one
+//! timed phase (`bench.js` waits for it on stdin) and zapwasm one round in a
+//! fresh `http_get_zapwasm` worker, the side that goes first alternating
+//! from round to round, and each side's rounds are pooled.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -50,25 +57,78 @@ fn ensure_installed(dir: &Path) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("npm install failed ({status})")) }
 }
 
-/// Figures from one phase the script reported.
-fn phase_figures(phase: &Value) -> Figures {
-    let latencies = phase["latencies_us"]
-        .as_array()
-        .map(|items| items.iter().filter_map(Value::as_f64).map(|us| (us * 1e3) as u64).collect())
-        .unwrap_or_default();
-    Figures::pooled(vec![Phase {
+/// The concurrencies compared, each timed in every round.
+const CONCURRENCY: [usize; 2] = [1, 50];
+
+/// A phase's raw record from JSON: a load phase the script reported
+/// (latencies in `latencies_us`) or a zapwasm worker's round (in
+/// `latencies_ns`, with `cpu_s` and `instructions` where measured).
+fn phase(value: &Value) -> Phase {
+    let latencies = match value.get("latencies_ns").and_then(Value::as_array) {
+        Some(items) => items.iter().filter_map(Value::as_u64).collect(),
+        None => value["latencies_us"]
+            .as_array()
+            .map(|items| items.iter().filter_map(Value::as_f64).map(|us| (us * 1e3) as u64).collect())
+            .unwrap_or_default(),
+    };
+    Phase {
         latencies_ns: latencies,
-        errors: phase["errors"].as_u64().unwrap_or(0),
-        first_error: phase["first_error"].as_str().map(str::to_string),
-        elapsed: Duration::from_secs_f64(phase["elapsed_s"].as_f64().unwrap_or(0.0)),
-        peak_rss_mib: phase["peak_rss_mib"].as_f64().unwrap_or(0.0),
-        cpu: None,
-        instructions: None,
-    }])
+        errors: value["errors"].as_u64().unwrap_or(0),
+        first_error: value["first_error"].as_str().map(str::to_string),
+        elapsed: Duration::from_secs_f64(value["elapsed_s"].as_f64().unwrap_or(0.0)),
+        peak_rss_mib: value["peak_rss_mib"].as_f64().unwrap_or(0.0),
+        cpu: value["cpu_s"].as_f64().map(Duration::from_secs_f64),
+        instructions: value["instructions"].as_u64(),
+    }
+}
+
+/// The script's stdout, a line at a time.
+struct Script {
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Script {
+    /// The rest of the next line that starts with `prefix`; other lines are
+    /// passed on to stderr. An error if the script ends first.
+    fn expect(&mut self, prefix: &str) -> Result<String, String> {
+        for line in self.lines.by_ref().map_while(Result::ok) {
+            match line.strip_prefix(prefix) {
+                Some(rest) => return Ok(rest.trim_start().to_string()),
+                None => eprintln!("  reference: {line}"),
+            }
+        }
+        Err(format!("the reference script ended before its {prefix} line; see its output above"))
+    }
+}
+
+/// Ask the script for one load phase and wait for it.
+fn reference_phase(
+    stdin: &mut ChildStdin,
+    script: &mut Script,
+    concurrency: usize,
+    seconds: f64,
+) -> Result<Phase, String> {
+    writeln!(stdin, "load {concurrency} {}", (seconds * 1000.0).round() as u64)
+        .and_then(|()| stdin.flush())
+        .map_err(|e| format!("cannot ask the reference script for a phase: {e}"))?;
+    let json = script.expect("PHASE")?;
+    let value: Value = serde_json::from_str(&json).map_err(|e| format!("the script's phase is not JSON: {e}"))?;
+    Ok(phase(&value))
 }
 
 /// Run the reference, or say why it was skipped (`{"skipped": why}`).
-pub fn run(base_url: &str, slow_url: &str, api_key: &str, seconds: f64) -> Value {
+/// `zapwasm_round(concurrency)` runs one round of zapwasm's `http_get` at
+/// that concurrency in a fresh worker and returns what the worker reported
+/// (its raw record under `phase`); it is called `rounds` times per
+/// concurrency, between the reference's phases of `seconds` each.
+pub fn run(
+    base_url: &str,
+    slow_url: &str,
+    api_key: &str,
+    seconds: f64,
+    rounds: u32,
+    mut zapwasm_round: impl FnMut(usize) -> Result<Value, String>,
+) -> Value {
     if !works("node") || !works("npm") {
         return json!({ "skipped": "node and npm are needed for the reference runtime (zapier-platform-core); install Node.js 18 or later to compare" });
     }
@@ -80,10 +140,10 @@ pub fn run(base_url: &str, slow_url: &str, api_key: &str, seconds: f64) -> Value
         "base_url": base_url,
         "slow_url": slow_url,
         "api_key": api_key,
-        "duration_ms": (seconds * 1000.0) as u64,
         "warmup_ms": 500,
-        "concurrency": [1, 50],
+        "concurrency": CONCURRENCY,
         "in_flight": IN_FLIGHT,
+        "interleave": true,
     });
     let started = Instant::now();
     let child = Command::new("node")
@@ -92,6 +152,7 @@ pub fn run(base_url: &str, slow_url: &str, api_key: &str, seconds: f64) -> Value
         .arg(config.to_string())
         .env("NODE_ENV", "test")
         .env("LOGGING_ENDPOINT", format!("http://127.0.0.1:{}", closed_port()))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn();
@@ -99,33 +160,68 @@ pub fn run(base_url: &str, slow_url: &str, api_key: &str, seconds: f64) -> Value
         Ok(child) => child,
         Err(e) => return json!({ "skipped": format!("cannot start node: {e}") }),
     };
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (mut first_result, mut result) = (None, None);
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if line.starts_with("FIRST ") && first_result.is_none() {
-            first_result = Some(started.elapsed());
-        } else if let Some(json) = line.strip_prefix("RESULT ") {
-            result = serde_json::from_str::<Value>(json).ok();
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut script = Script { lines: BufReader::new(child.stdout.take().expect("piped stdout")).lines() };
+
+    let mut first_result = None;
+    let mut theirs: Vec<Vec<Phase>> = CONCURRENCY.iter().map(|_| Vec::new()).collect();
+    let mut ours: Vec<Result<Vec<Phase>, String>> = CONCURRENCY.iter().map(|_| Ok(Vec::new())).collect();
+    let mut measure = || -> Result<Value, String> {
+        script.expect("FIRST")?;
+        first_result = Some(started.elapsed());
+        script.expect("READY")?;
+        for round in 0..rounds {
+            for (at, &concurrency) in CONCURRENCY.iter().enumerate() {
+                let first = if round % 2 == 0 { "the reference" } else { "zapwasm" };
+                eprintln!("reference: round {} of {rounds} at c={concurrency}, {first} first", round + 1);
+                // A failed round spoils the side's figure: keep the first failure.
+                let mut run_ours = || {
+                    let outcome = zapwasm_round(concurrency).map(|result| phase(&result["phase"]));
+                    match (&mut ours[at], outcome) {
+                        (Ok(phases), Ok(phase)) => phases.push(phase),
+                        (side @ Ok(_), Err(why)) => *side = Err(why),
+                        (Err(_), _) => {}
+                    }
+                };
+                if round % 2 == 1 {
+                    run_ours();
+                }
+                theirs[at].push(reference_phase(&mut stdin, &mut script, concurrency, seconds)?);
+                if round % 2 == 0 {
+                    run_ours();
+                }
+            }
         }
+        writeln!(stdin, "done").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
+        let json = script.expect("RESULT")?;
+        serde_json::from_str::<Value>(&json).map_err(|e| format!("the script's result is not JSON: {e}"))
+    };
+    let outcome = measure();
+    drop(stdin);
+    if outcome.is_err() {
+        // Ended early: the script may be in the middle of a phase.
+        let _ = child.kill();
     }
     let status = child.wait();
-    let (Some(first_result), Some(result)) = (first_result, result) else {
-        return json!({ "error": format!("the reference run failed ({status:?}); see its output above") });
+    let (result, first_result) = match (outcome, first_result) {
+        (Ok(result), Some(first_result)) => (result, first_result),
+        (outcome, _) => {
+            let why = outcome.err().unwrap_or_default();
+            return json!({ "error": format!("the reference run failed ({status:?}): {why}") });
+        }
     };
-    let phases: Vec<Value> = result["phases"].as_array().cloned().unwrap_or_default();
-    let by_concurrency = |c: u64| phases.iter().find(|p| p["concurrency"].as_u64() == Some(c)).map(phase_figures);
     let in_flight = &result["in_flight"];
     let count = in_flight["count"].as_f64().unwrap_or(1.0).max(1.0);
     let per_invocation_kib = (in_flight["peak_rss_mib"].as_f64().unwrap_or(0.0)
         - in_flight["idle_rss_mib"].as_f64().unwrap_or(0.0))
         * 1024.0
         / count;
-    json!({
+    let mut out = json!({
         "node": result["node"],
         "zapier_platform_core": result["core"],
         "first_result_ms": first_result.as_secs_f64() * 1e3,
-        "c1": by_concurrency(1),
-        "c50": by_concurrency(50),
+        "rounds": rounds,
+        "seconds_per_round": seconds,
         "in_flight": {
             "count": in_flight["count"],
             "completed": in_flight["completed"],
@@ -136,5 +232,15 @@ pub fn run(base_url: &str, slow_url: &str, api_key: &str, seconds: f64) -> Value
             "per_invocation_kib": per_invocation_kib,
         },
         "vm_hwm_mib": result["vm_hwm_mib"],
-    })
+    });
+    // `c50`: the reference's rounds at c=50 pooled; `c50_zapwasm`: zapwasm's
+    // rounds that alternated with them.
+    for ((concurrency, theirs), ours) in CONCURRENCY.iter().zip(theirs).zip(ours) {
+        out[format!("c{concurrency}")] = json!(Figures::pooled(theirs));
+        out[format!("c{concurrency}_zapwasm")] = match ours {
+            Ok(phases) => json!(Figures::pooled(phases)),
+            Err(why) => json!({ "error": why }),
+        };
+    }
+    out
 }

@@ -1,6 +1,10 @@
 //! The scenarios that run inside a worker process (the bench binary started
 //! again with `--worker`), one process per scenario so each has its own
 //! peak RSS. A worker prints one `RESULT <json>` line on stdout.
+//!
+//! `http_get_zapwasm` is the exception to one process per scenario: it is
+//! one round of `http_get`'s zapwasm side, and the `reference` scenario
+//! starts one such worker per round, between the reference's own rounds.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,8 +21,8 @@ use crate::stats::{self, Figures, Phase, RssSampler, TaskRecord};
 /// What the orchestrator tells a worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerConfig {
-    /// `no_io`, `http_get`, `in_flight`, `censor`, `load`, or `prime` (fill
-    /// the compiled-component cache).
+    /// `no_io`, `http_get`, `http_get_zapwasm`, `in_flight`, `censor`,
+    /// `load`, or `prime` (fill the compiled-component cache).
     pub scenario: String,
     /// The bench guest component.
     pub component: PathBuf,
@@ -36,6 +40,9 @@ pub struct WorkerConfig {
     pub threads: usize,
     /// Invocations at once (`in_flight`).
     pub count: usize,
+    /// Calls at once (`http_get_zapwasm`, where 0 counts as 1).
+    #[serde(default)]
+    pub concurrency: usize,
     /// `zapwasm` or `reqwest` (`in_flight`).
     pub side: String,
     /// A compiled-component cache directory.
@@ -56,6 +63,7 @@ pub fn main(config: WorkerConfig) {
         match config.scenario.as_str() {
             "no_io" => no_io(&config).await,
             "http_get" => http_get(&config).await,
+            "http_get_zapwasm" => http_get_zapwasm(&config).await,
             "in_flight" => in_flight(&config).await,
             "censor" => censor(&config).await,
             "load" => load(&config).await,
@@ -154,23 +162,32 @@ fn api_bundle(api_key: &str) -> Bundle {
 }
 
 /// `no_io`: a computed list, a fresh instance per call, on `threads` workers
-/// (two tasks per worker).
+/// (two tasks per worker), alternating round by round with the `empty`
+/// trigger: the same call with no work in it, the floor under `no_io`.
 async fn no_io(config: &WorkerConfig) -> Value {
     let host = local_host(Some(&config.cache_dir));
     let app = load_app(&host, config).await;
-    let call = move || {
+    let trigger = |key: &'static str, items: usize| {
         let app = app.clone();
-        async move { invoke_expecting(&app, "triggers.no_io.operation.perform", Bundle::default(), 10).await }
+        move || {
+            let app = app.clone();
+            async move {
+                invoke_expecting(&app, &format!("triggers.{key}.operation.perform"), Bundle::default(), items).await
+            }
+        }
     };
-    drive(config.threads * 2, 0.5, call.clone()).await;
-    let mut phases = Vec::new();
+    let (listing, empty) = (trigger("no_io", 10), trigger("empty", 0));
+    drive(config.threads * 2, 0.5, listing.clone()).await;
+    let (mut phases, mut empty_phases) = (Vec::new(), Vec::new());
     for _ in 0..config.rounds {
-        phases.push(drive(config.threads * 2, config.seconds, call.clone()).await);
+        phases.push(drive(config.threads * 2, config.seconds, listing.clone()).await);
+        empty_phases.push(drive(config.threads * 2, config.seconds, empty.clone()).await);
     }
     json!({
         "threads": config.threads,
         "pooling": host.is_pooling(),
         "figures": Figures::pooled(phases),
+        "empty": Figures::pooled(empty_phases),
         "vm_hwm_mib": stats::hwm_mib(),
     })
 }
@@ -208,19 +225,36 @@ async fn direct_get(client: &reqwest::Client, base: &str, api_key: &str) -> Resu
     }
 }
 
-/// `http_get`: the trigger through the host and the same GET by reqwest,
+/// The bench app with the example API as its `BENCH_BASE_URL`, as
+/// `http_get` calls it.
+async fn http_get_app(host: &Host, config: &WorkerConfig) -> App {
+    load_app(host, config).await.with_env([("BENCH_BASE_URL", config.base_url.clone())])
+}
+
+/// One call of the `http_get` trigger through the host: it must return the
+/// page's 10 contacts.
+async fn http_get_through_host(app: App, bundle: Bundle) -> Result<(), String> {
+    invoke_expecting(&app, "triggers.http_get.operation.perform", bundle, 10).await
+}
+
+/// One call of the `http_get_raw` trigger: the same GET, its body not
+/// parsed, no items returned.
+async fn http_get_raw_through_host(app: App, bundle: Bundle) -> Result<(), String> {
+    invoke_expecting(&app, "triggers.http_get_raw.operation.perform", bundle, 0).await
+}
+
+/// `http_get`: the trigger through the host, the same GET by reqwest, and
+/// the `http_get_raw` trigger (the floor: the GET without parsing its body),
 /// alternating round by round, at concurrency 1, 16 and 50.
 async fn http_get(config: &WorkerConfig) -> Value {
     let host = local_host(Some(&config.cache_dir));
-    let app = load_app(&host, config).await.with_env([("BENCH_BASE_URL", config.base_url.clone())]);
+    let app = http_get_app(&host, config).await;
     let bundle = api_bundle(&config.api_key);
-    let through_host = {
-        let app = app.clone();
-        move || {
-            let (app, bundle) = (app.clone(), bundle.clone());
-            async move { invoke_expecting(&app, "triggers.http_get.operation.perform", bundle, 10).await }
-        }
+    let raw = {
+        let (app, bundle) = (app.clone(), bundle.clone());
+        move || http_get_raw_through_host(app.clone(), bundle.clone())
     };
+    let through_host = move || http_get_through_host(app.clone(), bundle.clone());
     let client = direct_client();
     let direct = {
         let (base, key) = (Arc::new(config.base_url.clone()), Arc::new(config.api_key.clone()));
@@ -234,17 +268,58 @@ async fn http_get(config: &WorkerConfig) -> Value {
     drive(50, 0.5, through_host.clone()).await;
     let mut levels = serde_json::Map::new();
     for concurrency in [1usize, 16, 50] {
-        let (mut zapwasm, mut reqwest) = (Vec::new(), Vec::new());
+        let (mut zapwasm, mut reqwest, mut unparsed) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..config.rounds {
             reqwest.push(drive(concurrency, config.seconds, direct.clone()).await);
             zapwasm.push(drive(concurrency, config.seconds, through_host.clone()).await);
+            unparsed.push(drive(concurrency, config.seconds, raw.clone()).await);
         }
         levels.insert(
             concurrency.to_string(),
-            json!({ "zapwasm": Figures::pooled(zapwasm), "reqwest": Figures::pooled(reqwest) }),
+            json!({
+                "zapwasm": Figures::pooled(zapwasm),
+                "reqwest": Figures::pooled(reqwest),
+                "raw": Figures::pooled(unparsed),
+            }),
         );
     }
     json!({ "concurrency": levels, "vm_hwm_mib": stats::hwm_mib() })
+}
+
+/// `http_get_zapwasm`: one round of `http_get`'s zapwasm side at
+/// `concurrency`, after a warm-up at the same concurrency, in a process of
+/// its own. The `reference` scenario runs one per round between the
+/// reference's rounds and pools them, so it gets the round's raw record
+/// (see [`phase_json`]) rather than figures.
+async fn http_get_zapwasm(config: &WorkerConfig) -> Value {
+    let host = local_host(Some(&config.cache_dir));
+    let app = http_get_app(&host, config).await;
+    let bundle = api_bundle(&config.api_key);
+    let through_host = move || http_get_through_host(app.clone(), bundle.clone());
+    let concurrency = config.concurrency.max(1);
+    drive(concurrency, 0.5, through_host.clone()).await;
+    let phase = drive(concurrency, config.seconds, through_host).await;
+    json!({
+        "concurrency": concurrency,
+        "pooling": host.is_pooling(),
+        "phase": phase_json(&phase),
+        "vm_hwm_mib": stats::hwm_mib(),
+    })
+}
+
+/// A phase's raw record as JSON, for the orchestrator to pool with other
+/// rounds: `latencies_ns`, `errors`, `first_error`, `elapsed_s`,
+/// `peak_rss_mib`, and, where measured, `cpu_s` and `instructions`.
+fn phase_json(phase: &Phase) -> Value {
+    json!({
+        "latencies_ns": phase.latencies_ns,
+        "errors": phase.errors,
+        "first_error": phase.first_error,
+        "elapsed_s": phase.elapsed.as_secs_f64(),
+        "peak_rss_mib": phase.peak_rss_mib,
+        "cpu_s": phase.cpu.map(|cpu| cpu.as_secs_f64()),
+        "instructions": phase.instructions,
+    })
 }
 
 /// Reset this process's peak RSS (VmHWM) to its current RSS. Linux allows it

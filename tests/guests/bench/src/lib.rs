@@ -7,6 +7,11 @@
 //!   account's `X-API-Key`, returning the page's contacts: the example CRM
 //!   integration's `new_contact` without its cursor. The reference runtime
 //!   runs the same trigger in JavaScript (`host/benches/reference/app.js`).
+//! - `empty` and `http_get_raw`: the floors of the two above, for the
+//!   benchmark's "what limits" figures: `empty` returns `[]` at once, and
+//!   `http_get_raw` makes the same GET as a raw request (its body never
+//!   parsed) and returns `[]`, so what is left is the fresh instance, the
+//!   SDK's call and request lifecycle, and the host's HTTP.
 //! - `censor`: logs [`CENSOR_LINES`] lines, each holding some of the
 //!   [`SECRETS`] values; the benchmark calls it with those values as
 //!   authData (all censored) and with none (nothing to censor).
@@ -27,12 +32,14 @@ fn app() -> App {
         .trigger(trigger("no_io", "Triggers with a computed list, touching nothing outside.", no_io))
         .trigger(trigger("http_get", "Triggers with one page of contacts from the CRM API.", http_get))
         .trigger(trigger("censor", "Triggers after logging lines full of secrets.", censor))
+        .trigger(trigger("empty", "Triggers with nothing, at once.", empty))
+        .trigger(trigger("http_get_raw", "Triggers with nothing after one raw GET of the CRM API.", http_get_raw))
 }
 
 zapwasm_guest::export_app!(app);
 
 /// A polling trigger with an `id` primary key and a one-item sample.
-fn trigger(key: &str, description: &str, perform: Perform) -> Trigger {
+fn trigger(key: &'static str, description: &'static str, perform: Perform) -> Trigger {
     Trigger::new(key, "Item").display(key, description).operation(
         Operation::polling()
             .perform(perform)
@@ -55,15 +62,38 @@ fn no_io(_z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
 /// `GET {BENCH_BASE_URL}/contacts?limit=10`, authenticated by
 /// `authData.api_key`.
 fn http_get(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
-    let base = z.env("BENCH_BASE_URL").ok_or_else(|| ZError::general("BENCH_BASE_URL is not configured"))?;
-    let request = Request::get(format!("{}/contacts", base.trim_end_matches('/')))
-        .param("limit", 10)
-        .header("X-API-Key", bundle.auth_str("api_key").unwrap_or_default());
-    let mut page = z.request(request)?.data.unwrap_or_default();
+    let mut page = z.request(contacts_request(z, bundle)?)?.data.unwrap_or_default();
     match page.get_mut("contacts").map(Value::take) {
         Some(contacts @ Value::Array(_)) => Ok(contacts),
         _ => Err(ZError::general("the answer has no \"contacts\" array")),
     }
+}
+
+/// `triggers.empty.operation.perform`: no items.
+fn empty(_z: &Z, _bundle: &Bundle) -> Result<Value, ZError> {
+    Ok(Value::Array(Vec::new()))
+}
+
+/// `triggers.http_get_raw.operation.perform`: `http_get`'s request as a raw
+/// request (the body is not parsed), answering no items once the page came.
+fn http_get_raw(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let response = z.request(contacts_request(z, bundle)?.raw(true))?;
+    if response.status != 200 || response.bytes.is_empty() {
+        return Err(ZError::general(format!(
+            "the API answered {} with {} bytes",
+            response.status,
+            response.bytes.len()
+        )));
+    }
+    Ok(Value::Array(Vec::new()))
+}
+
+/// `GET {BENCH_BASE_URL}/contacts?limit=10` with the account's key.
+fn contacts_request(z: &Z, bundle: &Bundle) -> Result<Request, ZError> {
+    let base = z.env("BENCH_BASE_URL").ok_or_else(|| ZError::general("BENCH_BASE_URL is not configured"))?;
+    Ok(Request::get(format!("{}/contacts", base.trim_end_matches('/')))
+        .param("limit", 10)
+        .header("X-API-Key", bundle.auth_str("api_key").unwrap_or_default()))
 }
 
 /// The `index`th secret the `censor` trigger writes, and the benchmark sends

@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use zapwasm_guest::prelude::*;
 
-fn attack(key: &str, perform: fn(&Z, &Bundle) -> Result<Value, ZError>) -> Trigger {
+fn attack(key: &'static str, perform: fn(&Z, &Bundle) -> Result<Value, ZError>) -> Trigger {
     Trigger::new(key, "Attack")
         .display(key, "An attack on the sandbox.")
         .operation(Operation::polling().perform(perform).sample(json!({"id": 1})))

@@ -71,7 +71,7 @@ fn app() -> App {
 
 zapwasm_guest::export_app!(app);
 
-fn create(key: &str, description: &str, perform: Perform) -> Create {
+fn create(key: &'static str, description: &'static str, perform: Perform) -> Create {
     Create::new(key, "Item")
         .display(key, description)
         .operation(Operation::new().perform(perform).sample(json!({"id": 1})))
