@@ -194,6 +194,11 @@ impl Host {
     /// (same inode, length, mtime and ctime) is not read again.
     pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<App, LoadError> {
         let started = Instant::now();
+        // An unchanged file this host loaded lately costs a stat and a
+        // lookup: done here, without a round trip to the blocking pool.
+        if let Some(found) = self.inner.find_recent_file(path.as_ref()) {
+            return self.finish_load(started, found).await;
+        }
         let path = path.as_ref().to_path_buf();
         let inner = self.inner.clone();
         let found = tokio::task::spawn_blocking(move || inner.find_file(&path))
@@ -284,6 +289,15 @@ enum Found {
 impl HostInner {
     /// `find` for a file, skipping the read and the hash when the file is
     /// unchanged since this host last loaded it. Blocking.
+    /// The app of `path` still held, when the file is unchanged since it
+    /// was loaded (its stamp matches).
+    fn find_recent_file(&self, path: &Path) -> Option<Found> {
+        let before = FileStamp::of(&std::fs::metadata(path).ok()?)?;
+        let digest = self.stamps.digest(path, &before)?;
+        let linked = self.recently_loaded(&digest)?;
+        Some(Found::Recent { digest, linked })
+    }
+
     fn find_file(&self, path: &Path) -> Result<Found, LoadError> {
         let read_error = |source| LoadError::Read { path: path.to_path_buf(), source };
         let stamp = |file: &std::fs::File| file.metadata().ok().as_ref().and_then(FileStamp::of);
