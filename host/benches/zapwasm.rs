@@ -165,11 +165,16 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
             "reference" => {
                 eprintln!("running reference (zapier-platform-core)");
                 runtime.block_on(servers::most_waiting(&servers.slow_url));
-                // zapwasm's side of each round: a fresh worker, as every scenario has.
-                let zapwasm_round =
-                    |concurrency: usize| setup::run_worker(&WorkerConfig { concurrency, ..worker("http_get_zapwasm") });
+                // zapwasm's side of each round: one long-lived worker, as the
+                // reference is one long-lived process.
+                let mut zapwasm = setup::PhasedWorker::start(&worker("http_get_zapwasm"));
+                let zapwasm_round = |concurrency: usize| match &mut zapwasm {
+                    Ok(worker) => worker.phase(concurrency, seconds),
+                    Err(why) => Err(why.clone()),
+                };
                 let mut result =
                     reference::run(&base_url, &servers.slow_url, servers::API_KEY, seconds, rounds, zapwasm_round);
+                drop(zapwasm);
                 if let Some(flight) = result.get_mut("in_flight") {
                     with_most_waiting(flight, runtime.block_on(servers::most_waiting(&servers.slow_url)));
                 }

@@ -6,17 +6,19 @@
 //! The throughputs are compared with zapwasm's measured alongside, not with
 //! the `http_get` scenario's: the load on a shared machine moves from minute
 //! to minute, so for each round and each concurrency the reference runs one
-//! timed phase (`bench.js` waits for it on stdin) and zapwasm one round in a
-//! fresh `http_get_zapwasm` worker, the side that goes first alternating
-//! from round to round, and each side's rounds are pooled.
+//! timed phase (`bench.js` waits for it on stdin) and zapwasm one round in
+//! its `http_get_zapwasm` worker (also one process for all rounds, also
+//! waiting on stdin), the side that goes first alternating from round to
+//! round, and each side's rounds are pooled.
 
-use std::io::{BufRead, BufReader, Lines, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::setup::Announcements;
 use crate::stats::{Figures, Phase};
 
 /// Invocations the reference keeps in flight at once. Fewer than zapwasm's
@@ -82,29 +84,10 @@ fn phase(value: &Value) -> Phase {
     }
 }
 
-/// The script's stdout, a line at a time.
-struct Script {
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl Script {
-    /// The rest of the next line that starts with `prefix`; other lines are
-    /// passed on to stderr. An error if the script ends first.
-    fn expect(&mut self, prefix: &str) -> Result<String, String> {
-        for line in self.lines.by_ref().map_while(Result::ok) {
-            match line.strip_prefix(prefix) {
-                Some(rest) => return Ok(rest.trim_start().to_string()),
-                None => eprintln!("  reference: {line}"),
-            }
-        }
-        Err(format!("the reference script ended before its {prefix} line; see its output above"))
-    }
-}
-
 /// Ask the script for one load phase and wait for it.
 fn reference_phase(
     stdin: &mut ChildStdin,
-    script: &mut Script,
+    script: &mut Announcements,
     concurrency: usize,
     seconds: f64,
 ) -> Result<Phase, String> {
@@ -118,7 +101,7 @@ fn reference_phase(
 
 /// Run the reference, or say why it was skipped (`{"skipped": why}`).
 /// `zapwasm_round(concurrency)` runs one round of zapwasm's `http_get` at
-/// that concurrency in a fresh worker and returns what the worker reported
+/// that concurrency in its worker and returns what the worker reported
 /// (its raw record under `phase`); it is called `rounds` times per
 /// concurrency, between the reference's phases of `seconds` each.
 pub fn run(
@@ -161,7 +144,7 @@ pub fn run(
         Err(e) => return json!({ "skipped": format!("cannot start node: {e}") }),
     };
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut script = Script { lines: BufReader::new(child.stdout.take().expect("piped stdout")).lines() };
+    let mut script = Announcements::new(child.stdout.take().expect("piped stdout"), "reference");
 
     let mut first_result = None;
     let mut theirs: Vec<Vec<Phase>> = CONCURRENCY.iter().map(|_| Vec::new()).collect();

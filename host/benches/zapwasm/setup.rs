@@ -1,9 +1,9 @@
 //! What the orchestrator prepares before measuring: where things are, the
 //! bench guest component, the machine's description, and worker processes.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{Value, json};
 
@@ -91,6 +91,75 @@ fn date() -> String {
 
 /// Run one scenario in a fresh worker process (this binary again) and
 /// return what it printed after `RESULT `.
+/// The stdout of a process that announces what it did in lines starting
+/// with a word (`READY`, `PHASE <json>`, ...).
+pub struct Announcements {
+    lines: Lines<BufReader<ChildStdout>>,
+    who: &'static str,
+}
+
+impl Announcements {
+    pub fn new(stdout: ChildStdout, who: &'static str) -> Announcements {
+        Announcements { lines: BufReader::new(stdout).lines(), who }
+    }
+
+    /// The rest of the next line starting with `prefix`; other lines are
+    /// passed on to stderr. An error if the process ends first.
+    pub fn expect(&mut self, prefix: &str) -> Result<String, String> {
+        for line in self.lines.by_ref().map_while(Result::ok) {
+            match line.strip_prefix(prefix) {
+                Some(rest) => return Ok(rest.trim_start().to_string()),
+                None => eprintln!("  {}: {line}", self.who),
+            }
+        }
+        Err(format!("the {} ended before its {prefix} line; see its output above", self.who))
+    }
+}
+
+/// A worker that runs one phase at a time on command (`http_get_zapwasm`):
+/// started once, it answers `load <c> <ms>` with `PHASE <json>`.
+pub struct PhasedWorker {
+    child: Child,
+    stdin: ChildStdin,
+    out: Announcements,
+}
+
+impl PhasedWorker {
+    /// Start it and wait until it is warmed up (`READY`).
+    pub fn start(config: &WorkerConfig) -> Result<PhasedWorker, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;
+        let mut child = Command::new(exe)
+            .args(["--worker", &config_json])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start a worker: {e}"))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let out = Announcements::new(child.stdout.take().expect("piped stdout"), "worker");
+        let mut worker = PhasedWorker { child, stdin, out };
+        worker.out.expect("READY")?;
+        Ok(worker)
+    }
+
+    /// One phase of `seconds` at `concurrency`: what the worker printed.
+    pub fn phase(&mut self, concurrency: usize, seconds: f64) -> Result<Value, String> {
+        writeln!(self.stdin, "load {concurrency} {}", (seconds * 1000.0).round() as u64)
+            .and_then(|()| self.stdin.flush())
+            .map_err(|e| format!("cannot ask the worker for a phase: {e}"))?;
+        let json = self.out.expect("PHASE")?;
+        serde_json::from_str(&json).map_err(|e| format!("the worker's phase is not JSON: {e}"))
+    }
+}
+
+impl Drop for PhasedWorker {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "done").and_then(|()| self.stdin.flush());
+        let _ = self.child.wait();
+    }
+}
+
 pub fn run_worker(config: &WorkerConfig) -> Result<Value, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;

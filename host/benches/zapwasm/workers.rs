@@ -286,25 +286,36 @@ async fn http_get(config: &WorkerConfig) -> Value {
     json!({ "concurrency": levels, "vm_hwm_mib": stats::hwm_mib() })
 }
 
-/// `http_get_zapwasm`: one round of `http_get`'s zapwasm side at
-/// `concurrency`, after a warm-up at the same concurrency, in a process of
-/// its own. The `reference` scenario runs one per round between the
-/// reference's rounds and pools them, so it gets the round's raw record
-/// (see [`phase_json`]) rather than figures.
+/// `http_get_zapwasm`: `http_get`'s zapwasm side, one round at a time on
+/// command, in one long-lived process, as the reference runs its side: after
+/// a warm-up at concurrency 50 it prints `READY`, then for each stdin line
+/// `load <concurrency> <milliseconds>` runs one round and prints `PHASE
+/// <json>` (the round's raw record, see [`phase_json`]), until `done` or the
+/// end of stdin. The `reference` scenario alternates these rounds with the
+/// reference's and pools them.
 async fn http_get_zapwasm(config: &WorkerConfig) -> Value {
     let host = local_host(Some(&config.cache_dir));
     let app = http_get_app(&host, config).await;
     let bundle = api_bundle(&config.api_key);
     let through_host = move || http_get_through_host(app.clone(), bundle.clone());
-    let concurrency = config.concurrency.max(1);
-    drive(concurrency, 0.5, through_host.clone()).await;
-    let phase = drive(concurrency, config.seconds, through_host).await;
-    json!({
-        "concurrency": concurrency,
-        "pooling": host.is_pooling(),
-        "phase": phase_json(&phase),
-        "vm_hwm_mib": stats::hwm_mib(),
-    })
+    drive(50, 0.5, through_host.clone()).await;
+    println!("READY");
+    let mut rounds = 0;
+    for line in std::io::stdin().lines().map_while(Result::ok) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (concurrency, millis) = match words.as_slice() {
+            ["load", c, ms] => match (c.parse::<usize>(), ms.parse::<u64>()) {
+                (Ok(c), Ok(ms)) => (c.max(1), ms),
+                _ => return json!({ "error": format!("bad command {line:?}") }),
+            },
+            ["done"] => break,
+            _ => return json!({ "error": format!("unknown command {line:?}") }),
+        };
+        let phase = drive(concurrency, millis as f64 / 1e3, through_host.clone()).await;
+        println!("PHASE {}", json!({ "concurrency": concurrency, "phase": phase_json(&phase) }));
+        rounds += 1;
+    }
+    json!({ "rounds": rounds, "pooling": host.is_pooling(), "vm_hwm_mib": stats::hwm_mib() })
 }
 
 /// A phase's raw record as JSON, for the orchestrator to pool with other
