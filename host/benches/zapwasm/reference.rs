@@ -13,12 +13,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::setup::Announcements;
+use crate::setup::{Announcements, ask_phase};
 use crate::stats::{Figures, Phase};
 
 /// Invocations the reference keeps in flight at once. Fewer than zapwasm's
@@ -82,21 +82,6 @@ fn phase(value: &Value) -> Phase {
         cpu: value["cpu_s"].as_f64().map(Duration::from_secs_f64),
         instructions: value["instructions"].as_u64(),
     }
-}
-
-/// Ask the script for one load phase and wait for it.
-fn reference_phase(
-    stdin: &mut ChildStdin,
-    script: &mut Announcements,
-    concurrency: usize,
-    seconds: f64,
-) -> Result<Phase, String> {
-    writeln!(stdin, "load {concurrency} {}", (seconds * 1000.0).round() as u64)
-        .and_then(|()| stdin.flush())
-        .map_err(|e| format!("cannot ask the reference script for a phase: {e}"))?;
-    let json = script.expect("PHASE")?;
-    let value: Value = serde_json::from_str(&json).map_err(|e| format!("the script's phase is not JSON: {e}"))?;
-    Ok(phase(&value))
 }
 
 /// Run the reference, or say why it was skipped (`{"skipped": why}`).
@@ -169,7 +154,7 @@ pub fn run(
                 if round % 2 == 1 {
                     run_ours();
                 }
-                theirs[at].push(reference_phase(&mut stdin, &mut script, concurrency, seconds)?);
+                theirs[at].push(phase(&ask_phase(&mut stdin, &mut script, concurrency, seconds)?));
                 if round % 2 == 0 {
                     run_ours();
                 }

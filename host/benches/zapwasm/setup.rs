@@ -116,6 +116,31 @@ impl Announcements {
     }
 }
 
+/// Ask a process that takes phases on stdin (`bench.js` in interleave mode,
+/// an `http_get_zapwasm` worker) for one phase, and read its `PHASE` line.
+pub fn ask_phase(
+    stdin: &mut ChildStdin,
+    out: &mut Announcements,
+    concurrency: usize,
+    seconds: f64,
+) -> Result<Value, String> {
+    writeln!(stdin, "load {concurrency} {}", (seconds * 1000.0).round() as u64)
+        .and_then(|()| stdin.flush())
+        .map_err(|e| format!("cannot ask the {} for a phase: {e}", out.who))?;
+    let json = out.expect("PHASE")?;
+    serde_json::from_str(&json).map_err(|e| format!("the {}'s phase is not JSON: {e}", out.who))
+}
+
+/// The bench binary again, as the worker `config` describes, its stdout
+/// piped and its stderr passed through.
+fn worker_command(config: &WorkerConfig) -> Result<Command, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;
+    let mut command = Command::new(exe);
+    command.args(["--worker", &config_json]).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    Ok(command)
+}
+
 /// A worker that runs one phase at a time on command (`http_get_zapwasm`):
 /// started once, it answers `load <c> <ms>` with `PHASE <json>`.
 pub struct PhasedWorker {
@@ -127,15 +152,8 @@ pub struct PhasedWorker {
 impl PhasedWorker {
     /// Start it and wait until it is warmed up (`READY`).
     pub fn start(config: &WorkerConfig) -> Result<PhasedWorker, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;
-        let mut child = Command::new(exe)
-            .args(["--worker", &config_json])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start a worker: {e}"))?;
+        let mut child =
+            worker_command(config)?.stdin(Stdio::piped()).spawn().map_err(|e| format!("cannot start a worker: {e}"))?;
         let stdin = child.stdin.take().expect("piped stdin");
         let out = Announcements::new(child.stdout.take().expect("piped stdout"), "worker");
         let mut worker = PhasedWorker { child, stdin, out };
@@ -145,11 +163,7 @@ impl PhasedWorker {
 
     /// One phase of `seconds` at `concurrency`: what the worker printed.
     pub fn phase(&mut self, concurrency: usize, seconds: f64) -> Result<Value, String> {
-        writeln!(self.stdin, "load {concurrency} {}", (seconds * 1000.0).round() as u64)
-            .and_then(|()| self.stdin.flush())
-            .map_err(|e| format!("cannot ask the worker for a phase: {e}"))?;
-        let json = self.out.expect("PHASE")?;
-        serde_json::from_str(&json).map_err(|e| format!("the worker's phase is not JSON: {e}"))
+        ask_phase(&mut self.stdin, &mut self.out, concurrency, seconds)
     }
 }
 
@@ -161,14 +175,7 @@ impl Drop for PhasedWorker {
 }
 
 pub fn run_worker(config: &WorkerConfig) -> Result<Value, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
-        .args(["--worker", &config_json])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start a worker: {e}"))?;
+    let mut child = worker_command(config)?.spawn().map_err(|e| format!("cannot start a worker: {e}"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut result = None;
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
