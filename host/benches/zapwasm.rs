@@ -116,7 +116,6 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
         rounds,
         threads: 1,
         count: 0,
-        concurrency: 0,
         side: "zapwasm".into(),
         cache_dir: cache_dir.clone(),
     };

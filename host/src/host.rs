@@ -287,8 +287,6 @@ enum Found {
 }
 
 impl HostInner {
-    /// `find` for a file, skipping the read and the hash when the file is
-    /// unchanged since this host last loaded it. Blocking.
     /// The app of `path` still held, when the file is unchanged since it
     /// was loaded (its stamp matches).
     fn find_recent_file(&self, path: &Path) -> Option<Found> {
@@ -298,6 +296,8 @@ impl HostInner {
         Some(Found::Recent { digest, linked })
     }
 
+    /// `find` for a file, skipping the read and the hash when the file is
+    /// unchanged since this host last loaded it. Blocking.
     fn find_file(&self, path: &Path) -> Result<Found, LoadError> {
         let read_error = |source| LoadError::Read { path: path.to_path_buf(), source };
         let stamp = |file: &std::fs::File| file.metadata().ok().as_ref().and_then(FileStamp::of);

@@ -217,17 +217,7 @@ async fn call_guest(
     let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
     let outcome = tokio::time::timeout(budget, async {
         let instance = pre.instantiate(&mut store).await.map_err(|e| (true, e))?;
-        match entry {
-            Entry::Definition => match pre.definition(&mut store, &instance) {
-                Ok(definition) => definition.call_async(&mut store, ()).await.map(|(json,)| Ok(json)),
-                Err(e) => Err(e),
-            },
-            Entry::Run { method, bundle } => match pre.run(&mut store, &instance) {
-                Ok(run) => run.call_async(&mut store, (method, bundle)).await.map(|(result,)| result),
-                Err(e) => Err(e),
-            },
-        }
-        .map_err(|e| (false, e))
+        call_entry(pre, &mut store, &instance, entry).await.map_err(|e| (false, e))
     })
     .await;
     let timeout =
@@ -239,6 +229,21 @@ async fn call_guest(
         Ok(Err((instantiating, error))) => Err(classify(&error, instantiating, &store, &record, memory_limit, timeout)),
     };
     (result, store.data().callback_url.clone())
+}
+
+/// Call `entry` on a fresh `instance`.
+async fn call_entry(
+    pre: &bindings::Exports,
+    store: &mut Store<Sandbox>,
+    instance: &wasmtime::component::Instance,
+    entry: Entry<'_>,
+) -> wasmtime::Result<Result<String, WitZError>> {
+    Ok(match entry {
+        Entry::Definition => Ok(pre.definition(&mut *store, instance)?.call_async(&mut *store, ()).await?.0),
+        Entry::Run { method, bundle } => {
+            pre.run(&mut *store, instance)?.call_async(&mut *store, (method, bundle)).await?.0
+        }
+    })
 }
 
 fn classify(

@@ -2,9 +2,9 @@
 //! again with `--worker`), one process per scenario so each has its own
 //! peak RSS. A worker prints one `RESULT <json>` line on stdout.
 //!
-//! `http_get_zapwasm` is the exception to one process per scenario: it is
-//! one round of `http_get`'s zapwasm side, and the `reference` scenario
-//! starts one such worker per round, between the reference's own rounds.
+//! `http_get_zapwasm` is the exception: it serves the `reference` scenario
+//! rounds of `http_get`'s zapwasm side on command, one `PHASE <json>` line
+//! each, between the reference's own rounds.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -40,9 +40,6 @@ pub struct WorkerConfig {
     pub threads: usize,
     /// Invocations at once (`in_flight`).
     pub count: usize,
-    /// Calls at once (`http_get_zapwasm`, where 0 counts as 1).
-    #[serde(default)]
-    pub concurrency: usize,
     /// `zapwasm` or `reqwest` (`in_flight`).
     pub side: String,
     /// A compiled-component cache directory.
@@ -139,8 +136,14 @@ where
     phase
 }
 
+/// The bench guest's triggers, by method path.
+const NO_IO: &str = "triggers.no_io.operation.perform";
+const EMPTY: &str = "triggers.empty.operation.perform";
+const HTTP_GET: &str = "triggers.http_get.operation.perform";
+const HTTP_GET_RAW: &str = "triggers.http_get_raw.operation.perform";
+
 /// A trigger call whose result must be an array of `expected` items.
-async fn invoke_expecting(app: &App, method: &str, bundle: Bundle, expected: usize) -> Result<(), String> {
+async fn invoke_expecting(app: App, method: &'static str, bundle: Bundle, expected: usize) -> Result<(), String> {
     let outcome = app.invoke(Invocation::new(method, bundle)).await;
     // Count the items without building them: an embedder that stores or
     // forwards a result never parses it either.
@@ -167,16 +170,11 @@ fn api_bundle(api_key: &str) -> Bundle {
 async fn no_io(config: &WorkerConfig) -> Value {
     let host = local_host(Some(&config.cache_dir));
     let app = load_app(&host, config).await;
-    let trigger = |key: &'static str, items: usize| {
+    let listing = {
         let app = app.clone();
-        move || {
-            let app = app.clone();
-            async move {
-                invoke_expecting(&app, &format!("triggers.{key}.operation.perform"), Bundle::default(), items).await
-            }
-        }
+        move || invoke_expecting(app.clone(), NO_IO, Bundle::default(), 10)
     };
-    let (listing, empty) = (trigger("no_io", 10), trigger("empty", 0));
+    let empty = move || invoke_expecting(app.clone(), EMPTY, Bundle::default(), 0);
     drive(config.threads * 2, 0.5, listing.clone()).await;
     let (mut phases, mut empty_phases) = (Vec::new(), Vec::new());
     for _ in 0..config.rounds {
@@ -231,18 +229,6 @@ async fn http_get_app(host: &Host, config: &WorkerConfig) -> App {
     load_app(host, config).await.with_env([("BENCH_BASE_URL", config.base_url.clone())])
 }
 
-/// One call of the `http_get` trigger through the host: it must return the
-/// page's 10 contacts.
-async fn http_get_through_host(app: App, bundle: Bundle) -> Result<(), String> {
-    invoke_expecting(&app, "triggers.http_get.operation.perform", bundle, 10).await
-}
-
-/// One call of the `http_get_raw` trigger: the same GET, its body not
-/// parsed, no items returned.
-async fn http_get_raw_through_host(app: App, bundle: Bundle) -> Result<(), String> {
-    invoke_expecting(&app, "triggers.http_get_raw.operation.perform", bundle, 0).await
-}
-
 /// `http_get`: the trigger through the host, the same GET by reqwest, and
 /// the `http_get_raw` trigger (the floor: the GET without parsing its body),
 /// alternating round by round, at concurrency 1, 16 and 50.
@@ -252,9 +238,9 @@ async fn http_get(config: &WorkerConfig) -> Value {
     let bundle = api_bundle(&config.api_key);
     let raw = {
         let (app, bundle) = (app.clone(), bundle.clone());
-        move || http_get_raw_through_host(app.clone(), bundle.clone())
+        move || invoke_expecting(app.clone(), HTTP_GET_RAW, bundle.clone(), 0)
     };
-    let through_host = move || http_get_through_host(app.clone(), bundle.clone());
+    let through_host = move || invoke_expecting(app.clone(), HTTP_GET, bundle.clone(), 10);
     let client = direct_client();
     let direct = {
         let (base, key) = (Arc::new(config.base_url.clone()), Arc::new(config.api_key.clone()));
@@ -297,7 +283,7 @@ async fn http_get_zapwasm(config: &WorkerConfig) -> Value {
     let host = local_host(Some(&config.cache_dir));
     let app = http_get_app(&host, config).await;
     let bundle = api_bundle(&config.api_key);
-    let through_host = move || http_get_through_host(app.clone(), bundle.clone());
+    let through_host = move || invoke_expecting(app.clone(), HTTP_GET, bundle.clone(), 10);
     drive(50, 0.5, through_host.clone()).await;
     println!("READY");
     let mut rounds = 0;
@@ -364,7 +350,7 @@ async fn in_flight(config: &WorkerConfig) -> Value {
                 if side == "reqwest" {
                     direct_get(&client, &slow, &key).await
                 } else {
-                    invoke_expecting(&app, "triggers.http_get.operation.perform", bundle, 10).await
+                    invoke_expecting(app, HTTP_GET, bundle, 10).await
                 }
             }
         }
