@@ -31,8 +31,8 @@ fn main() {
 
     for dir in [
         "wit",
-        "guest-sdk/src",
-        "guest-sdk/Cargo.toml",
+        "guest-sdk/rust/src",
+        "guest-sdk/rust/Cargo.toml",
         "examples/crm/src",
         "examples/crm/Cargo.toml",
         "tests/guests",

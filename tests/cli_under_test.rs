@@ -1,5 +1,6 @@
-//! The `zapwasm` command line, for the end-to-end tests to run as a process.
+//! The `zapwasm` command line, built in the test package so the end-to-end
+//! tests can run it as a process.
 
 fn main() -> std::process::ExitCode {
-    zapwasm_host::cli::main()
+    zapwasm_cli::main()
 }

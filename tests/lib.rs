@@ -11,7 +11,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use zapwasm_host::{App, Bundle, Host, HostBuilder, Invocation, LocalStash, Outcome, Policy, PoolConfig, Scope};
+use zapwasm_host::{
+    App, Bundle, Host, HostBuilder, Invocation, LocalStash, Outcome, Policy, PoolConfig, Scope, Stores,
+};
 
 /// The example CRM integration, built by build.rs.
 pub const CRM: &str = env!("CRM_COMPONENT");
@@ -41,7 +43,7 @@ pub fn host_builder() -> HostBuilder {
 /// A host for tests with a stash in `stash_dir` and callbacks under `callback_base`.
 pub fn host_with(stash_dir: &Path, callback_base: &str) -> Host {
     host_builder()
-        .stash(Arc::new(LocalStash::new(stash_dir, "http://files.zapwasm.test/stash")))
+        .stores(Stores::local().stash(Arc::new(LocalStash::new(stash_dir, "http://files.zapwasm.test/stash"))))
         .callback_base_url(callback_base)
         .build()
         .expect("the test host builds")
@@ -64,7 +66,7 @@ pub fn input(value: Value) -> Bundle {
 
 /// Run a method with a bundle in the default scope.
 pub async fn call(app: &App, method: &str, bundle: Bundle) -> Outcome {
-    app.invoke(Invocation::new(method, bundle).scope(Scope::new("test", "account-1"))).await
+    app.invoke(Invocation::new(method, bundle, Scope::new("test", "account-1"))).await
 }
 
 /// The example API, started on 127.0.0.1 with its default config.

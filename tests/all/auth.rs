@@ -61,9 +61,11 @@ async fn basic_auth_sends_the_header_over_the_apps_own() {
 async fn basic_auth_connection_label_renders_the_test_result_and_auth_data() {
     let server = Recorder::start().await;
     let app = load(AUTH_BASIC, &server.base_url).await;
-    let invocation =
-        Invocation::new("authentication.test", bundle(json!({"username": "ada", "password": "pw"}), json!({})))
-            .scope(Scope::new("test", "account-1"));
+    let invocation = Invocation::new(
+        "authentication.test",
+        bundle(json!({"username": "ada", "password": "pw"}), json!({})),
+        Scope::new("test", "account-1"),
+    );
     let outcome = app.connection_label(invocation).await;
     assert_eq!(label(&outcome), "ada (true)");
     assert_eq!(server.received().len(), 1, "the label runs the auth test once");
@@ -78,9 +80,11 @@ async fn digest_auth_answers_the_challenge_the_server_verifies() {
     assert_eq!(ok(&outcome), json!({"data": {"user": "ada"}}));
     assert_eq!(statuses(&outcome), [Some(401), Some(200)], "the challenge, then the answer");
 
-    let invocation =
-        Invocation::new("authentication.test", bundle(json!({"username": "ada", "password": "s3cret"}), json!({})))
-            .scope(Scope::new("test", "account-1"));
+    let invocation = Invocation::new(
+        "authentication.test",
+        bundle(json!({"username": "ada", "password": "s3cret"}), json!({})),
+        Scope::new("test", "account-1"),
+    );
     assert_eq!(label(&app.connection_label(invocation).await), "ada");
 }
 
@@ -167,8 +171,8 @@ async fn session_auth_perform_gets_a_token_and_the_label_renders() {
     let invocation = Invocation::new(
         "authentication.test",
         bundle(json!({"username": "ada", "password": "pw", "sessionKey": "session-2"}), json!({})),
-    )
-    .scope(Scope::new("test", "account-1"));
+        Scope::new("test", "account-1"),
+    );
     assert_eq!(label(&app.connection_label(invocation).await), "ada: Ada");
 }
 
@@ -212,8 +216,11 @@ async fn oauth2_get_access_token_exchanges_the_code() {
         Ok("grant_type=authorization_code&code=c0de&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb")
     );
 
-    let invocation = Invocation::new("authentication.test", bundle(json!({"access_token": "access-2"}), json!({})))
-        .scope(Scope::new("test", "account-1"));
+    let invocation = Invocation::new(
+        "authentication.test",
+        bundle(json!({"access_token": "access-2"}), json!({})),
+        Scope::new("test", "account-1"),
+    );
     assert_eq!(label(&app.connection_label(invocation).await), "Ada");
 }
 
@@ -310,8 +317,7 @@ async fn api_key_auth_test_passes_with_the_key_fails_without_and_the_label_rende
     let outcome = call(&app, "authentication.test", bundle(auth.clone(), json!({}))).await;
     assert_eq!(ok(&outcome), json!({"name": "Ada"}));
 
-    let invocation =
-        Invocation::new("authentication.test", bundle(auth, json!({}))).scope(Scope::new("test", "account-1"));
+    let invocation = Invocation::new("authentication.test", bundle(auth, json!({})), Scope::new("test", "account-1"));
     assert_eq!(label(&app.connection_label(invocation).await), "acme: Ada");
 
     let wrong = json!({"api_key": "k-wrong", "account": "acme"});
@@ -456,8 +462,7 @@ async fn oauth1_signs_every_request_with_hmac_sha1_as_the_server_recomputes_it()
         ok(&outcome),
         json!({"oauth_token": "temp-1", "oauth_token_secret": "temp-secret", "oauth_callback_confirmed": "true"})
     );
-    let invocation =
-        Invocation::new("authentication.test", bundle(auth, json!({}))).scope(Scope::new("test", "account-1"));
+    let invocation = Invocation::new("authentication.test", bundle(auth, json!({})), Scope::new("test", "account-1"));
     assert_eq!(label(&app.connection_label(invocation).await), "Ada");
 
     assert_eq!(
@@ -491,24 +496,26 @@ async fn oauth1_signed_with_a_wrong_secret_is_refused_by_the_server() {
 async fn oauth1_connects_through_the_request_token_the_authorize_url_and_the_access_token() {
     let server = oauth1_server().await;
     let app = oauth1_app(&server.base_url, CONSUMER_SECRET).await;
-    let authorization = app.authorize(Bundle::default(), "http://127.0.0.1:9/cb").await.expect("authorize");
+    let authorization =
+        app.authorize(&Scope::local(), Bundle::default(), "http://127.0.0.1:9/cb").await.expect("authorize");
     assert_eq!(authorization.url, format!("{}/authorize?oauth_token=temp-1", server.base_url));
     assert_eq!(authorization.redirect_uri, "http://127.0.0.1:9/cb");
     assert_eq!(authorization.code_verifier, None, "PKCE is OAuth 2's");
 
     let pairs = |items: &[(&str, &str)]| items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
     let forged = pairs(&[("oauth_token", "someone-else"), ("oauth_verifier", "verifier-1")]);
-    let refused = app.complete_authorization(&authorization, &forged, Bundle::default()).await;
+    let refused = app.complete_authorization(&Scope::local(), &authorization, &forged, Bundle::default()).await;
     assert!(matches!(refused, Err(zapwasm_host::ConnectError::StateMismatch)), "{refused:?}");
 
     let back = pairs(&[("oauth_token", "temp-1"), ("oauth_verifier", "verifier-1")]);
-    let outcome = app.complete_authorization(&authorization, &back, Bundle::default()).await.expect("complete");
+    let outcome =
+        app.complete_authorization(&Scope::local(), &authorization, &back, Bundle::default()).await.expect("complete");
     let tokens = object(json!({"oauth_token": OAUTH_TOKEN, "oauth_token_secret": OAUTH_TOKEN_SECRET}));
     assert_eq!(outcome.auth_data, Some(tokens.clone()), "the request token is not kept");
     assert_eq!(server.requests(), ["POST /oauth/request_token", "POST /oauth/access_token"]);
     let request_token = &server.received()[0];
     assert_eq!(std::str::from_utf8(&request_token.body), Ok("oauth_callback=http%3A%2F%2F127.0.0.1%3A9%2Fcb"));
 
-    let invocation = Invocation::new("authentication.test", bundle(Value::Object(tokens), json!({})));
+    let invocation = Invocation::local("authentication.test", bundle(Value::Object(tokens), json!({})));
     assert_eq!(label(&app.connection_label(invocation).await), "Ada");
 }

@@ -20,8 +20,7 @@ fn bundle(input: Value) -> Bundle {
 }
 
 async fn run(app: &App, method: &str, bundle: Bundle) -> Value {
-    let outcome =
-        app.invoke(Invocation::new(method, bundle).scope(Scope::new("crm", "acct").subscription("zap-1"))).await;
+    let outcome = app.invoke(Invocation::new(method, bundle, Scope::new("crm", "acct").subscription("zap-1"))).await;
     match outcome.result {
         Ok(json) => json.value(),
         Err(error) => panic!("{method} failed: {error:?}\nlogs: {:#?}", outcome.logs),
@@ -48,7 +47,7 @@ async fn a_rejected_key_becomes_expired_auth_through_after_response() {
     let app = crm(&host, &api).await;
     let mut bad = bundle(json!({}));
     bad.auth_data.insert("api_key".into(), "wrong-key".into());
-    let outcome = app.invoke(Invocation::new("authentication.test", bad)).await;
+    let outcome = app.invoke(Invocation::local("authentication.test", bad)).await;
     match outcome.result {
         Err(CallError::Integration { error: ZError::ExpiredAuth { message } }) => {
             assert!(message.contains("Invalid or missing API key"), "{message}");
@@ -129,7 +128,7 @@ async fn search_and_create_return_what_the_api_holds() {
     assert_eq!(created["last_name"], "Lovelace");
 
     // The API's 409 becomes a HaltedError through afterResponse.
-    let again = app.invoke(Invocation::new("creates.create_contact.operation.perform", bundle(input))).await;
+    let again = app.invoke(Invocation::local("creates.create_contact.operation.perform", bundle(input))).await;
     assert!(matches!(again.result, Err(CallError::Integration { error: ZError::Halted { .. } })), "{:?}", again.result);
 }
 
@@ -139,8 +138,9 @@ async fn a_create_waits_for_its_callback_and_resumes() {
     let receiver = Recorder::start().await;
     let host = host_with(&shared_dir("stash-callback"), &format!("{}/callback", receiver.base_url));
     let app = crm(&host, &api).await;
-    let outcome =
-        app.invoke(Invocation::new("creates.export_contact.operation.perform", bundle(json!({"contact_id": 2})))).await;
+    let outcome = app
+        .invoke(Invocation::local("creates.export_contact.operation.perform", bundle(json!({"contact_id": 2}))))
+        .await;
     let output = outcome.result.clone().expect("the export starts").value();
     assert_eq!(outcome.status, Status::Callback);
     let callback_url = outcome.callback_url.expect("a callback URL");

@@ -68,7 +68,7 @@ async fn a_429_raises_throttled_with_the_retry_after_delay() {
 }
 
 #[tokio::test]
-async fn exit_codes_and_kinds_are_distinct() {
+async fn kinds_are_distinct() {
     let kinds = [
         CallError::from(ZError::general("x")),
         ZError::Halted { message: "x".into() }.into(),
@@ -78,8 +78,8 @@ async fn exit_codes_and_kinds_are_distinct() {
         CallError::Trap { message: "x".into() },
         CallError::NoSuchMethod { path: "x".into(), available: vec![] },
     ];
-    let mut codes: Vec<i32> = kinds.iter().map(CallError::exit_code).collect();
-    codes.sort();
-    codes.dedup();
-    assert_eq!(codes.len(), kinds.len());
+    let mut names: Vec<&str> = kinds.iter().map(CallError::kind).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), kinds.len());
 }

@@ -132,7 +132,7 @@ fn check(attack: &Attack, result: &Result<Value, CallError>) -> Result<(), Strin
 
 async fn run(app: &App, attack: &Attack) -> Result<Value, CallError> {
     let method = format!("triggers.{}.operation.perform", attack.method);
-    app.invoke(Invocation::new(method, input(attack.input.clone()))).await.result.map(|json| json.value())
+    app.invoke(Invocation::local(method, input(attack.input.clone()))).await.result.map(|json| json.value())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +147,8 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
         tokio::spawn(async move {
             let mut completed = 0;
             for _ in 0..20 {
-                let outcome = app.invoke(Invocation::new("triggers.polite.operation.perform", Bundle::default())).await;
+                let outcome =
+                    app.invoke(Invocation::local("triggers.polite.operation.perform", Bundle::default())).await;
                 assert_eq!(outcome.result.expect("the polite call succeeds").value()[0]["ok"], true);
                 completed += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -169,9 +170,11 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
         wat::parse_str(r#"(component (import "evil:net/raw-socket" (instance (export "open" (func)))))"#).unwrap();
     type Expected = fn(&LoadError) -> bool;
     let loads: [(&str, Vec<u8>, Expected); 3] = [
-        ("a truncated component", bytes[..bytes.len() / 3].to_vec(), |e| matches!(e, LoadError::Malformed(_))),
-        ("random bytes", b"\0asm\x0d\x00\x01\x00garbage garbage".to_vec(), |e| matches!(e, LoadError::Malformed(_))),
-        ("an import the host does not offer", foreign, |e| matches!(e, LoadError::UnsupportedImport(_))),
+        ("a truncated component", bytes[..bytes.len() / 3].to_vec(), |e| matches!(e, LoadError::Malformed { .. })),
+        ("random bytes", b"\0asm\x0d\x00\x01\x00garbage garbage".to_vec(), |e| {
+            matches!(e, LoadError::Malformed { .. })
+        }),
+        ("an import the host does not offer", foreign, |e| matches!(e, LoadError::UnsupportedImport { .. })),
     ];
     let mut load_results = Vec::new();
     for (name, bytes, expected) in loads {
@@ -182,7 +185,7 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
     }
 
     // The host still serves after all of it.
-    let after = strict.invoke(Invocation::new("triggers.polite.operation.perform", Bundle::default())).await;
+    let after = strict.invoke(Invocation::local("triggers.polite.operation.perform", Bundle::default())).await;
     assert!(after.result.is_ok());
 
     let all: Vec<Result<(), String>> = results.into_iter().chain(load_results).collect();
@@ -199,7 +202,7 @@ async fn every_attack_is_held_while_a_polite_call_completes() {
 #[tokio::test]
 async fn the_environment_holds_only_what_was_configured() {
     let app = strict_host().load_file(HOSTILE).await.unwrap().with_env([("ONLY_THIS", "1")]);
-    let outcome = app.invoke(Invocation::new("triggers.read_env.operation.perform", Bundle::default())).await;
+    let outcome = app.invoke(Invocation::local("triggers.read_env.operation.perform", Bundle::default())).await;
     let value = outcome.result.unwrap().value();
     assert_eq!(value[0]["vars"], json!(["ONLY_THIS"]));
     assert_eq!(value[0]["args"], json!([]));

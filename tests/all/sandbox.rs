@@ -32,7 +32,7 @@ async fn an_endless_loop_ends_at_the_deadline() {
     let started = Instant::now();
     let outcome = app
         .invoke(
-            Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_millis(500)),
+            Invocation::local("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_millis(500)),
         )
         .await;
     match outcome.result {
@@ -48,8 +48,9 @@ async fn an_endless_loop_ends_at_the_deadline() {
 async fn a_loop_does_not_stop_other_calls_on_the_same_host() {
     let host = host();
     let app = fixture(&host).await;
-    let spinning = app
-        .invoke(Invocation::new("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_secs(2)));
+    let spinning = app.invoke(
+        Invocation::local("triggers.spin.operation.perform", Bundle::default()).timeout(Duration::from_secs(2)),
+    );
     let polite = async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         call(&app, "triggers.echo.operation.perform", input(json!({"n": 1}))).await
@@ -105,8 +106,11 @@ async fn cursors_are_kept_per_scope() {
     let host = host();
     let app = fixture(&host).await;
     let set = |account: &str, value: &str| {
-        Invocation::new("triggers.cursor.operation.perform", input(json!({"value": value})))
-            .scope(Scope::new("test", account).subscription("sub-1"))
+        Invocation::new(
+            "triggers.cursor.operation.perform",
+            input(json!({"value": value})),
+            Scope::new("test", account).subscription("sub-1"),
+        )
     };
     let first = app.invoke(set("alice", "a1")).await.result.unwrap().value();
     assert_eq!(first[0]["previous"], Value::Null);

@@ -1,0 +1,247 @@
+//! Exporting an app as the component's `integration` interface:
+//! [`export_app!`](crate::export_app) and the two calls it forwards to,
+//! `definition()` and `run(method-path, bundle)`.
+//!
+//! `run` parses the bundle, looks the method path up in the app (a
+//! function, a shorthand request, or middleware, which never runs on its
+//! own) without building its definition, runs it with a fresh [`Z`], and
+//! returns the result as JSON text.
+//! The items here are public only so the macro can reach them from the
+//! author's crate.
+
+use std::sync::Once;
+
+use serde_json::Value;
+
+use crate::app::{App, Handler};
+use crate::bindings::zapwasm::integration::types::ZError as WitZError;
+use zapwasm_rules::Bundle;
+use crate::error::ZError;
+use crate::lifecycle::{ImportedHttp, Transport};
+use crate::shorthand;
+use crate::z::{Invocation, Z};
+
+/// Exports an app as the component's `zapwasm:integration/integration`
+/// interface. Give it the function (or any expression callable with no
+/// arguments) that builds the [`App`](crate::App); call it once, at the root
+/// of a `cdylib` crate built for `wasm32-wasip2`.
+///
+/// ```ignore
+/// use zapwasm_guest::prelude::*;
+///
+/// fn app() -> App {
+///     App::new("1.0.0")
+/// }
+///
+/// zapwasm_guest::export_app!(app);
+/// ```
+///
+/// The app is built afresh for each export call (each call runs in a fresh
+/// instance anyway). A panic is written to stderr as
+/// `panicked at <location>: <message>` before the instance traps.
+#[macro_export]
+macro_rules! export_app {
+    ($app:expr) => {
+        /// The component's `integration` export, forwarding to the app.
+        struct __ZapwasmIntegration;
+
+        impl $crate::bindings::exports::zapwasm::integration::integration::Guest
+            for __ZapwasmIntegration
+        {
+            fn definition() -> ::std::string::String {
+                $crate::export::definition(&($app)())
+            }
+
+            fn run(
+                method_path: ::std::string::String,
+                bundle: ::std::string::String,
+            ) -> ::std::result::Result<
+                ::std::string::String,
+                $crate::bindings::zapwasm::integration::types::ZError,
+            > {
+                $crate::export::run(($app)(), &method_path, &bundle)
+            }
+        }
+
+        $crate::bindings::__export_integration!(__ZapwasmIntegration with_types_in $crate::bindings);
+    };
+}
+
+/// `definition()`: the app's definition as JSON text.
+pub fn definition(app: &App) -> String {
+    install_panic_hook();
+    app.definition().to_string()
+}
+
+/// `run(method-path, bundle)`: runs the method with the bundle through the
+/// host's imports; the result as JSON text.
+pub fn run(app: App, method_path: &str, bundle: &str) -> Result<String, WitZError> {
+    install_panic_hook();
+    run_with(app, method_path, bundle, Box::new(ImportedHttp)).map_err(WitZError::from)
+}
+
+/// `run` with the HTTP transport given (the import, or a stand-in in tests).
+pub(crate) fn run_with(
+    app: App,
+    method_path: &str,
+    bundle: &str,
+    transport: Box<dyn Transport>,
+) -> Result<String, ZError> {
+    let bundle: Bundle =
+        serde_json::from_str(bundle).map_err(|error| ZError::General(format!("Invalid bundle: {error}")))?;
+    let z = Z::new(Invocation::new(app, bundle, transport));
+    let result = call(&z, method_path);
+    // `to_string` (Display) writes through a formatter adapter, several times
+    // slower than serializing into a byte buffer.
+    let json = result.and_then(|value| {
+        let json =
+            serde_json::to_string(&value).map_err(|error| ZError::General(format!("The result is not JSON: {error}")));
+        discard(value);
+        json
+    });
+    discard(z);
+    json
+}
+
+/// Lets go of a call's values without freeing them one by one inside a
+/// component: its instance serves this one call and the host drops its
+/// whole memory afterwards, so walking the app, the bundle and the result
+/// to free each allocation is work nobody sees. (Nothing the SDK builds
+/// does anything when dropped but free memory.) Elsewhere, in the SDK's
+/// own tests, values are dropped as usual.
+fn discard<T>(value: T) {
+    if cfg!(target_family = "wasm") {
+        std::mem::forget(value);
+    } else {
+        drop(value);
+    }
+}
+
+/// Runs what `method_path` names.
+fn call(z: &Z, method_path: &str) -> Result<Value, ZError> {
+    match z.method(method_path) {
+        Some(Handler::Function(perform)) => perform(z, z.bundle()),
+        Some(Handler::Shorthand(request)) => shorthand::perform(z, request),
+        Some(Handler::AuthorizeUrl(request)) => shorthand::authorize_url(z, request),
+        Some(Handler::Middleware) => {
+            Err(ZError::General(format!("{method_path} is middleware: it runs inside z.request, not on its own")))
+        }
+        None => Err(ZError::General(format!("No method at {method_path} in this integration"))),
+    }
+}
+
+/// Writes panics to stderr, which the host keeps as log lines: guests
+/// build with `panic = "abort"`, so the message is all that is left.
+fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
+            match info.location() {
+                Some(location) => eprintln!("panicked at {location}: {message}"),
+                None => eprintln!("panicked: {message}"),
+            }
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::app::{Operation, Search, Trigger};
+    use crate::bindings::zapwasm::integration::http as wire;
+    use crate::fake_http::{FakeHttp, answer};
+    use crate::request::Request;
+
+    fn items(_z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+        Ok(json!([{"id": bundle.input("id").cloned().unwrap_or(Value::Null)}]))
+    }
+
+    fn by_path(request: &wire::Request) -> Result<wire::Response, ZError> {
+        Ok(match request.url.rsplit('/').next().unwrap_or_default() {
+            "json" => answer(request, 200, "application/json", r#"[{"id":1}]"#),
+            "form" => answer(request, 200, "application/x-www-form-urlencoded", "id=1"),
+            "text" => answer(request, 200, "text/plain", "hello"),
+            _ => answer(request, 404, "application/json", r#"{"error":"nope"}"#),
+        })
+    }
+
+    fn app() -> App {
+        App::new("1.0.0")
+            .trigger(Trigger::new("items", "Item").operation(Operation::polling().perform(items)))
+            .search(
+                Search::new("find", "Item").operation(
+                    Operation::new().perform_request(
+                        Request::get("https://{{bundle.authData.sub}}.api.test/{{bundle.inputData.kind}}")
+                            .header("X-Key", "{{bundle.authData.key}}")
+                            .param("q", "{{bundle.inputData.q}}")
+                            .param("missing", "{{bundle.inputData.missing}}"),
+                    ),
+                ),
+            )
+            .before_request(|request, _z, _bundle| Ok(request))
+    }
+
+    fn run(method: &str, bundle: Value) -> (Result<String, ZError>, Vec<wire::Request>) {
+        let (fake, sent) = FakeHttp::new(by_path);
+        let result = run_with(app(), method, &bundle.to_string(), Box::new(fake));
+        let sent = sent.borrow().clone();
+        (result, sent)
+    }
+
+    #[test]
+    fn a_function_runs_with_the_bundle_and_returns_json_text() {
+        let (result, _) = run("triggers.items.operation.perform", json!({"inputData": {"id": 3}}));
+        assert_eq!(result.unwrap(), r#"[{"id":3}]"#);
+    }
+
+    #[test]
+    fn unknown_paths_bad_bundles_and_middleware_are_general_errors() {
+        let (result, _) = run("triggers.nope.operation.perform", json!({}));
+        assert_eq!(
+            result.unwrap_err(),
+            ZError::general("No method at triggers.nope.operation.perform in this integration")
+        );
+        let (fake, _) = FakeHttp::new(by_path);
+        let error = run_with(app(), "triggers.items.operation.perform", "{", Box::new(fake)).unwrap_err();
+        assert!(error.to_string().starts_with("Invalid bundle: "), "{error}");
+        let (result, _) = run("beforeRequest.0", json!({}));
+        assert!(result.unwrap_err().to_string().contains("is middleware"));
+    }
+
+    #[test]
+    fn a_shorthand_request_is_rendered_sent_and_parsed() {
+        let bundle = json!({
+            "authData": {"sub": "acme", "key": "k"},
+            "inputData": {"kind": "json", "q": "x y"},
+        });
+        let (result, sent) = run("searches.find.operation.perform", bundle);
+        assert_eq!(result.unwrap(), r#"[{"id":1}]"#);
+        let wire = &sent[0];
+        assert_eq!(wire.url, "https://acme.api.test/json");
+        assert!(wire.headers.contains(&("X-Key".to_string(), "k".to_string())));
+        assert_eq!(
+            wire.params,
+            [
+                ("q".to_string(), Some("x y".to_string())),
+                ("missing".to_string(), Some("{{bundle.inputData.missing}}".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shorthand_answer_must_parse_and_succeed() {
+        let bundle = |kind: &str| json!({"authData": {"sub": "a"}, "inputData": {"kind": kind}});
+        let (result, _) = run("searches.find.operation.perform", bundle("form"));
+        assert_eq!(result.unwrap(), r#"{"id":"1"}"#);
+        let (result, _) = run("searches.find.operation.perform", bundle("text"));
+        assert_eq!(
+            result.unwrap_err(),
+            ZError::general("Response needs to be JSON, form-urlencoded or parsed in middleware.")
+        );
+        let (result, _) = run("searches.find.operation.perform", bundle("other"));
+        assert!(matches!(result, Err(ZError::Response { status: 404, .. })));
+    }
+}

@@ -1,0 +1,162 @@
+//! Write zapwasm integrations in Rust.
+//!
+//! An integration is an app in the model of the Zapier platform
+//! (authentication, triggers, searches, creates, middleware, hydrators),
+//! built to a WebAssembly component for `wasm32-wasip2` that the zapwasm
+//! host runs. An author writes three things:
+//!
+//! 1. functions `fn(&Z, &Bundle) -> Result<Value, ZError>`: they read the
+//!    user's input and credentials from the [`Bundle`], call APIs with
+//!    [`Z::request`], and return JSON;
+//! 2. one function building the [`App`] that names them;
+//! 3. one line, [`export_app!`], exporting it.
+//!
+//! ```no_run
+//! use zapwasm_guest::prelude::*;
+//!
+//! /// `GET /contacts`: the newest contacts.
+//! fn new_contacts(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+//!     let request = Request::get("https://api.example.com/contacts")
+//!         .param("limit", bundle.meta.limit.max(1));
+//!     Ok(z.request(request)?.data.unwrap_or_else(|| json!([])))
+//! }
+//!
+//! /// `POST /contacts` with the user's input.
+//! fn add_contact(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+//!     let request = Request::post("https://api.example.com/contacts")
+//!         .json(Value::Object(bundle.input_data.clone()));
+//!     z.request(request)?
+//!         .data
+//!         .ok_or_else(|| ZError::general("The API did not answer JSON"))
+//! }
+//!
+//! /// beforeRequest: every request carries the account's key.
+//! fn add_key(mut request: Request, _z: &Z, bundle: &Bundle) -> Result<Request, ZError> {
+//!     request.set_header("X-API-Key", bundle.auth_str("api_key").unwrap_or_default());
+//!     Ok(request)
+//! }
+//!
+//! fn app() -> App {
+//!     App::new("1.0.0")
+//!         .authentication(
+//!             Authentication::new(AuthType::Custom)
+//!                 .field(Field::new("api_key").label("API Key").required(true).kind("password"))
+//!                 // A shorthand request: its `{{bundle.*}}` curlies are rendered,
+//!                 // it goes through z.request (so `add_key` applies), and its
+//!                 // parsed body is the result.
+//!                 .test_request(
+//!                     Request::get("https://api.example.com/me")
+//!                         .param("account", "{{bundle.authData.account_id}}"),
+//!                 )
+//!                 .connection_label("{{bundle.inputData.name}}"),
+//!         )
+//!         .before_request(add_key)
+//!         .trigger(
+//!             Trigger::new("new_contact", "Contact")
+//!                 .display("New Contact", "Triggers when a contact is added.")
+//!                 .operation(
+//!                     Operation::polling()
+//!                         .perform(new_contacts)
+//!                         .output_field(Field::new("id").kind("integer").primary(true))
+//!                         .sample(json!({"id": 1, "email": "ada@example.com"})),
+//!                 ),
+//!         )
+//!         .create(
+//!             Create::new("add_contact", "Contact")
+//!                 .display("Add Contact", "Adds a contact.")
+//!                 .operation(
+//!                     Operation::new()
+//!                         .perform(add_contact)
+//!                         .input_field(Field::new("email").label("Email").required(true))
+//!                         .sample(json!({"id": 1, "email": "ada@example.com"})),
+//!                 ),
+//!         )
+//! }
+//!
+//! zapwasm_guest::export_app!(app);
+//! # fn main() {}
+//! ```
+//!
+//! The crate is a `cdylib` depending on `zapwasm-guest`, built with
+//! `cargo build --release --target wasm32-wasip2`; the `.wasm` it produces
+//! is the component the host loads.
+//!
+//! # How a call runs
+//!
+//! The host calls the component's `run(method-path, bundle)`:
+//! `triggers.new_contact.operation.perform` runs `new_contacts` with a fresh
+//! [`Z`] and the parsed [`Bundle`]; the returned JSON goes back to the host,
+//! and a [`ZError`] crosses typed. Method paths are JSON paths into the
+//! definition ([`App::definition`]), where every function appears as
+//! `{"$func": "<its method path>"}`.
+//!
+//! [`Z::request`] follows the reference platform's request lifecycle: the
+//! SDK applies the defaults, body coercion, the app's requestTemplate and
+//! beforeRequest middleware, the host adds auth, checks the egress policy
+//! and makes the request, then the SDK runs afterResponse middleware and
+//! `throw_for_status`. The SDK does no I/O except through the host's
+//! imports.
+//!
+//! # Modules by role
+//!
+//! - [`app`](App): the builders and the definition JSON;
+//! - [`Bundle`]: what a function receives;
+//! - [`Request`] and [`Response`], and the lifecycle between them;
+//! - [`Z`]: HTTP, cursor, stash, console, callbacks, dehydration, hashing;
+//! - [`ZError`]: the typed errors;
+//! - shorthand requests: `{{bundle.*}}` curlies in request objects;
+//! - [`export_app!`]: the component's export.
+
+#![warn(missing_docs)]
+
+// The generated bindings name themselves `zapwasm_guest::bindings`, which
+// must resolve inside this crate too.
+extern crate self as zapwasm_guest;
+
+mod app;
+
+mod error;
+#[doc(hidden)]
+pub mod export;
+#[cfg(test)]
+mod fake_http;
+mod form;
+mod lifecycle;
+mod request;
+mod response;
+mod shorthand;
+mod tree;
+mod z;
+
+/// The bindings of `wit/zapwasm.wit` (world `app`), for [`export_app!`].
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/zapwasm.wit",
+        world: "app",
+        pub_export_macro: true,
+        export_macro_name: "__export_integration",
+        default_bindings_module: "zapwasm_guest::bindings",
+        generate_all,
+    });
+}
+
+pub use app::{
+    AfterResponse, App, AuthType, Authentication, BeforeRequest, Create, Field, OAuth1Config, OAuth2Config, Operation,
+    Perform, Search, Text, Trigger,
+};
+pub use zapwasm_rules::{BufferedItem, BufferedMeta, Bundle, Meta};
+pub use error::ZError;
+pub use request::{Body, Redirect, Request};
+pub use response::Response;
+pub use serde_json::{self, Map, Value, json};
+pub use z::{Console, Cursor, Level, StashData, Z};
+
+/// Everything an integration usually needs: `use zapwasm_guest::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        App, AuthType, Authentication, Body, Bundle, Create, Field, Level, Map, Meta, OAuth1Config, OAuth2Config,
+        Operation, Perform, Redirect, Request, Response, Search, StashData, Trigger, Value, Z, ZError, json,
+    };
+}

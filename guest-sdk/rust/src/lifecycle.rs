@@ -1,0 +1,667 @@
+//! The guest half of `z.request`, in the reference platform's order:
+//!
+//! 1. defaults and body coercion ([`prepare`]): the method upper-cased, the
+//!    app's requestTemplate (rendered) merged under the request, a `?query`
+//!    moved into params, `json`/`form`/object bodies encoded, GET bodies
+//!    dropped, `skipThrowForStatus` and `throwForThrottlingEarly` resolved;
+//! 2. the app's beforeRequest middleware, in order (their `z` refuses
+//!    `z.request`);
+//! 3. the host's `http` import ([`to_wire`], [`Transport`]): auth, params
+//!    encoding, egress policy, I/O, redirects, logging, the 401 and 429 checks;
+//! 4. the [`Response`] built, the app's afterResponse middleware in order,
+//!    then `throw_for_status` unless skipped.
+//!
+//! The steps before and after the import are plain functions, tested
+//! natively; only [`ImportedHttp`] calls the import.
+
+use serde_json::{Map, Value};
+
+use crate::app::Flags;
+use crate::bindings::zapwasm::integration::http as wire;
+use crate::error::ZError;
+use crate::form::{decode_form, encode_component, encode_form};
+use crate::request::{Body, Redirect, Request};
+use crate::response::Response;
+use crate::shorthand::{reject_curlies, rendered};
+use crate::z::Z;
+
+/// `application/json; charset=utf-8`.
+const JSON_TYPE: &str = "application/json; charset=utf-8";
+/// `application/x-www-form-urlencoded`.
+const FORM_TYPE: &str = "application/x-www-form-urlencoded";
+/// Redirect hops followed when the request does not say.
+const DEFAULT_FOLLOW: u32 = 20;
+
+/// Sends wire requests: the host's `http` import, or a stand-in in tests.
+pub(crate) trait Transport {
+    /// Sends one request.
+    fn send(&self, request: &wire::Request) -> Result<wire::Response, ZError>;
+    /// Sends several at once; results in the same order.
+    fn send_all(&self, requests: &[wire::Request]) -> Vec<Result<wire::Response, ZError>>;
+}
+
+/// The host's `http` import.
+pub(crate) struct ImportedHttp;
+
+impl Transport for ImportedHttp {
+    fn send(&self, request: &wire::Request) -> Result<wire::Response, ZError> {
+        wire::send(request).map_err(ZError::from)
+    }
+
+    fn send_all(&self, requests: &[wire::Request]) -> Vec<Result<wire::Response, ZError>> {
+        wire::send_all(requests).into_iter().map(|result| result.map_err(ZError::from)).collect()
+    }
+}
+
+/// Who wrote the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The author called `z.request`: platform curlies are refused.
+    Author,
+    /// A shorthand request from the definition, already rendered.
+    Shorthand,
+}
+
+/// Runs requests through the whole lifecycle; results in the same order.
+/// Several requests go to the host together, so it sends them in parallel.
+pub(crate) fn send(z: &Z, requests: Vec<Request>, origin: Origin) -> Vec<Result<Response, ZError>> {
+    let app = z.app();
+    let middleware_z = z.for_middleware();
+    let template = rendered_template(z);
+    let prepared: Vec<Result<Request, ZError>> = requests
+        .into_iter()
+        .map(|request| {
+            let mut request = before_host(request, origin, template.as_ref(), &app.flags)?;
+            for middleware in &app.before_request {
+                request = middleware(request, &middleware_z, z.bundle())?;
+            }
+            Ok(finalize(request))
+        })
+        .collect();
+    let wires: Vec<wire::Request> = prepared.iter().flatten().map(to_wire).collect();
+    let transport = z.transport();
+    let mut answers = match wires.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![transport.send(one)],
+        many => transport.send_all(many),
+    }
+    .into_iter();
+    prepared
+        .into_iter()
+        .map(|request| {
+            let request = request?;
+            let answer = answers
+                .next()
+                .unwrap_or_else(|| Err(ZError::general("the host answered fewer requests than were sent")))?;
+            let mut response = from_wire(answer, request);
+            for middleware in &app.after_response {
+                response = middleware(response, &middleware_z, z.bundle())?;
+            }
+            if !response.skip_throw_for_status {
+                response.throw_for_status()?;
+            }
+            Ok(response)
+        })
+        .collect()
+}
+
+/// A request made by the host outside `z.request` (`z.stash_file` of a
+/// request): the curly check, the template and the defaults, but no
+/// middleware.
+pub(crate) fn host_request(z: &Z, request: Request) -> Result<wire::Request, ZError> {
+    let template = rendered_template(z);
+    let request = before_host(request, Origin::Author, template.as_ref(), &z.app().flags)?;
+    Ok(to_wire(&finalize(request)))
+}
+
+/// Step 1 for one request: the curly check (for the author's requests),
+/// then [`prepare`] with the rendered template and the app's flags.
+fn before_host(
+    request: Request,
+    origin: Origin,
+    template: Option<&Result<Request, ZError>>,
+    flags: &Flags,
+) -> Result<Request, ZError> {
+    if origin == Origin::Author {
+        reject_curlies(&request)?;
+    }
+    let template = template.map(|rendered| rendered.as_ref().map_err(Clone::clone)).transpose()?;
+    Ok(prepare(request, template, flags))
+}
+
+/// The app's requestTemplate with its curlies rendered against the call's bundle.
+fn rendered_template(z: &Z) -> Option<Result<Request, ZError>> {
+    Some(rendered(z, z.app().request_template.as_ref()?))
+}
+
+/// Step 1: defaults and body coercion, with the (rendered) template merged
+/// under the request and the app's flags as defaults.
+pub(crate) fn prepare(mut request: Request, template: Option<&Request>, flags: &Flags) -> Request {
+    request.method = method_of(&request);
+    sugar_body(&mut request);
+    if let Some(template) = template {
+        merge_template(&mut request, template);
+    }
+    move_query_into_params(&mut request);
+    coerce_body(&mut request);
+    drop_empty_headers(&mut request);
+    request.skip_throw_for_status =
+        Some(request.skip_throw_for_status.or(flags.skip_throw_for_status).unwrap_or(false));
+    request.throw_for_throttling_early =
+        Some(request.throw_for_throttling_early.or(flags.throw_for_throttling_early).unwrap_or(true));
+    request
+}
+
+/// After beforeRequest: encodes whatever body the middleware left unencoded
+/// and drops emptied headers, by the same rules as [`prepare`].
+pub(crate) fn finalize(mut request: Request) -> Request {
+    request.method = method_of(&request);
+    sugar_body(&mut request);
+    coerce_body(&mut request);
+    drop_empty_headers(&mut request);
+    request
+}
+
+/// The upper-cased method, GET when empty.
+fn method_of(request: &Request) -> String {
+    let method = request.method.trim();
+    if method.is_empty() { "GET".to_string() } else { method.to_ascii_uppercase() }
+}
+
+/// `form` and `json` become the body (when there is none) with their content type.
+fn sugar_body(request: &mut Request) {
+    if request.body.is_none()
+        && let Some(form) = request.form.take()
+    {
+        request.body = Some(Body::Json(form));
+        request.set_header("content-type", FORM_TYPE);
+    }
+    if request.body.is_none()
+        && let Some(json) = request.json.take()
+    {
+        request.body = Some(Body::Json(json));
+        request.set_header("content-type", JSON_TYPE);
+    }
+}
+
+/// Merges the template's URL, headers, params and body under the request's:
+/// the request wins, headers compared by name in any case.
+fn merge_template(request: &mut Request, template: &Request) {
+    let mut template = template.clone();
+    sugar_body(&mut template);
+    if request.url.trim().is_empty() {
+        request.url = template.url;
+    }
+    let mut headers: Vec<(String, String)> =
+        template.headers.into_iter().filter(|(name, _)| request.get_header(name).is_none()).collect();
+    headers.append(&mut request.headers);
+    request.headers = headers;
+    let mut params = template.params;
+    params.extend(std::mem::take(&mut request.params));
+    request.params = params;
+    request.body = match (template.body, request.body.take()) {
+        (Some(Body::Json(Value::Object(under))), Some(Body::Json(Value::Object(over)))) => {
+            Some(Body::Json(Value::Object(deep_merge(under, over))))
+        }
+        (under, None) => under,
+        (_, over) => over,
+    };
+}
+
+/// `over` merged into `under`, objects recursively; `over` wins.
+fn deep_merge(mut under: Map<String, Value>, over: Map<String, Value>) -> Map<String, Value> {
+    for (key, value) in over {
+        let merged = match (under.remove(&key), value) {
+            (Some(Value::Object(inner)), Value::Object(outer)) => Value::Object(deep_merge(inner, outer)),
+            (_, value) => value,
+        };
+        under.insert(key, merged);
+    }
+    under
+}
+
+/// A `?query` in the URL moves into params (decoded, so the host encodes
+/// it once); params the request set win over the URL's.
+pub(crate) fn move_query_into_params(request: &mut Request) {
+    let (without_fragment, fragment) = match request.url.split_once('#') {
+        Some((url, fragment)) => (url.to_string(), format!("#{fragment}")),
+        None => (request.url.clone(), String::new()),
+    };
+    let Some((base, query)) = without_fragment.split_once('?') else {
+        return;
+    };
+    let mut params = decode_form(query);
+    params.extend(std::mem::take(&mut request.params));
+    request.params = params;
+    request.url = format!("{base}{fragment}");
+}
+
+/// The content type's media type (before `;`), trimmed.
+fn media_type(request: &Request) -> Option<String> {
+    request
+        .get_header("content-type")
+        .map(|value| value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
+/// Whether a body counts as empty, as lodash's `isEmpty` judges it.
+fn is_empty_body(body: Option<&Body>) -> bool {
+    match body {
+        None => true,
+        Some(Body::Text(text)) => text.is_empty(),
+        Some(Body::Bytes(bytes)) => bytes.is_empty(),
+        Some(Body::Json(Value::String(text))) => text.is_empty(),
+        Some(Body::Json(Value::Array(items))) => items.is_empty(),
+        Some(Body::Json(Value::Object(fields))) => fields.is_empty(),
+        Some(Body::Json(_)) => true,
+    }
+}
+
+/// GET and HEAD drop the body (unless allowed and not empty); a JSON body
+/// is form-encoded under a form content type, else JSON-encoded with the
+/// JSON content type if none is set.
+fn coerce_body(request: &mut Request) {
+    let bodiless = matches!(request.method.as_str(), "GET" | "HEAD");
+    if bodiless && (!request.allow_get_body || is_empty_body(request.body.as_ref())) {
+        request.body = None;
+    }
+    let Some(Body::Json(value)) = request.body.take_if(|body| matches!(body, Body::Json(_))) else {
+        return;
+    };
+    request.body = match value {
+        Value::Null => None,
+        Value::String(text) => Some(Body::Text(text)),
+        value => match media_type(request) {
+            Some(media) if media == FORM_TYPE => Some(Body::Text(encode_form(&value))),
+            Some(_) => Some(Body::Text(value.to_string())),
+            None => {
+                request.set_header("content-type", JSON_TYPE);
+                Some(Body::Text(value.to_string()))
+            }
+        },
+    };
+}
+
+/// A header whose value is empty is not sent.
+fn drop_empty_headers(request: &mut Request) {
+    request.headers.retain(|(_, value)| !value.is_empty());
+}
+
+/// The request as the `http` import takes it.
+pub(crate) fn to_wire(request: &Request) -> wire::Request {
+    wire::Request {
+        method: method_of(request),
+        url: request.url.clone(),
+        params: params_to_wire(&request.params),
+        headers: request.headers.clone(),
+        body: request.body.as_ref().map(|body| match body {
+            Body::Text(text) => text.as_bytes().to_vec(),
+            Body::Bytes(bytes) => bytes.clone(),
+            Body::Json(value) => value.to_string().into_bytes(),
+        }),
+        redirect: match request.redirect {
+            Redirect::Follow => wire::RedirectMode::Follow,
+            Redirect::Manual => wire::RedirectMode::Manual,
+            Redirect::Error => wire::RedirectMode::Error,
+        },
+        follow: request.follow.unwrap_or(DEFAULT_FOLLOW),
+        compress: request.compress.unwrap_or(true),
+        timeout_ms: request.timeout.unwrap_or(0),
+        size: request.size.unwrap_or(0),
+        skip_encoding_chars: request.skip_encoding_chars.clone().unwrap_or_default(),
+        remove_missing_params: request.remove_missing_values_from_params,
+        throw_for_throttling_early: request.throw_for_throttling_early.unwrap_or(true),
+    }
+}
+
+/// Params as the wire carries them: arrays as repeated keys, strings as
+/// they are, numbers and booleans as their JSON text, objects as JSON,
+/// null as `None`.
+pub(crate) fn params_to_wire(params: &Map<String, Value>) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for (key, value) in params {
+        match value {
+            Value::Array(items) => {
+                out.extend(items.iter().map(|item| (key.clone(), param_text(item))));
+            }
+            single => out.push((key.clone(), param_text(single))),
+        }
+    }
+    out
+}
+
+fn param_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The URL with the params appended as the host appends them (missing
+/// values empty or dropped, values encoded like `encodeURIComponent`).
+pub(crate) fn url_with_params(request: &Request) -> String {
+    let (url, fragment) = match request.url.split_once('#') {
+        Some((url, fragment)) => (url, format!("#{fragment}")),
+        None => (request.url.as_str(), String::new()),
+    };
+    let (base, existing) = url.split_once('?').unwrap_or((url, ""));
+    let keep = request.skip_encoding_chars.as_deref().unwrap_or_default();
+    let mut query = existing.to_string();
+    for (key, value) in params_to_wire(&request.params) {
+        let value = value.filter(|value| !(value.is_empty() || value.contains("{{") && value.contains("}}")));
+        if value.is_none() && request.remove_missing_values_from_params {
+            continue;
+        }
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&encode_component(&key, keep));
+        query.push('=');
+        query.push_str(&encode_component(value.as_deref().unwrap_or_default(), keep));
+    }
+    if query.is_empty() { format!("{base}{fragment}") } else { format!("{base}?{query}{fragment}") }
+}
+
+/// The response to `request` from what the import returned.
+pub(crate) fn from_wire(answer: wire::Response, request: Request) -> Response {
+    Response::new(request, answer.status, answer.url, answer.redirected, answer.headers, answer.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    use crate::app::App;
+    use zapwasm_rules::Bundle;
+    use crate::fake_http::{FakeHttp, answer};
+    use crate::z::{Invocation, Z};
+
+    fn text_body(request: &Request) -> &str {
+        match &request.body {
+            Some(Body::Text(text)) => text,
+            other => panic!("expected a text body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_upper_case_the_method_and_resolve_the_flags() {
+        let prepared = prepare(Request::new("post", "https://api.test"), None, &Flags::default());
+        assert_eq!(prepared.method, "POST");
+        assert_eq!(prepared.skip_throw_for_status, Some(false));
+        assert_eq!(prepared.throw_for_throttling_early, Some(true));
+        let prepared = prepare(Request::from("https://api.test"), None, &Flags::default());
+        assert_eq!(prepared.method, "GET");
+        let flags = Flags { skip_throw_for_status: Some(true), throw_for_throttling_early: Some(false) };
+        let prepared = prepare(Request::get("u"), None, &flags);
+        assert_eq!(prepared.skip_throw_for_status, Some(true));
+        assert_eq!(prepared.throw_for_throttling_early, Some(false));
+        let prepared = prepare(Request::get("u").skip_throw_for_status(false), None, &flags);
+        assert_eq!(prepared.skip_throw_for_status, Some(false));
+    }
+
+    #[test]
+    fn json_becomes_the_body_with_the_json_content_type() {
+        let prepared = prepare(Request::post("u").json(json!({"a": 1})), None, &Flags::default());
+        assert_eq!(text_body(&prepared), r#"{"a":1}"#);
+        assert_eq!(prepared.get_header("Content-Type"), Some(JSON_TYPE));
+        assert_eq!(prepared.json, None);
+    }
+
+    #[test]
+    fn form_becomes_the_body_urlencoded_with_spaces_as_plus() {
+        let prepared =
+            prepare(Request::post("u").form(json!({"name": "Ada Lovelace", "n": 2})), None, &Flags::default());
+        assert_eq!(text_body(&prepared), "name=Ada+Lovelace&n=2");
+        assert_eq!(prepared.get_header("content-type"), Some(FORM_TYPE));
+    }
+
+    #[test]
+    fn an_object_body_is_json_unless_the_content_type_says_form() {
+        let prepared = prepare(Request::post("u").body(json!({"a": [1, 2]})), None, &Flags::default());
+        assert_eq!(text_body(&prepared), r#"{"a":[1,2]}"#);
+        assert_eq!(prepared.get_header("content-type"), Some(JSON_TYPE));
+
+        let prepared = prepare(
+            Request::post("u").header("Content-Type", "application/x-www-form-urlencoded").body(json!({"a": "b c"})),
+            None,
+            &Flags::default(),
+        );
+        assert_eq!(text_body(&prepared), "a=b+c");
+
+        let prepared = prepare(
+            Request::post("u").header("Content-Type", "application/vnd.api+json").body(json!({"a": 1})),
+            None,
+            &Flags::default(),
+        );
+        assert_eq!(text_body(&prepared), r#"{"a":1}"#);
+        assert_eq!(prepared.get_header("content-type"), Some("application/vnd.api+json"));
+
+        let text = prepare(Request::post("u").body("raw"), None, &Flags::default());
+        assert_eq!(text_body(&text), "raw");
+        assert_eq!(text.get_header("content-type"), None);
+    }
+
+    #[test]
+    fn get_drops_the_body_unless_allowed() {
+        let prepared = prepare(Request::get("u").json(json!({"a": 1})), None, &Flags::default());
+        assert_eq!(prepared.body, None);
+        let allowed = prepare(Request::get("u").json(json!({"a": 1})).allow_get_body(true), None, &Flags::default());
+        assert_eq!(text_body(&allowed), r#"{"a":1}"#);
+        let head = prepare(Request::head("u").body("x"), None, &Flags::default());
+        assert_eq!(head.body, None);
+    }
+
+    #[test]
+    fn a_query_in_the_url_moves_into_params_decoded() {
+        let prepared = prepare(
+            Request::get("https://api.test/x?a=1&b=two+words&c=%2F&a=3#top").param("b", "mine"),
+            None,
+            &Flags::default(),
+        );
+        assert_eq!(prepared.url, "https://api.test/x#top");
+        assert_eq!(Value::Object(prepared.params), json!({"a": ["1", "3"], "b": "mine", "c": "/"}));
+    }
+
+    #[test]
+    fn the_template_merges_under_the_request() {
+        let template = Request::new("", "")
+            .header("x-api-key", "template-key")
+            .header("Accept", "application/json")
+            .header("X-Dropped", "template")
+            .param("api_version", "2")
+            .param("shared", "template")
+            .body(json!({"outer": {"a": 1, "b": 1}, "t": true}));
+        let request = Request::post("https://api.test/x")
+            .header("X-API-Key", "request-key")
+            .header("x-dropped", "")
+            .param("shared", "request")
+            .body(json!({"outer": {"b": 2}, "r": true}));
+        let prepared = prepare(request, Some(&template), &Flags::default());
+        assert_eq!(
+            prepared.headers,
+            [
+                ("Accept".to_string(), "application/json".to_string()),
+                ("X-API-Key".to_string(), "request-key".to_string()),
+                ("content-type".to_string(), JSON_TYPE.to_string()),
+            ]
+        );
+        assert_eq!(Value::Object(prepared.params.clone()), json!({"api_version": "2", "shared": "request"}));
+        let body: Value = serde_json::from_str(text_body(&prepared)).unwrap();
+        assert_eq!(body, json!({"outer": {"a": 1, "b": 2}, "t": true, "r": true}));
+
+        let with_url =
+            prepare(Request::new("", ""), Some(&Request::new("", "https://api.test/base")), &Flags::default());
+        assert_eq!(with_url.url, "https://api.test/base");
+    }
+
+    #[test]
+    fn params_go_on_the_wire_as_repeated_keys_with_null_as_none() {
+        let params = Request::get("u")
+            .param("s", "text")
+            .param("n", 5)
+            .param("f", 1.5)
+            .param("b", true)
+            .param("null", Value::Null)
+            .param("list", json!(["a", 2, null]))
+            .param("obj", json!({"k": "v"}))
+            .params;
+        let some = |text: &str| Some(text.to_string());
+        assert_eq!(
+            params_to_wire(&params),
+            [
+                ("s".to_string(), some("text")),
+                ("n".to_string(), some("5")),
+                ("f".to_string(), some("1.5")),
+                ("b".to_string(), some("true")),
+                ("null".to_string(), None),
+                ("list".to_string(), some("a")),
+                ("list".to_string(), some("2")),
+                ("list".to_string(), None),
+                ("obj".to_string(), some(r#"{"k":"v"}"#)),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_wire_request_carries_the_options_with_their_defaults() {
+        let prepared = prepare(Request::post("u").body(vec![1u8, 2]), None, &Flags::default());
+        let wire = to_wire(&prepared);
+        assert_eq!(wire.method, "POST");
+        assert_eq!(wire.body, Some(vec![1, 2]));
+        assert_eq!(wire.redirect, wire::RedirectMode::Follow);
+        assert_eq!(wire.follow, 20);
+        assert!(wire.compress);
+        assert_eq!((wire.timeout_ms, wire.size), (0, 0));
+        assert!(wire.throw_for_throttling_early);
+        assert!(!wire.remove_missing_params);
+
+        let custom = Request::get("u")
+            .redirect(Redirect::Manual)
+            .follow(2)
+            .compress(false)
+            .timeout(500)
+            .size(1024)
+            .skip_encoding_chars(":")
+            .remove_missing_values_from_params(true)
+            .throw_for_throttling_early(false);
+        let wire = to_wire(&custom);
+        assert_eq!(wire.redirect, wire::RedirectMode::Manual);
+        assert_eq!((wire.follow, wire.compress, wire.timeout_ms, wire.size), (2, false, 500, 1024));
+        assert_eq!(wire.skip_encoding_chars, ":");
+        assert!(wire.remove_missing_params);
+        assert!(!wire.throw_for_throttling_early);
+    }
+
+    #[test]
+    fn the_url_with_params_encodes_like_the_host() {
+        let request = Request::get("https://api.test/x?pre=1#f")
+            .param("q", "a b/c")
+            .param("empty", "")
+            .param("curly", "{{bundle.inputData.gone}}")
+            .param("list", json!([1, 2]));
+        assert_eq!(url_with_params(&request), "https://api.test/x?pre=1&q=a%20b%2Fc&empty=&curly=&list=1&list=2#f");
+        let dropping = request.remove_missing_values_from_params(true).skip_encoding_chars("/");
+        assert_eq!(url_with_params(&dropping), "https://api.test/x?pre=1&q=a%20b/c&list=1&list=2#f");
+    }
+
+    fn echo_json(request: &wire::Request) -> Result<wire::Response, ZError> {
+        let status = if request.url.ends_with("/missing") { 404 } else { 200 };
+        Ok(answer(request, status, "application/json", r#"{"ok":true}"#))
+    }
+
+    fn mark_request(request: Request, _z: &Z, _bundle: &Bundle) -> Result<Request, ZError> {
+        Ok(request.header("X-Order", "first"))
+    }
+
+    fn mark_again(mut request: Request, _z: &Z, bundle: &Bundle) -> Result<Request, ZError> {
+        let order = format!("{},second", request.get_header("x-order").unwrap_or_default());
+        request.set_header("X-Order", order);
+        let key = bundle.auth_str("key").unwrap_or_default().to_string();
+        Ok(request.header("X-Key", key))
+    }
+
+    fn request_inside(request: Request, z: &Z, _bundle: &Bundle) -> Result<Request, ZError> {
+        z.request("https://api.test/nested")?;
+        Ok(request)
+    }
+
+    fn tag_response(mut response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, ZError> {
+        response.data = Some(json!({"tagged": response.data.take()}));
+        Ok(response)
+    }
+
+    fn z_for(app: App, bundle: Value) -> (Z, Rc<RefCell<Vec<wire::Request>>>) {
+        let (fake, sent) = FakeHttp::new(echo_json);
+        let bundle: Bundle = serde_json::from_value(bundle).unwrap();
+        (Z::new(Invocation::new(app, bundle, Box::new(fake))), sent)
+    }
+
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[test]
+    fn middleware_runs_in_order_around_the_host() {
+        let app = App::new("1")
+            .request_template(Request::new("", "").header("X-Template", "{{bundle.authData.key}}"))
+            .before_request(mark_request)
+            .before_request(mark_again)
+            .after_response(tag_response);
+        let (z, sent) = z_for(app, json!({"authData": {"key": "k1"}}));
+        let response = z.request("https://api.test/items?page=2").unwrap();
+        assert_eq!(response.data, Some(json!({"tagged": {"ok": true}})));
+        assert_eq!(response.request.get_header("x-order"), Some("first,second"));
+        let sent = sent.borrow();
+        let wire = &sent[0];
+        assert_eq!(wire.url, "https://api.test/items");
+        assert_eq!(wire.params, [("page".to_string(), Some("2".to_string()))]);
+        let header = |name: &str| {
+            wire.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.clone())
+        };
+        assert_eq!(header("x-template").as_deref(), Some("k1"));
+        assert_eq!(header("x-key").as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn middleware_cannot_make_requests() {
+        let app = App::new("1").before_request(request_inside);
+        let (z, _) = z_for(app, json!({}));
+        assert_eq!(
+            z.request("https://api.test/x").unwrap_err(),
+            ZError::general("z.request is not available inside middleware")
+        );
+    }
+
+    #[test]
+    fn errors_raise_unless_skipped() {
+        let (z, _) = z_for(App::new("1"), json!({}));
+        let error = z.request("https://api.test/missing").unwrap_err();
+        assert!(matches!(error, ZError::Response { status: 404, .. }), "{error:?}");
+        let response = z.request(Request::get("https://api.test/missing").skip_throw_for_status(true)).unwrap();
+        assert_eq!(response.status, 404);
+        let (z, _) = z_for(App::new("1").skip_throw_for_status(true), json!({}));
+        assert_eq!(z.request("https://api.test/missing").unwrap().status, 404);
+    }
+
+    #[test]
+    fn curlies_in_a_plain_request_are_refused_before_sending() {
+        let (z, sent) = z_for(App::new("1"), json!({}));
+        let error = z.request("https://api.test/{{bundle.inputData.id}}").unwrap_err();
+        assert!(error.to_string().starts_with("z.request no longer replaces"), "{error}");
+        assert!(sent.borrow().is_empty());
+    }
+
+    #[test]
+    fn request_all_keeps_the_order_and_each_result() {
+        let (z, sent) = z_for(App::new("1"), json!({}));
+        let results = z.request_all(vec![
+            Request::get("https://api.test/a"),
+            Request::get("https://api.test/{{bundle.x}}"),
+            Request::get("https://api.test/missing"),
+        ]);
+        assert_eq!(sent.borrow().len(), 2);
+        assert!(results[0].is_ok());
+        assert!(results[1].as_ref().unwrap_err().to_string().contains("curlies"));
+        assert!(matches!(results[2], Err(ZError::Response { status: 404, .. })));
+    }
+}

@@ -1,0 +1,235 @@
+//! From parsed arguments to what a command runs with: the bundle, the
+//! environment, the method path and the host.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use zapwasm_host::{Bundle, Definition, Host, HostPattern, LocalStash, OperationKind, Policy, Stores};
+
+use crate::args::{HostArgs, InvokeArgs};
+use crate::dotenv;
+
+/// What `zapwasm invoke` runs.
+pub struct InvokeConfig {
+    pub bundle: Bundle,
+    pub env: Vec<(String, String)>,
+    pub secret_env: Vec<String>,
+    /// The authData keys given with --auth (so `auth start` does not ask for them).
+    pub auth_given: Vec<String>,
+    /// The .env file read (or to write): --env-file, else `.env`.
+    pub env_file: PathBuf,
+}
+
+impl InvokeConfig {
+    pub fn from_args(args: &InvokeArgs) -> Result<InvokeConfig, String> {
+        let dotenv = read_dotenv(args.env_file.as_deref())?;
+        let mut bundle = Bundle { auth_data: dotenv.auth_data, ..Bundle::default() };
+        let mut auth_given = Vec::new();
+        if let Some(auth) = &args.auth {
+            let given = object("--auth", auth)?;
+            auth_given = given.keys().cloned().collect();
+            bundle.auth_data.extend(given);
+        }
+        if let Some(input) = &args.input {
+            bundle.input_data = object("--input", input)?;
+            bundle.input_data_raw = bundle.input_data.clone();
+        }
+        let meta = &mut bundle.meta;
+        meta.is_loading_sample = args.is_loading_sample;
+        meta.is_filling_dynamic_dropdown = args.is_filling_dynamic_dropdown;
+        meta.is_populating_dedupe = args.is_populating_dedupe;
+        if let Some(limit) = args.limit {
+            meta.limit = limit;
+        }
+        if let Some(page) = args.page {
+            meta.page = page;
+        }
+        meta.paging_token = args.paging_token.clone();
+        meta.timezone = args.timezone.clone();
+        if !args.meta.is_empty() {
+            let mut meta_json = serde_json::to_value(&bundle.meta).map_err(|e| e.to_string())?;
+            for pair in &args.meta {
+                let (key, value) = split_pair("--meta", pair)?;
+                // `limit=10` is a number, `isLoadingSample=true` a boolean.
+                let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+                meta_json[key] = value;
+            }
+            bundle.meta = serde_json::from_value(meta_json).map_err(|e| format!("--meta: {e}"))?;
+        }
+        bundle.subscribe_data = args.subscribe_data.as_deref().map(|v| json("--subscribe-data", v)).transpose()?;
+        bundle.output_data = args.output_data.as_deref().map(|v| json("--output-data", v)).transpose()?;
+        bundle.cleaned_request = args.cleaned_request.as_deref().map(|v| json("--cleaned-request", v)).transpose()?;
+        bundle.raw_request = args.raw_request.as_deref().map(|v| json("--raw-request", v)).transpose()?;
+        bundle.target_url = args.target_url.clone();
+
+        let mut env = dotenv.env;
+        for pair in &args.env {
+            let (key, value) = split_pair("--env", pair)?;
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+        let env_file = args.env_file.clone().unwrap_or_else(|| PathBuf::from(".env"));
+        Ok(InvokeConfig { bundle, env, secret_env: args.secret_env.clone(), auth_given, env_file })
+    }
+}
+
+/// The method path the words name: a path as is, or a short form.
+pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -> Result<String, String> {
+    let kind = |word: &str| match word {
+        "trigger" | "triggers" => Some(OperationKind::Trigger),
+        "search" | "searches" => Some(OperationKind::Search),
+        "create" | "creates" => Some(OperationKind::Create),
+        _ => None,
+    };
+    match words {
+        [path] if path.contains('.') => Ok(path.clone()),
+        [auth, what] if auth == "auth" => match what.as_str() {
+            "test" | "label" => Ok("authentication.test".into()),
+            other => Err(format!(
+                "unknown auth command {other:?}: use `auth start`, `auth test`, `auth label` or `auth refresh`"
+            )),
+        },
+        [word, key] if kind(word).is_some() => {
+            let kind = kind(word).unwrap_or(OperationKind::Trigger);
+            let Some(op) = definition.operation(kind, key) else {
+                let keys: Vec<String> =
+                    definition.operations().into_iter().filter(|o| o.kind == kind).map(|o| o.key).collect();
+                return Err(format!("no {word} {key:?} in this integration; it has: {}", keys.join(", ")));
+            };
+            let hook = op.trigger_type.as_deref() == Some("hook");
+            let method = if hook && bundle.cleaned_request.is_none() && op.methods.iter().any(|m| m == "performList") {
+                "performList"
+            } else {
+                "perform"
+            };
+            Ok(format!("{}.{key}.operation.{method}", kind.plural()))
+        }
+        _ => Err(format!(
+            "cannot read the method {:?}: give a method path (triggers.KEY.operation.perform) or `trigger KEY`, `search KEY`, `create KEY`, `auth test`",
+            words.join(" ")
+        )),
+    }
+}
+
+/// Build the host the command runs on.
+pub fn build_host(args: &HostArgs) -> Result<Host, String> {
+    let mut builder = Host::builder().policy(policy(args)?);
+    if !args.no_cache
+        && let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir)
+    {
+        builder = builder.cache_dir(dir);
+    }
+    if args.stash_dir.is_some() || args.stash_base_url.is_some() {
+        let dir = args.stash_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("zapwasm-stash"));
+        let base = match &args.stash_base_url {
+            Some(base) => base.clone(),
+            None => url::Url::from_directory_path(std::path::absolute(&dir).map_err(|e| e.to_string())?)
+                .map_err(|_| format!("--stash-dir {} cannot be a file:// URL", dir.display()))?
+                .to_string(),
+        };
+        builder = builder.stores(Stores::local().stash(std::sync::Arc::new(LocalStash::new(dir, base))));
+    }
+    if let Some(url) = &args.callback_base_url {
+        builder = builder.callback_base_url(url.clone());
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The policy the flags ask for: the defaults, with each flag given applied.
+pub fn policy(args: &HostArgs) -> Result<Policy, String> {
+    let allowed_hosts = args.allow_host.iter().map(|p| p.parse::<HostPattern>()).collect::<Result<Vec<_>, _>>()?;
+    let mut policy = Policy {
+        allow_loopback: args.allow_loopback,
+        allow_private: args.allow_private,
+        allow_http: args.allow_http || args.allow_loopback,
+        allowed_hosts,
+        ..Policy::default()
+    };
+    let limits = &mut policy.limits;
+    if let Some(secs) = args.timeout {
+        if !(secs > 0.0 && secs.is_finite()) {
+            return Err(format!("--timeout must be a positive number of seconds, got {secs}"));
+        }
+        limits.timeout = Duration::from_secs_f64(secs);
+    }
+    let positive = |flag: &str, value: Option<u64>, slot: &mut u64| match value {
+        Some(0) => Err(format!("{flag} must be at least 1")),
+        Some(v) => {
+            *slot = v;
+            Ok(())
+        }
+        None => Ok(()),
+    };
+    positive("--memory-mb", args.memory_mb.map(|mb| mb << 20), &mut limits.memory_bytes)?;
+    positive("--max-response-bytes", args.max_response_bytes, &mut limits.response_body_bytes)?;
+    positive("--max-request-bytes", args.max_request_bytes, &mut limits.request_body_bytes)?;
+    positive("--max-result-bytes", args.max_result_bytes, &mut limits.result_bytes)?;
+    positive("--max-log-bytes", args.max_log_bytes, &mut limits.log_bytes)?;
+    positive("--max-stash-bytes", args.max_stash_bytes, &mut limits.stash_bytes)?;
+    let mut requests = u64::from(limits.max_requests);
+    positive("--max-requests", args.max_requests.map(u64::from), &mut requests)?;
+    limits.max_requests = requests as u32;
+    let mut concurrent = u64::from(limits.max_concurrent_requests);
+    positive("--max-concurrent-requests", args.max_concurrent_requests.map(u64::from), &mut concurrent)?;
+    limits.max_concurrent_requests = concurrent as u32;
+    Ok(policy)
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("zapwasm"))
+}
+
+fn read_dotenv(path: Option<&Path>) -> Result<dotenv::DotEnv, String> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from(".env"), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => dotenv::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(dotenv::DotEnv::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// A JSON argument: inline, `@file`, or `@-` for stdin.
+fn json(flag: &str, value: &str) -> Result<Value, String> {
+    let text = match value.strip_prefix('@') {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("{flag}: cannot read stdin: {e}"))?;
+            text
+        }
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read {path}: {e}"))?,
+        None => value.to_string(),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{flag}: not valid JSON ({e})"))
+}
+
+fn object(flag: &str, value: &str) -> Result<Map<String, Value>, String> {
+    match json(flag, value)? {
+        Value::Object(map) => Ok(map),
+        other => Err(format!("{flag}: expected a JSON object, got {}", type_name(&other))),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn split_pair<'a>(flag: &str, pair: &'a str) -> Result<(&'a str, &'a str), String> {
+    pair.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{flag}: expected KEY=VALUE, got {pair:?}"))
+}

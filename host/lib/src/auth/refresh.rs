@@ -1,0 +1,92 @@
+//! Stale credentials: when a call raises RefreshAuthError and the app can
+//! refresh (session auth, or OAuth 2 with a refreshAccessToken), the host
+//! refreshes once, retries the call once with the new authData, and hands the
+//! new authData to the embedder. Nothing else is ever retried, and this
+//! retry shows in the call's log.
+
+use serde_json::{Map, Value};
+
+use crate::error::{CallError, ZError};
+use crate::invoke::{self, Env, Invocation, Loaded, Outcome};
+use crate::record::{Level, LogLine, Source};
+
+/// The method that refreshes this app's credentials, if it has one.
+pub(crate) fn refresh_method(loaded: &Loaded) -> Option<&'static str> {
+    let definition = &loaded.definition;
+    match definition.auth_type()? {
+        "session" => Some("authentication.sessionConfig.perform").filter(|m| definition.has_method(m)),
+        "oauth2" => Some("authentication.oauth2Config.refreshAccessToken").filter(|m| definition.has_method(m)),
+        _ => None,
+    }
+}
+
+/// Run a call; on RefreshAuthError, refresh and retry it once.
+pub(crate) async fn invoke(loaded: &Loaded, env: &Env, invocation: Invocation) -> Outcome {
+    let first = invoke::run(loaded, env, invocation.clone()).await;
+    let stale = matches!(&first.result, Err(CallError::Integration { error: ZError::RefreshAuth { .. } }));
+    let Some(method) = refresh_method(loaded).filter(|m| stale && *m != invocation.method) else {
+        return first;
+    };
+    let refreshed = refresh(loaded, env, method, invocation.clone(), invocation.bundle.auth_data.clone()).await;
+    let mut logs = first.logs;
+    let mut http = first.http;
+    logs.extend(refreshed.logs);
+    http.extend(refreshed.http);
+    let Some(auth_data) = refreshed.auth_data else {
+        return Outcome { result: refreshed.result, logs, http, ..first };
+    };
+    logs.push(host_line(format!(
+        "the credentials were stale: refreshed them with {method} and retried {} once",
+        invocation.method
+    )));
+    let mut retry = invocation;
+    retry.bundle.auth_data = auth_data.clone();
+    let second = invoke::run(loaded, env, retry).await;
+    logs.extend(second.logs);
+    http.extend(second.http);
+    Outcome { logs, http, auth_data: Some(auth_data), ..second }
+}
+
+/// Runs `method` (which refreshes or obtains credentials) with the
+/// invocation's bundle. On success the result and [`Outcome::auth_data`]
+/// are `old` (the account's authData) with the returned fields merged over
+/// it; a result that is not an object is an ExpiredAuthError.
+pub(crate) async fn refresh(
+    loaded: &Loaded,
+    env: &Env,
+    method: &str,
+    invocation: Invocation,
+    old: Map<String, Value>,
+) -> Outcome {
+    let mut outcome = invoke::run(loaded, env, invocation.of_method(method)).await;
+    let returned = match &outcome.result {
+        Ok(json) => json.value(),
+        Err(error) => {
+            let line = host_line(format!("refreshing the credentials with {method} failed: {error}"));
+            outcome.logs.push(line);
+            return outcome;
+        }
+    };
+    match returned {
+        Value::Object(fields) => {
+            let auth_data = merged(&old, fields);
+            outcome.result = Ok(Value::Object(auth_data.clone()).into());
+            outcome.auth_data = Some(auth_data);
+        }
+        other => {
+            let message = format!("{method} must return an object of authData fields, got {other}");
+            outcome.result = Err(ZError::ExpiredAuth { message }.into());
+        }
+    }
+    outcome
+}
+
+fn merged(old: &Map<String, Value>, new: Map<String, Value>) -> Map<String, Value> {
+    let mut auth_data = old.clone();
+    auth_data.extend(new);
+    auth_data
+}
+
+fn host_line(message: String) -> LogLine {
+    LogLine { level: Level::Info, source: Source::Host, message }
+}

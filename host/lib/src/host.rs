@@ -1,0 +1,334 @@
+//! The embedding API's entry: [`Host`], built by [`HostBuilder`], loads
+//! components into [`App`]s (compiling or mapping in the cached artifact,
+//! linking, reading the definition), and keeps the last ones it loaded.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::app::{App, LoadInfo};
+use crate::bindings;
+use crate::cache::{CacheUse, Cached, ComponentCache, FileStamp, FileStamps};
+use crate::definition::Definition;
+use crate::egress::{Resolver, SystemResolver};
+use crate::error::LoadError;
+use crate::invoke::{self, Loaded, Runner};
+use crate::policy::Policy;
+use crate::pool::PoolConfig;
+use crate::runtime::Runtime;
+use crate::services::Services;
+use crate::state::Stores;
+
+/// Builds a [`Host`]. Every setting has a default fit for local use.
+pub struct HostBuilder {
+    policy: Policy,
+    pool: PoolConfig,
+    cache_dir: Option<PathBuf>,
+    stores: Stores,
+    callback_base_url: Option<String>,
+    resolver: Option<Arc<dyn Resolver>>,
+}
+
+impl HostBuilder {
+    /// The egress policy and per-call limits. Default: [`Policy::default`].
+    pub fn policy(mut self, policy: Policy) -> HostBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// The pooling allocator's size. Default: [`PoolConfig::default`].
+    pub fn pool(mut self, pool: PoolConfig) -> HostBuilder {
+        self.pool = pool;
+        self
+    }
+
+    /// Where compiled components are cached. Default: none (every load compiles).
+    ///
+    /// With a cache the host also keeps the last 16 components it loaded
+    /// linked in memory, and remembers which content each loaded file held:
+    /// loading an unchanged file or the same bytes again is then a lookup.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> HostBuilder {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Where state that outlives a call is kept. Default: [`Stores::local`]
+    /// (cursors in memory, stashed files in the temporary directory).
+    pub fn stores(mut self, stores: Stores) -> HostBuilder {
+        self.stores = stores;
+        self
+    }
+
+    /// The base of the URLs `z.generateCallbackUrl` returns; the
+    /// invocation's ID is appended. Default: none (the call gets an error).
+    pub fn callback_base_url(mut self, url: impl Into<String>) -> HostBuilder {
+        self.callback_base_url = Some(url.into());
+        self
+    }
+
+    /// How host names are resolved for outbound requests. Default: the
+    /// system resolver. Every address is checked against the policy either way.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> HostBuilder {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Build the host: the engine, the linker and the HTTP clients.
+    pub fn build(self) -> Result<Host, LoadError> {
+        let runtime = Runtime::new(&self.pool)?;
+        let cache = ComponentCache::new(&runtime.engine, self.cache_dir);
+        let policy = Arc::new(self.policy);
+        let resolver = self.resolver.unwrap_or_else(|| Arc::new(SystemResolver));
+        let services = Services::new(policy.clone(), resolver, self.stores, self.callback_base_url)
+            .map_err(|e| LoadError::Engine { what: "cannot build the HTTP client", source: e.into() })?;
+        let slots = tokio::sync::Semaphore::new(self.pool.instances as usize);
+        let runner = Arc::new(Runner { runtime, services: Arc::new(services), slots });
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                runner,
+                cache,
+                stamps: FileStamps::default(),
+                recent: Mutex::default(),
+                policy,
+            }),
+        })
+    }
+}
+
+struct HostInner {
+    runner: Arc<Runner>,
+    cache: ComponentCache,
+    /// With a cache: which content each loaded file held.
+    stamps: FileStamps,
+    /// With a cache: the components this host loaded last, linked and with
+    /// their definitions; loading the same bytes again shares them.
+    recent: Mutex<RecentComponents>,
+    policy: Arc<Policy>,
+}
+
+/// Runs integrations. One per process: it owns the engine every app shares.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+impl Host {
+    /// A builder with the defaults.
+    pub fn builder() -> HostBuilder {
+        HostBuilder {
+            policy: Policy::default(),
+            pool: PoolConfig::default(),
+            cache_dir: None,
+            stores: Stores::local(),
+            callback_base_url: None,
+            resolver: None,
+        }
+    }
+
+    /// The policy calls run under.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Whether instances come from the pooling allocator (false when its
+    /// address space could not be reserved and the host fell back to
+    /// on-demand allocation).
+    pub fn is_pooling(&self) -> bool {
+        self.inner.runner.runtime.pooling
+    }
+
+    /// Load a component from a file.
+    ///
+    /// With a cache directory, a file loaded before and unchanged since
+    /// (same inode, length, mtime and ctime) is not read again.
+    pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<App, LoadError> {
+        let started = Instant::now();
+        // An unchanged file this host loaded lately costs a stat and a
+        // lookup: done here, without a round trip to the blocking pool.
+        if let Some(found) = self.inner.find_recent_file(path.as_ref()) {
+            return self.finish_load(started, found).await;
+        }
+        let path = path.as_ref().to_path_buf();
+        let inner = self.inner.clone();
+        let found = tokio::task::spawn_blocking(move || inner.find_file(&path))
+            .await
+            .map_err(|e| LoadError::Engine { what: "the load task failed", source: e.into() })??;
+        self.finish_load(started, found).await
+    }
+
+    /// Load a component from its bytes: compile it (or map in the cached
+    /// artifact), link it, and read its definition.
+    pub async fn load_bytes(&self, bytes: impl Into<Vec<u8>>) -> Result<App, LoadError> {
+        let started = Instant::now();
+        let bytes: Vec<u8> = bytes.into();
+        let inner = self.inner.clone();
+        // Hashing and compiling are CPU work (compiling for tens of
+        // milliseconds): keep them off the async workers.
+        let found = tokio::task::spawn_blocking(move || {
+            let digest = hex::encode(Sha256::digest(&bytes));
+            inner.find(digest, &bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Engine { what: "the load task failed", source: e.into() })??;
+        self.finish_load(started, found).await
+    }
+
+    /// Link what `find` found and read its definition (from the cache or
+    /// from the component).
+    async fn finish_load(&self, started: Instant, found: Found) -> Result<App, LoadError> {
+        let (digest, cached) = match found {
+            Found::Recent { digest, linked } => {
+                let load = LoadInfo { cache: CacheUse::Hit, duration: started.elapsed(), digest, cache_warning: None };
+                let loaded = Loaded::new(self.inner.runner.clone(), linked.pre, linked.definition);
+                return Ok(App::new(Arc::new(loaded), load));
+            }
+            Found::Component { digest, cached } => (digest, cached),
+        };
+        let Cached { component, cache, definition: stored, mut warning } = cached;
+        let pre = self
+            .inner
+            .runner
+            .runtime
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnsupportedImport { source: e.into() })?;
+        let pre = bindings::AppPre::new(pre)
+            .and_then(|pre| bindings::Exports::new(&pre))
+            .map_err(|e| LoadError::WrongWorld { source: e.into() })?;
+        let stored = stored.and_then(|text| match Definition::parse(&text) {
+            Ok(definition) => Some(definition),
+            Err(e) => {
+                warning = Some(format!("the cached definition of {digest} is unusable ({e}); read again"));
+                None
+            }
+        });
+        let definition = match stored {
+            Some(definition) => definition,
+            None => {
+                let json = invoke::read_definition(&self.inner.runner, &pre)
+                    .await
+                    .map_err(|source| LoadError::DefinitionCall { source })?;
+                let definition = Definition::parse(&json)?;
+                if self.inner.cache.is_enabled() {
+                    let inner = self.inner.clone();
+                    let digest = digest.clone();
+                    let _ = tokio::task::spawn_blocking(move || inner.cache.store_definition(&digest, &json)).await;
+                }
+                definition
+            }
+        };
+        let definition = Arc::new(definition);
+        if self.inner.cache.is_enabled() {
+            let linked = Linked { pre: pre.clone(), definition: definition.clone() };
+            self.inner.recent.lock().unwrap_or_else(|e| e.into_inner()).insert(&digest, linked);
+        }
+        let load = LoadInfo { cache, duration: started.elapsed(), digest, cache_warning: warning };
+        let loaded = Loaded::new(self.inner.runner.clone(), pre, definition);
+        Ok(App::new(Arc::new(loaded), load))
+    }
+}
+
+/// What a load found before linking.
+enum Found {
+    /// The same bytes, loaded by this host a moment ago.
+    Recent { digest: String, linked: Linked },
+    /// A compiled component, from the cache or the compiler.
+    Component { digest: String, cached: Cached },
+}
+
+impl HostInner {
+    /// The app of `path` still held, when the file is unchanged since it
+    /// was loaded (its stamp matches).
+    fn find_recent_file(&self, path: &Path) -> Option<Found> {
+        let before = FileStamp::of(&std::fs::metadata(path).ok()?)?;
+        let digest = self.stamps.digest(path, &before)?;
+        let linked = self.recently_loaded(&digest)?;
+        Some(Found::Recent { digest, linked })
+    }
+
+    /// `find` for a file, skipping the read and the hash when the file is
+    /// unchanged since this host last loaded it. Blocking.
+    fn find_file(&self, path: &Path) -> Result<Found, LoadError> {
+        let read_error = |source| LoadError::Read { path: path.to_path_buf(), source };
+        let stamp = |file: &std::fs::File| file.metadata().ok().as_ref().and_then(FileStamp::of);
+        let mut file = std::fs::File::open(path).map_err(read_error)?;
+        let before = if self.cache.is_enabled() { stamp(&file) } else { None };
+        if let Some(digest) = before.as_ref().and_then(|before| self.stamps.digest(path, before)) {
+            if let Some(linked) = self.recently_loaded(&digest) {
+                return Ok(Found::Recent { digest, linked });
+            }
+            if let Ok(cached) = self.cache.load_compiled(&self.runner.runtime.engine, &digest) {
+                return Ok(Found::Component { digest, cached });
+            }
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(read_error)?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if let (Some(before), Some(after)) = (&before, stamp(&file)) {
+            self.stamps.remember(path, before, &after, &digest);
+        }
+        self.find(digest, &bytes)
+    }
+
+    /// An app of these bytes still held, the artifact on disk, or the
+    /// compiler's output. Blocking.
+    fn find(&self, digest: String, bytes: &[u8]) -> Result<Found, LoadError> {
+        if let Some(linked) = self.recently_loaded(&digest) {
+            return Ok(Found::Recent { digest, linked });
+        }
+        let cached = self.cache.load(&self.runner.runtime.engine, bytes, &digest)?;
+        Ok(Found::Component { digest, cached })
+    }
+
+    fn recently_loaded(&self, digest: &str) -> Option<Linked> {
+        if !self.cache.is_enabled() {
+            return None;
+        }
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).get(digest)
+    }
+}
+
+/// A component linked, with its definition: what loads of the same bytes share.
+#[derive(Clone)]
+struct Linked {
+    pre: bindings::Exports,
+    definition: Arc<Definition>,
+}
+
+/// The components a host loaded last, so loading one again (an embedder
+/// that loads per request, a reload of an unchanged file) costs a lookup
+/// instead of mapping the artifact in, linking and parsing the definition
+/// (~0.3 ms). Each entry keeps its compiled code mapped and its metadata in
+/// memory (a few hundred KiB for a 300 KB component) until it is pushed out.
+#[derive(Default)]
+struct RecentComponents {
+    uses: u64,
+    by_digest: HashMap<String, (u64, Linked)>,
+}
+
+impl RecentComponents {
+    /// Components kept at most; the least recently loaded goes first.
+    const MOST: usize = 16;
+
+    fn get(&mut self, digest: &str) -> Option<Linked> {
+        self.uses += 1;
+        let (used, linked) = self.by_digest.get_mut(digest)?;
+        *used = self.uses;
+        Some(linked.clone())
+    }
+
+    fn insert(&mut self, digest: &str, linked: Linked) {
+        self.uses += 1;
+        if self.by_digest.len() >= Self::MOST && !self.by_digest.contains_key(digest) {
+            let oldest = self.by_digest.iter().min_by_key(|(_, (used, _))| *used).map(|(d, _)| d.clone());
+            if let Some(oldest) = oldest {
+                self.by_digest.remove(&oldest);
+            }
+        }
+        self.by_digest.insert(digest.to_string(), (self.uses, linked));
+    }
+}

@@ -1,0 +1,170 @@
+//! The bundle a function receives: the user's credentials and input, what
+//! the user is doing, and the data of hooks, callbacks and buffered creates.
+//!
+//! The host sends it as JSON in the reference platform's shape;
+//! the guest SDK parses it once per call and hands the same [`Bundle`] to
+//! the function, to middleware and to shorthand requests (whose
+//! `{{bundle.*}}` curlies are looked up in its JSON form).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What a function receives as `bundle`.
+///
+/// ```
+/// use zapwasm_rules::Bundle;
+///
+/// let bundle: Bundle = serde_json::from_str(
+///     r#"{"authData":{"api_key":"k"},"inputData":{"email":"a@b.test"},"meta":{"page":2}}"#,
+/// ).unwrap();
+/// assert_eq!(bundle.auth_str("api_key"), Some("k"));
+/// assert_eq!(bundle.input_str("email"), Some("a@b.test"));
+/// assert_eq!(bundle.meta.page, 2);
+/// assert_eq!(bundle.meta.limit, -1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Bundle {
+    /// The connected account's credentials (`api_key`, `access_token`, ...).
+    pub auth_data: Map<String, Value>,
+    /// The user's input for this run, as defined by the input fields.
+    pub input_data: Map<String, Value>,
+    /// `input_data` before curlies and friendly values were processed.
+    pub input_data_raw: Map<String, Value>,
+    /// What the user is doing.
+    pub meta: Meta,
+    /// The HTTP request that started this call (hook perform, getAccessToken, performResume).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_request: Option<Value>,
+    /// `raw_request` parsed: querystring as an object, content as JSON or form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleaned_request: Option<Value>,
+    /// What perform returned, for performResume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_data: Option<Value>,
+    /// What performSubscribe returned, for a hook's perform and performUnsubscribe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscribe_data: Option<Value>,
+    /// Where the API should send hooks, for performSubscribe and performUnsubscribe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_url: Option<String>,
+    /// performBuffer: the values of the fields the buffer is grouped by.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub grouped_by: Map<String, Value>,
+    /// performBuffer: the buffered runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buffer: Vec<BufferedItem>,
+}
+
+impl Bundle {
+    /// `authData[key]` when it is a string.
+    pub fn auth_str(&self, key: &str) -> Option<&str> {
+        self.auth_data.get(key).and_then(Value::as_str)
+    }
+
+    /// `inputData[key]` when it is a string.
+    pub fn input_str(&self, key: &str) -> Option<&str> {
+        self.input_data.get(key).and_then(Value::as_str)
+    }
+
+    /// `inputData[key]`, of any type.
+    pub fn input(&self, key: &str) -> Option<&Value> {
+        self.input_data.get(key)
+    }
+}
+
+/// `bundle.meta`: what the user is doing, and paging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Meta {
+    /// Started by hand in the editor (load a sample rather than run live).
+    pub is_loading_sample: bool,
+    /// The poll fills a dynamic dropdown; only the dropdown's fields are needed.
+    pub is_filling_dynamic_dropdown: bool,
+    /// The results fill the dedupe list instead of triggering: fetch as many as possible.
+    pub is_populating_dedupe: bool,
+    /// The call tests the connection (legacy).
+    pub is_testing_auth: bool,
+    /// How many items to fetch; -1 means no limit.
+    pub limit: i64,
+    /// The page to fetch, from 0.
+    pub page: u64,
+    /// The paging token the previous page of a search returned.
+    #[serde(rename = "paging_token", skip_serializing_if = "Option::is_none")]
+    pub paging_token: Option<String>,
+    /// The user's time zone, e.g. `America/New_York`.
+    pub timezone: Option<String>,
+    /// When a create runs as part of search-or-create: the search's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with_search: Option<String>,
+}
+
+impl Default for Meta {
+    fn default() -> Meta {
+        Meta {
+            is_loading_sample: false,
+            is_filling_dynamic_dropdown: false,
+            is_populating_dedupe: false,
+            is_testing_auth: false,
+            limit: -1,
+            page: 0,
+            paging_token: None,
+            timezone: None,
+            with_search: None,
+        }
+    }
+}
+
+/// One run of a create in a performBuffer call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BufferedItem {
+    /// The run's input.
+    pub input_data: Map<String, Value>,
+    /// The run's idempotency ID.
+    pub meta: BufferedMeta,
+}
+
+/// `buffer[].meta`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BufferedMeta {
+    /// The run's idempotency ID: performBuffer's result is keyed by it.
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_empty_bundle_has_the_reference_defaults() {
+        let bundle: Bundle = serde_json::from_str("{}").unwrap();
+        assert_eq!(bundle, Bundle::default());
+        assert_eq!(bundle.meta.limit, -1);
+        assert_eq!(bundle.meta.page, 0);
+    }
+
+    #[test]
+    fn keys_are_the_reference_names() {
+        let bundle: Bundle = serde_json::from_value(json!({
+            "authData": {"k": "v"},
+            "inputData": {"n": 1},
+            "meta": {"isLoadingSample": true, "paging_token": "p", "withSearch": "find"},
+            "subscribeData": {"id": 3},
+            "targetUrl": "https://hooks.test/1",
+            "groupedBy": {"list": "a"},
+            "buffer": [{"inputData": {"x": 1}, "meta": {"id": "run-1"}}],
+        }))
+        .unwrap();
+        assert!(bundle.meta.is_loading_sample);
+        assert_eq!(bundle.meta.paging_token.as_deref(), Some("p"));
+        assert_eq!(bundle.meta.with_search.as_deref(), Some("find"));
+        assert_eq!(bundle.buffer[0].meta.id, "run-1");
+        let back = serde_json::to_value(&bundle).unwrap();
+        assert_eq!(back["meta"]["paging_token"], "p");
+        assert_eq!(back["targetUrl"], "https://hooks.test/1");
+        assert_eq!(back["subscribeData"]["id"], 3);
+    }
+}
