@@ -11,7 +11,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 echo "==> building the host, the example API and the example integration"
-cargo build --quiet -p zapwasm-host -p crm-api
+cargo build --quiet -p zapwasm-cli -p crm-api
 cargo build --quiet -p crm --profile guest --target wasm32-wasip2
 component=target/wasm32-wasip2/guest/crm.wasm
 zapwasm=target/debug/zapwasm

@@ -43,7 +43,7 @@ pub fn host_builder() -> HostBuilder {
 /// A host for tests with a stash in `stash_dir` and callbacks under `callback_base`.
 pub fn host_with(stash_dir: &Path, callback_base: &str) -> Host {
     host_builder()
-        .stores(Stores::local().stash(Arc::new(LocalStash::new(stash_dir, "http://files.zapwasm.test/stash"))))
+        .stores(Stores::memory().stash(Arc::new(LocalStash::new(stash_dir, "http://files.zapwasm.test/stash"))))
         .callback_base_url(callback_base)
         .build()
         .expect("the test host builds")

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zapwasm_host::{App, Bundle, CallError, Host, Invocation, Meta, Scope, Status, ZError};
+use zapwasm_host::{
+    App, Bundle, CallError, Host, IncomingRequest, Invocation, Meta, ResumeError, Scope, Status, ZError,
+};
 use zapwasm_tests::{CRM, Recorder, crm_api, host, host_with, shared_dir};
 
 async fn crm(host: &Host, api: &crm_api::RunningApi) -> App {
@@ -159,14 +161,32 @@ async fn a_create_waits_for_its_callback_and_resumes() {
     assert_eq!(format!("{}{}", receiver.base_url, delivered.uri), callback_url);
     let payload: Value = serde_json::from_slice(&delivered.body).unwrap();
 
-    let mut resume = bundle(json!({"contact_id": 2}));
-    resume.output_data = Some(output.clone());
-    resume.cleaned_request = Some(payload.clone());
-    let resumed = run(&app, "creates.export_contact.operation.performResume", resume).await;
+    // The receiver claims the callback by the last segment of its URL and
+    // resumes it with the request as it arrived.
+    let id = callback_url.rsplit('/').next().unwrap();
+    let pending = host.claim_callback(id).await.expect("a pending callback");
+    assert_eq!(pending.method, "creates.export_contact.operation.perform");
+    assert_eq!(pending.output_data, output);
+    let request = IncomingRequest {
+        method: delivered.method.clone(),
+        query: String::new(),
+        headers: delivered.headers.clone(),
+        body: delivered.body.clone(),
+    };
+    let resumed = app.resume(pending, bundle(json!({})).auth_data, &request).await;
+    let resumed = resumed.result.expect("performResume ran").value();
     assert_eq!(resumed["resumed"], true);
     assert_eq!(resumed["status"], "done");
     assert_eq!(resumed["id"], output["id"]);
     assert_eq!(resumed["export_id"], payload["export_id"]);
+
+    // The same POST again, a made-up ID: each its own answer.
+    let again = host.claim_callback(id).await.expect_err("claimed once");
+    assert!(matches!(again, ResumeError::AlreadyResumed), "{again:?}");
+    assert_eq!(again.http_status(), 410);
+    let unknown = host.claim_callback("0123456789abcdef0123456789abcdef").await.expect_err("unknown");
+    assert!(matches!(unknown, ResumeError::Unknown), "{unknown:?}");
+    assert_eq!(unknown.http_status(), 404);
 }
 
 #[tokio::test]

@@ -3,11 +3,13 @@
 //!
 //! Every fallible SDK call returns [`ZError`], so an author's functions use
 //! `?` throughout and the host receives the kind it acts on (retry, halt, ask
-//! the user to reconnect, refresh, back off). [`crate::request`] raises
+//! the user to reconnect, refresh, back off). [`crate::response`] raises
 //! [`ZError::Response`] from `throw_for_status`; the host raises the others
 //! it owns (throttling, stale auth, policy denials) through the imports.
 
 use std::fmt;
+
+use zapwasm_rules::curly::InterpolationError;
 
 use crate::bindings::zapwasm::integration::types as wit;
 
@@ -118,6 +120,14 @@ impl fmt::Display for ZError {
 }
 
 impl std::error::Error for ZError {}
+
+/// A shorthand request's curly that cannot be rendered stops the call as
+/// the reference platform does: a general error with the same message.
+impl From<InterpolationError> for ZError {
+    fn from(error: InterpolationError) -> ZError {
+        ZError::General(error.to_string())
+    }
+}
 
 impl From<ZError> for wit::ZError {
     fn from(error: ZError) -> wit::ZError {

@@ -13,11 +13,12 @@ use std::sync::Once;
 
 use serde_json::Value;
 
+use zapwasm_rules::Bundle;
+
 use crate::app::{App, Handler};
 use crate::bindings::zapwasm::integration::types::ZError as WitZError;
-use zapwasm_rules::Bundle;
 use crate::error::ZError;
-use crate::lifecycle::{ImportedHttp, Transport};
+use crate::lifecycle::{self, ImportedHttp, Transport};
 use crate::shorthand;
 use crate::z::{Invocation, Z};
 
@@ -121,8 +122,8 @@ fn discard<T>(value: T) {
 fn call(z: &Z, method_path: &str) -> Result<Value, ZError> {
     match z.method(method_path) {
         Some(Handler::Function(perform)) => perform(z, z.bundle()),
-        Some(Handler::Shorthand(request)) => shorthand::perform(z, request),
-        Some(Handler::AuthorizeUrl(request)) => shorthand::authorize_url(z, request),
+        Some(Handler::Shorthand(request)) => lifecycle::perform_shorthand(z, request),
+        Some(Handler::AuthorizeUrl(request)) => shorthand::authorize_url(z.bundle(), request),
         Some(Handler::Middleware) => {
             Err(ZError::General(format!("{method_path} is middleware: it runs inside z.request, not on its own")))
         }

@@ -99,13 +99,28 @@
 //!
 //! # Modules by role
 //!
-//! - [`app`](App): the builders and the definition JSON;
-//! - [`Bundle`]: what a function receives;
-//! - [`Request`] and [`Response`], and the lifecycle between them;
+//! - [`app`](App): the [`App`] and the definition JSON, one file a noun
+//!   beside it: authentication ([`Authentication`], [`AuthType`], the OAuth
+//!   configs), operations ([`Trigger`], [`Search`], [`Create`],
+//!   [`Operation`]) and fields ([`Field`]);
+//! - [`Bundle`]: what a function receives (its shape is `zapwasm-rules`');
+//! - [`Request`] and [`Response`]; `lifecycle`, the guest half of
+//!   `z.request` between them;
+//! - middleware: the app's [`BeforeRequest`] and [`AfterResponse`], run by
+//!   the lifecycle;
 //! - [`Z`]: HTTP, cursor, stash, console, callbacks, dehydration, hashing;
 //! - [`ZError`]: the typed errors;
 //! - shorthand requests: `{{bundle.*}}` curlies in request objects;
-//! - [`export_app!`]: the component's export.
+//! - [`export_app!`]: the component's export, running what a method path
+//!   names.
+//!
+//! The rules the host must agree on (param and form encoding, URLs with
+//! params, curlies, method paths) are not here but in `zapwasm-rules`,
+//! which the host uses too.
+//!
+//! The one recursion among them: an app's functions and middleware get a
+//! [`Z`], a `Z` holds the app, and [`Z::request`] runs the app's middleware
+//! (whose `Z` refuses `z.request`, so it goes one level deep).
 
 #![warn(missing_docs)]
 
@@ -114,14 +129,13 @@
 extern crate self as zapwasm_guest;
 
 mod app;
-
 mod error;
 #[doc(hidden)]
 pub mod export;
 #[cfg(test)]
 mod fake_http;
-mod form;
 mod lifecycle;
+mod middleware;
 mod request;
 mod response;
 mod shorthand;
@@ -143,15 +157,15 @@ pub mod bindings {
 }
 
 pub use app::{
-    AfterResponse, App, AuthType, Authentication, BeforeRequest, Create, Field, OAuth1Config, OAuth2Config, Operation,
-    Perform, Search, Text, Trigger,
+    App, AuthType, Authentication, Create, Field, OAuth1Config, OAuth2Config, Operation, Perform, Search, Text, Trigger,
 };
-pub use zapwasm_rules::{BufferedItem, BufferedMeta, Bundle, Meta};
 pub use error::ZError;
+pub use middleware::{AfterResponse, BeforeRequest};
 pub use request::{Body, Redirect, Request};
 pub use response::Response;
 pub use serde_json::{self, Map, Value, json};
 pub use z::{Console, Cursor, Level, StashData, Z};
+pub use zapwasm_rules::{BufferedItem, BufferedMeta, Bundle, Meta};
 
 /// Everything an integration usually needs: `use zapwasm_guest::prelude::*;`.
 pub mod prelude {

@@ -4,22 +4,24 @@
 //!    app's requestTemplate (rendered) merged under the request, a `?query`
 //!    moved into params, `json`/`form`/object bodies encoded, GET bodies
 //!    dropped, `skipThrowForStatus` and `throwForThrottlingEarly` resolved;
-//! 2. the app's beforeRequest middleware, in order (their `z` refuses
-//!    `z.request`);
+//! 2. the app's beforeRequest middleware, in order;
 //! 3. the host's `http` import ([`to_wire`], [`Transport`]): auth, params
 //!    encoding, egress policy, I/O, redirects, logging, the 401 and 429 checks;
 //! 4. the [`Response`] built, the app's afterResponse middleware in order,
 //!    then `throw_for_status` unless skipped.
 //!
+//! This is the SDK's one recursion: [`Z::request`] calls [`send`], which
+//! hands the app's middleware a [`Z`] ([`crate::middleware`]), whose
+//! `z.request` is refused so the recursion is one level deep.
+//!
 //! The steps before and after the import are plain functions, tested
 //! natively; only [`ImportedHttp`] calls the import.
 
 use serde_json::{Map, Value};
+use zapwasm_rules::{form, url_params};
 
-use crate::app::Flags;
 use crate::bindings::zapwasm::integration::http as wire;
 use crate::error::ZError;
-use crate::form::{decode_form, encode_component, encode_form};
 use crate::request::{Body, Redirect, Request};
 use crate::response::Response;
 use crate::shorthand::{reject_curlies, rendered};
@@ -53,6 +55,15 @@ impl Transport for ImportedHttp {
     }
 }
 
+/// `App.flags`: the app-wide defaults of two request options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flags {
+    /// The default of `skipThrowForStatus` (false when unset).
+    pub(crate) skip_throw_for_status: Option<bool>,
+    /// The default of `throwForThrottlingEarly` (true when unset).
+    pub(crate) throw_for_throttling_early: Option<bool>,
+}
+
 /// Who wrote the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
@@ -71,10 +82,9 @@ pub(crate) fn send(z: &Z, requests: Vec<Request>, origin: Origin) -> Vec<Result<
     let prepared: Vec<Result<Request, ZError>> = requests
         .into_iter()
         .map(|request| {
-            let mut request = before_host(request, origin, template.as_ref(), &app.flags)?;
-            for middleware in &app.before_request {
-                request = middleware(request, &middleware_z, z.bundle())?;
-            }
+            let request = before_host(request, origin, template.as_ref(), &app.flags)?;
+            // The recursion: middleware gets a `Z` (one that refuses z.request).
+            let request = app.middleware.before_request(request, &middleware_z, z.bundle())?;
             Ok(finalize(request))
         })
         .collect();
@@ -93,16 +103,28 @@ pub(crate) fn send(z: &Z, requests: Vec<Request>, origin: Origin) -> Vec<Result<
             let answer = answers
                 .next()
                 .unwrap_or_else(|| Err(ZError::general("the host answered fewer requests than were sent")))?;
-            let mut response = from_wire(answer, request);
-            for middleware in &app.after_response {
-                response = middleware(response, &middleware_z, z.bundle())?;
-            }
+            let response = app.middleware.after_response(from_wire(answer, request), &middleware_z, z.bundle())?;
             if !response.skip_throw_for_status {
                 response.throw_for_status()?;
             }
             Ok(response)
         })
         .collect()
+}
+
+/// The message when a shorthand request's answer has no parsed data.
+const UNPARSED_RESPONSE: &str = "Response needs to be JSON, form-urlencoded or parsed in middleware.";
+
+/// Runs a shorthand request from the definition: renders it against the
+/// call's bundle and environment, sends it through the whole lifecycle
+/// with throwForStatus on, and returns the parsed body.
+pub(crate) fn perform_shorthand(z: &Z, request: &Request) -> Result<Value, ZError> {
+    let mut request = rendered(z.bundle(), request)?;
+    request.skip_throw_for_status = Some(false);
+    let response = send(z, vec![request], Origin::Shorthand)
+        .pop()
+        .unwrap_or_else(|| Err(ZError::general("the request was not sent")))?;
+    response.data.ok_or_else(|| ZError::general(UNPARSED_RESPONSE))
 }
 
 /// A request made by the host outside `z.request` (`z.stash_file` of a
@@ -131,7 +153,7 @@ fn before_host(
 
 /// The app's requestTemplate with its curlies rendered against the call's bundle.
 fn rendered_template(z: &Z) -> Option<Result<Request, ZError>> {
-    Some(rendered(z, z.app().request_template.as_ref()?))
+    Some(rendered(z.bundle(), z.app().request_template.as_ref()?))
 }
 
 /// Step 1: defaults and body coercion, with the (rendered) template merged
@@ -142,7 +164,7 @@ pub(crate) fn prepare(mut request: Request, template: Option<&Request>, flags: &
     if let Some(template) = template {
         merge_template(&mut request, template);
     }
-    move_query_into_params(&mut request);
+    url_params::move_query_into_params(&mut request.url, &mut request.params);
     coerce_body(&mut request);
     drop_empty_headers(&mut request);
     request.skip_throw_for_status =
@@ -220,22 +242,6 @@ fn deep_merge(mut under: Map<String, Value>, over: Map<String, Value>) -> Map<St
     under
 }
 
-/// A `?query` in the URL moves into params (decoded, so the host encodes
-/// it once); params the request set win over the URL's.
-pub(crate) fn move_query_into_params(request: &mut Request) {
-    let (without_fragment, fragment) = match request.url.split_once('#') {
-        Some((url, fragment)) => (url.to_string(), format!("#{fragment}")),
-        None => (request.url.clone(), String::new()),
-    };
-    let Some((base, query)) = without_fragment.split_once('?') else {
-        return;
-    };
-    let mut params = decode_form(query);
-    params.extend(std::mem::take(&mut request.params));
-    request.params = params;
-    request.url = format!("{base}{fragment}");
-}
-
 /// The content type's media type (before `;`), trimmed.
 fn media_type(request: &Request) -> Option<String> {
     request
@@ -271,7 +277,7 @@ fn coerce_body(request: &mut Request) {
         Value::Null => None,
         Value::String(text) => Some(Body::Text(text)),
         value => match media_type(request) {
-            Some(media) if media == FORM_TYPE => Some(Body::Text(encode_form(&value))),
+            Some(media) if media == FORM_TYPE => Some(Body::Text(form::encode(&value))),
             Some(_) => Some(Body::Text(value.to_string())),
             None => {
                 request.set_header("content-type", JSON_TYPE);
@@ -291,7 +297,7 @@ pub(crate) fn to_wire(request: &Request) -> wire::Request {
     wire::Request {
         method: method_of(request),
         url: request.url.clone(),
-        params: params_to_wire(&request.params),
+        params: url_params::pairs(&request.params),
         headers: request.headers.clone(),
         body: request.body.as_ref().map(|body| match body {
             Body::Text(text) => text.as_bytes().to_vec(),
@@ -313,55 +319,6 @@ pub(crate) fn to_wire(request: &Request) -> wire::Request {
     }
 }
 
-/// Params as the wire carries them: arrays as repeated keys, strings as
-/// they are, numbers and booleans as their JSON text, objects as JSON,
-/// null as `None`.
-pub(crate) fn params_to_wire(params: &Map<String, Value>) -> Vec<(String, Option<String>)> {
-    let mut out = Vec::new();
-    for (key, value) in params {
-        match value {
-            Value::Array(items) => {
-                out.extend(items.iter().map(|item| (key.clone(), param_text(item))));
-            }
-            single => out.push((key.clone(), param_text(single))),
-        }
-    }
-    out
-}
-
-fn param_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) => Some(text.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-/// The URL with the params appended as the host appends them (missing
-/// values empty or dropped, values encoded like `encodeURIComponent`).
-pub(crate) fn url_with_params(request: &Request) -> String {
-    let (url, fragment) = match request.url.split_once('#') {
-        Some((url, fragment)) => (url, format!("#{fragment}")),
-        None => (request.url.as_str(), String::new()),
-    };
-    let (base, existing) = url.split_once('?').unwrap_or((url, ""));
-    let keep = request.skip_encoding_chars.as_deref().unwrap_or_default();
-    let mut query = existing.to_string();
-    for (key, value) in params_to_wire(&request.params) {
-        let value = value.filter(|value| !(value.is_empty() || value.contains("{{") && value.contains("}}")));
-        if value.is_none() && request.remove_missing_values_from_params {
-            continue;
-        }
-        if !query.is_empty() {
-            query.push('&');
-        }
-        query.push_str(&encode_component(&key, keep));
-        query.push('=');
-        query.push_str(&encode_component(value.as_deref().unwrap_or_default(), keep));
-    }
-    if query.is_empty() { format!("{base}{fragment}") } else { format!("{base}?{query}{fragment}") }
-}
-
 /// The response to `request` from what the import returned.
 pub(crate) fn from_wire(answer: wire::Response, request: Request) -> Response {
     Response::new(request, answer.status, answer.url, answer.redirected, answer.headers, answer.body)
@@ -369,11 +326,16 @@ pub(crate) fn from_wire(answer: wire::Response, request: Request) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use serde_json::json;
 
-    use crate::app::App;
+    use super::*;
+
     use zapwasm_rules::Bundle;
+
+    use crate::app::App;
     use crate::fake_http::{FakeHttp, answer};
     use crate::z::{Invocation, Z};
 
@@ -496,34 +458,6 @@ mod tests {
     }
 
     #[test]
-    fn params_go_on_the_wire_as_repeated_keys_with_null_as_none() {
-        let params = Request::get("u")
-            .param("s", "text")
-            .param("n", 5)
-            .param("f", 1.5)
-            .param("b", true)
-            .param("null", Value::Null)
-            .param("list", json!(["a", 2, null]))
-            .param("obj", json!({"k": "v"}))
-            .params;
-        let some = |text: &str| Some(text.to_string());
-        assert_eq!(
-            params_to_wire(&params),
-            [
-                ("s".to_string(), some("text")),
-                ("n".to_string(), some("5")),
-                ("f".to_string(), some("1.5")),
-                ("b".to_string(), some("true")),
-                ("null".to_string(), None),
-                ("list".to_string(), some("a")),
-                ("list".to_string(), some("2")),
-                ("list".to_string(), None),
-                ("obj".to_string(), some(r#"{"k":"v"}"#)),
-            ]
-        );
-    }
-
-    #[test]
     fn the_wire_request_carries_the_options_with_their_defaults() {
         let prepared = prepare(Request::post("u").body(vec![1u8, 2]), None, &Flags::default());
         let wire = to_wire(&prepared);
@@ -551,18 +485,6 @@ mod tests {
         assert_eq!(wire.skip_encoding_chars, ":");
         assert!(wire.remove_missing_params);
         assert!(!wire.throw_for_throttling_early);
-    }
-
-    #[test]
-    fn the_url_with_params_encodes_like_the_host() {
-        let request = Request::get("https://api.test/x?pre=1#f")
-            .param("q", "a b/c")
-            .param("empty", "")
-            .param("curly", "{{bundle.inputData.gone}}")
-            .param("list", json!([1, 2]));
-        assert_eq!(url_with_params(&request), "https://api.test/x?pre=1&q=a%20b%2Fc&empty=&curly=&list=1&list=2#f");
-        let dropping = request.remove_missing_values_from_params(true).skip_encoding_chars("/");
-        assert_eq!(url_with_params(&dropping), "https://api.test/x?pre=1&q=a%20b/c&list=1&list=2#f");
     }
 
     fn echo_json(request: &wire::Request) -> Result<wire::Response, ZError> {
@@ -596,9 +518,6 @@ mod tests {
         let bundle: Bundle = serde_json::from_value(bundle).unwrap();
         (Z::new(Invocation::new(app, bundle, Box::new(fake))), sent)
     }
-
-    use std::cell::RefCell;
-    use std::rc::Rc;
 
     #[test]
     fn middleware_runs_in_order_around_the_host() {

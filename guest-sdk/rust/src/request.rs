@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use zapwasm_rules::text::value_text;
+use zapwasm_rules::url_params::{self, ParamOptions};
 
 /// An HTTP request, as `z.request` takes it.
 ///
@@ -272,6 +274,20 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The URL with the params appended as the host appends them (missing
+    /// values empty or dropped, values encoded like `encodeURIComponent`),
+    /// before the host's URL parser normalizes it: the URL a response
+    /// error names.
+    pub(crate) fn url_with_params(&self) -> String {
+        let options = ParamOptions {
+            skip_encoding_chars: self.skip_encoding_chars.as_deref().unwrap_or_default(),
+            remove_missing: self.remove_missing_values_from_params,
+        };
+        url_params::url_with_params(&self.url, &url_params::pairs(&self.params), &options)
+    }
+}
+
 /// `z.request("https://...")`: a request with the URL and the default method.
 impl From<&str> for Request {
     fn from(url: &str) -> Request {
@@ -412,16 +428,6 @@ impl From<RequestJson> for Request {
             skip_encoding_chars: json.skip_encoding_chars,
             remove_missing_values_from_params: json.remove_missing_values_from.is_some_and(|remove| remove.params),
         }
-    }
-}
-
-/// A scalar JSON value as the text it stands for in a header, a param or a
-/// form field: strings as they are, null as empty, others as their JSON.
-pub(crate) fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
     }
 }
 

@@ -7,10 +7,9 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use zapwasm_rules::form;
 
 use crate::error::{ZError, json_parse_error};
-use crate::form::decode_form;
-use crate::lifecycle::url_with_params;
 use crate::request::Request;
 
 /// The content type whose answers are parsed as a form.
@@ -92,7 +91,7 @@ impl Response {
             return Ok(());
         }
         let content = (!self.request.raw).then(|| self.content.clone());
-        let url = url_with_params(&self.request);
+        let url = self.request.url_with_params();
         let message = json!({
             "status": self.status,
             "headers": {
@@ -123,7 +122,7 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
 /// JSON if the content parses, else nothing.
 pub(crate) fn parse_data(content_type: Option<&str>, content: &str) -> Option<Value> {
     if content_type.is_some_and(|value| value.trim().eq_ignore_ascii_case(FORM_TYPE)) {
-        return Some(Value::Object(decode_form(content)));
+        return Some(Value::Object(form::decode(content)));
     }
     crate::tree::parse(content).ok()
 }

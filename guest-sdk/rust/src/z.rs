@@ -6,6 +6,10 @@
 //! this module makes the calls and keeps the pure parts (dehydration strings,
 //! hashes, parse errors) in plain functions. [`crate::lifecycle`] does the
 //! work of `z.request`; [`crate::export`] builds one `Z` per call.
+//!
+//! `Z` and the app recurse into each other: a `Z` holds the [`App`] its
+//! call runs, the app's functions and middleware take a `&Z`, and
+//! [`Z::request`] runs the app's middleware (see [`crate::middleware`]).
 
 use std::fmt::Display;
 use std::rc::Rc;
@@ -15,9 +19,10 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
+use zapwasm_rules::{Bundle, method_path};
+
 use crate::app::{App, Handler};
 use crate::bindings::zapwasm::integration::{callback, console, cursor, stash};
-use zapwasm_rules::Bundle;
 use crate::error::{ZError, json_parse_error};
 use crate::lifecycle::{self, Origin, Transport};
 use crate::request::Request;
@@ -75,11 +80,6 @@ impl Z {
 
     pub(crate) fn bundle(&self) -> &Bundle {
         &self.invocation.bundle
-    }
-
-    /// The bundle as JSON, for curlies.
-    pub(crate) fn bundle_json(&self) -> Value {
-        serde_json::to_value(self.bundle()).unwrap_or(Value::Null)
     }
 
     pub(crate) fn transport(&self) -> &dyn Transport {
@@ -183,7 +183,7 @@ impl Z {
 
     /// The method path of a function of the app: `path` itself, or `hydrators.<path>`.
     fn function_path(&self, path: &str) -> Result<String, ZError> {
-        let hydrator = format!("hydrators.{path}");
+        let hydrator = method_path::hydrator(path);
         [path, hydrator.as_str()]
             .into_iter()
             .find(|candidate| matches!(self.method(candidate), Some(Handler::Function(_))))

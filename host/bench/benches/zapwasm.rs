@@ -2,8 +2,8 @@
 //! reqwest and with the reference Node runtime, on this machine, in one run.
 //!
 //! ```text
-//! cargo bench -p zapwasm-host --bench zapwasm                    # every scenario
-//! cargo bench -p zapwasm-host --bench zapwasm -- no_io censor    # some
+//! cargo bench -p zapwasm-bench --bench zapwasm                    # every scenario
+//! cargo bench -p zapwasm-bench --bench zapwasm -- no_io censor    # some
 //! ```
 //!
 //! The binary is an orchestrator and, started again with `--worker`, the
@@ -50,7 +50,7 @@ use crate::report::Results;
 use crate::workers::WorkerConfig;
 
 /// The command BENCHMARKS.md gives.
-const COMMAND: &str = "cargo bench -p zapwasm-host --bench zapwasm";
+const COMMAND: &str = "cargo bench -p zapwasm-bench --bench zapwasm";
 
 /// The scenarios, in the order they run.
 const SCENARIOS: &[&str] = &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference"];

@@ -35,7 +35,7 @@ pub enum Command {
     /// 12 ExpiredAuthError; 13 RefreshAuthError; 14 ThrottledError;
     /// 15 response error (throwForStatus); 16 check failure; 20 no such method;
     /// 21 invalid bundle; 30 the integration crashed; 31 a limit was exceeded;
-    /// 32 the integration could not start.
+    /// 32 the integration could not start; 33 the host's state failed.
     Invoke(Box<InvokeArgs>),
     /// Print what an integration offers: authentication, triggers, searches, creates.
     Describe(Box<DescribeArgs>),

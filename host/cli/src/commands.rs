@@ -123,6 +123,7 @@ pub(crate) fn exit_code(error: &CallError) -> u8 {
         CallError::Trap { .. } => 30,
         CallError::Limit { .. } => 31,
         CallError::Instantiate { .. } => 32,
+        CallError::State { .. } => 33,
         _ => 39,
     }
 }
@@ -208,6 +209,7 @@ mod tests {
             CallError::NoSuchMethod { path: "x".into(), available: vec![] },
             CallError::InvalidBundle { message: "x".into() },
             CallError::Instantiate { message: "x".into() },
+            CallError::State { message: "x".into() },
         ];
         let mut codes: Vec<u8> = errors.iter().map(exit_code).collect();
         codes.sort();

@@ -129,7 +129,7 @@ pub fn build_host(args: &HostArgs) -> Result<Host, String> {
                 .map_err(|_| format!("--stash-dir {} cannot be a file:// URL", dir.display()))?
                 .to_string(),
         };
-        builder = builder.stores(Stores::local().stash(std::sync::Arc::new(LocalStash::new(dir, base))));
+        builder = builder.stores(Stores::memory().stash(std::sync::Arc::new(LocalStash::new(dir, base))));
     }
     if let Some(url) = &args.callback_base_url {
         builder = builder.callback_base_url(url.clone());

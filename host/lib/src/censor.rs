@@ -1,6 +1,7 @@
 //! Secrets censored out of every text the host emits.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use zapwasm_rules::param_encoding;
 
 /// authData keys whose values are not secret: they name the account rather
 /// than unlock it, and censoring them would make logs unreadable.
@@ -10,18 +11,6 @@ const SAFE_AUTH_KEYS: &[&str] =
 /// Values shorter than this are not censored: a 1-2 character "secret"
 /// would blank out ordinary text everywhere.
 const MIN_SECRET_LEN: usize = 3;
-
-/// What encodeURIComponent leaves alone (and so the host's params encoding).
-const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// RFC 3986 unreserved characters.
 const UNRESERVED: &percent_encoding::AsciiSet =
@@ -79,10 +68,13 @@ impl Censor {
             .iter()
             .flat_map(|s| {
                 let json = serde_json::to_string(s).unwrap_or_default();
-                let mut forms: Vec<String> = [URI_COMPONENT, UNRESERVED, percent_encoding::NON_ALPHANUMERIC]
-                    .iter()
-                    .map(|set| percent_encoding::utf8_percent_encode(s, set).to_string())
-                    .collect();
+                // encodeURIComponent is how the host encodes params.
+                let mut forms = vec![param_encoding::encode(s, "")];
+                forms.extend(
+                    [UNRESERVED, percent_encoding::NON_ALPHANUMERIC]
+                        .iter()
+                        .map(|set| percent_encoding::utf8_percent_encode(s, set).to_string()),
+                );
                 forms.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
                 forms.push(json.trim_matches('"').to_string());
                 forms

@@ -2,56 +2,25 @@
 //!
 //! Zapier's shape (`authentication`, `triggers`, `searches`, `creates`,
 //! `hydrators`, `beforeRequest`, ...). A function appears as
-//! `{"$func": "<method path>"}`; a shorthand request as a request object.
+//! `{"$func": "<method path>"}`; a shorthand request as a request object
+//! (the method-path grammar is `zapwasm_rules::method_path`).
 //! The host reads it to know which method paths exist, the auth type, and
 //! what to show in `zapwasm describe`.
 
 use serde_json::{Map, Value};
+use zapwasm_rules::method_path;
 
 use crate::error::LoadError;
 
-/// Keys whose value may be a shorthand request object instead of a function.
-const REQUEST_SLOTS: &[&str] = &[
-    "perform",
-    "performList",
-    "performSubscribe",
-    "performUnsubscribe",
-    "performResume",
-    "performBuffer",
-    "test",
-    "getAccessToken",
-    "refreshAccessToken",
-    "authorizeUrl",
-];
+/// Which kind of operation a key belongs to (`triggers`, `searches`,
+/// `creates`): a rule the guest SDK shares, so the type is `zapwasm-rules'`.
+pub use zapwasm_rules::method_path::OperationKind;
 
 /// A parsed app definition.
 #[derive(Debug, Clone)]
 pub struct Definition {
     json: Value,
     methods: Vec<String>,
-}
-
-/// Which kind of operation a key belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OperationKind {
-    /// `triggers`.
-    Trigger,
-    /// `searches`.
-    Search,
-    /// `creates`.
-    Create,
-}
-
-impl OperationKind {
-    /// The definition's key for this kind (`triggers`, ...).
-    pub fn plural(self) -> &'static str {
-        match self {
-            OperationKind::Trigger => "triggers",
-            OperationKind::Search => "searches",
-            OperationKind::Create => "creates",
-        }
-    }
 }
 
 /// One trigger, search or create, as `describe` shows it.
@@ -81,8 +50,7 @@ impl Definition {
         if !json.is_object() {
             return Err(LoadError::Definition { message: "the definition must be a JSON object".into() });
         }
-        let mut methods = Vec::new();
-        collect_methods(&json, &mut Vec::new(), &mut methods);
+        let mut methods = method_path::methods(&json);
         methods.sort();
         Ok(Definition { json, methods })
     }
@@ -136,7 +104,7 @@ impl Definition {
     /// The triggers, searches and creates.
     pub fn operations(&self) -> Vec<OperationSummary> {
         let mut out = Vec::new();
-        for kind in [OperationKind::Trigger, OperationKind::Search, OperationKind::Create] {
+        for kind in OperationKind::ALL {
             let Some(Value::Object(ops)) = self.json.get(kind.plural()) else {
                 continue;
             };
@@ -159,7 +127,7 @@ fn summarize(kind: OperationKind, key: &str, op: &Value) -> OperationSummary {
     };
     let methods = match op.get("operation") {
         Some(Value::Object(operation)) => {
-            REQUEST_SLOTS.iter().filter(|m| operation.contains_key(**m)).map(|m| m.to_string()).collect()
+            method_path::SHORTHAND_SLOTS.iter().filter(|m| operation.contains_key(**m)).map(|m| m.to_string()).collect()
         }
         _ => Vec::new(),
     };
@@ -172,39 +140,6 @@ fn summarize(kind: OperationKind, key: &str, op: &Value) -> OperationSummary {
         trigger_type: op.pointer("/operation/type").and_then(Value::as_str).map(str::to_string),
         methods,
     }
-}
-
-fn collect_methods(value: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            if is_function(map) || is_shorthand_request(path, map) {
-                out.push(path.join("."));
-                return;
-            }
-            for (key, child) in map {
-                path.push(key.clone());
-                collect_methods(child, path, out);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                path.push(i.to_string());
-                collect_methods(child, path, out);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_function(map: &Map<String, Value>) -> bool {
-    map.get("$func").is_some_and(Value::is_string)
-}
-
-fn is_shorthand_request(path: &[String], map: &Map<String, Value>) -> bool {
-    let slot = path.last().map(String::as_str).unwrap_or_default();
-    REQUEST_SLOTS.contains(&slot) && map.get("url").is_some_and(Value::is_string)
 }
 
 #[cfg(test)]

@@ -180,6 +180,14 @@ pub enum CallError {
         /// Its configured value, human-readable.
         value: String,
     },
+    /// The host's state backend failed, so the call's effect on state
+    /// (a pending callback, say) could not be kept. The integration did
+    /// nothing wrong; the call may be replayed.
+    #[error("the host's state failed: {message}")]
+    State {
+        /// What failed.
+        message: String,
+    },
     /// The component could not be instantiated (the pool is exhausted, or
     /// the component's start failed).
     #[error("cannot start the integration: {message}")]
@@ -207,6 +215,7 @@ impl CallError {
             CallError::Trap { .. } => "trap",
             CallError::Limit { .. } => "limit",
             CallError::Instantiate { .. } => "instantiate",
+            CallError::State { .. } => "state",
         }
     }
 }

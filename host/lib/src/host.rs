@@ -55,8 +55,8 @@ impl HostBuilder {
         self
     }
 
-    /// Where state that outlives a call is kept. Default: [`Stores::local`]
-    /// (cursors in memory, stashed files in the temporary directory).
+    /// Where state that outlives a call is kept. Default: [`Stores::memory`]
+    /// (everything in memory, stashed files in the temporary directory).
     pub fn stores(mut self, stores: Stores) -> HostBuilder {
         self.stores = stores;
         self
@@ -123,7 +123,7 @@ impl Host {
             policy: Policy::default(),
             pool: PoolConfig::default(),
             cache_dir: None,
-            stores: Stores::local(),
+            stores: Stores::memory(),
             callback_base_url: None,
             resolver: None,
         }
@@ -132,6 +132,11 @@ impl Host {
     /// The policy calls run under.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// The stores this host keeps state in.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.runner.services.stores
     }
 
     /// Whether instances come from the pooling allocator (false when its

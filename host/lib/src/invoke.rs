@@ -7,7 +7,7 @@
 //! or the `Host` that loaded the component.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -23,6 +23,7 @@ use crate::record::{HttpExchange, LogLine, SharedRecord};
 use crate::runtime::Runtime;
 use crate::sandbox::{CallContext, HostAbort, Sandbox};
 use crate::services::Services;
+use crate::state::{CALLBACK_TTL, PendingCallback, expires_after};
 
 /// How long past the deadline the whole-call timer fires. The epoch check
 /// inside guest code normally ends a call first, with a cleaner trap; the
@@ -239,7 +240,7 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> O
 
     let _slot = runner.slots.acquire().await;
     let (result, callback_url) =
-        call_guest(runner, &loaded.pre, call, Entry::Run { method: &invocation.method, bundle: &bundle }).await;
+        call_guest(runner, &loaded.pre, call.clone(), Entry::Run { method: &invocation.method, bundle: &bundle }).await;
     let result = result.and_then(|json| {
         if json.len() as u64 > result_limit {
             return Err(CallError::Limit { limit: LimitKind::Result, value: format!("{result_limit} bytes") });
@@ -253,6 +254,25 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> O
             Err(CallError::Limit { limit: LimitKind::Log, value: format!("{log_limit} bytes") })
         }
         other => other.map_err(|e| censor_error(e, &censor)),
+    };
+    // A call that asked for a callback waits for it in the store; one that
+    // cannot be stored could never be resumed, so it fails.
+    let result = match (result, call.invocation_id.get()) {
+        (Ok(json), Some(id)) if callback_url.is_some() => {
+            let pending = PendingCallback {
+                id: id.clone(),
+                scope: call.scope.clone(),
+                method: invocation.method.clone(),
+                output_data: json.value(),
+                input_data: invocation.bundle.input_data,
+                expires: expires_after(SystemTime::now(), CALLBACK_TTL),
+            };
+            match runner.services.stores.callbacks.put_callback(pending).await {
+                Ok(()) => Ok(json),
+                Err(e) => Err(CallError::State { message: format!("cannot keep the pending callback: {e}") }),
+            }
+        }
+        (other, _) => other,
     };
     let (logs, http) = record.finish();
     let status = match (&result, &callback_url) {

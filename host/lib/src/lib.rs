@@ -46,7 +46,9 @@ mod censor;
 mod definition;
 mod egress;
 mod error;
+mod flows;
 mod host;
+mod incoming;
 mod invoke;
 mod json;
 mod policy;
@@ -65,13 +67,21 @@ pub use cache::CacheUse;
 pub use definition::{Definition, OperationKind, OperationSummary};
 pub use egress::{Resolver, SystemResolver};
 pub use error::{BoxError, CallError, CheckFailure, LimitKind, LoadError, ZError};
+pub use flows::callbacks::ResumeError;
 pub use host::{Host, HostBuilder};
+pub use incoming::IncomingRequest;
 pub use invoke::{Invocation, Outcome, Status};
 pub use json::Json;
 pub use policy::{HostPattern, Limits, Policy};
 pub use pool::PoolConfig;
 pub use record::{HttpExchange, Level, LogLine, Source};
-pub use state::{CursorStore, LocalStash, MemoryCursors, StashStore, StashedFile, StateError, Stores};
+#[cfg(feature = "state-conformance")]
+pub use state::conformance;
+pub use state::{
+    CALLBACK_TTL, CURSOR_TTL, CallbackStore, Claim, CursorStore, DEDUPE_KEYS_KEPT, DedupeStore, Delivery, LocalStash,
+    MemoryState, PendingCallback, ScopeKey, StashStore, StashedFile, StateError, Stores, Subscription,
+    SubscriptionStore, expires_after,
+};
 
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[cfg(doctest)]

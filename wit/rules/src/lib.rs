@@ -8,8 +8,41 @@
 //! `wit/rules/vectors/`, which every SDK runs (this crate's tests run them
 //! for Rust).
 //!
+//! One module per rule:
+//!
+//! - [`bundle`]: the bundle's shape;
+//! - [`param_encoding`]: a param's key or value as `encodeURIComponent`
+//!   writes it, `skipEncodingChars` kept raw;
+//! - [`form`]: form bodies encoded and decoded;
+//! - [`url_params`]: params as the wire carries them, appended to a URL's
+//!   query, and a URL's query moved into params;
+//! - [`curly`]: finding `{{...}}`, telling the platform's apart, rendering
+//!   a shorthand request's;
+//! - [`method_path`]: how the definition names functions, and how such a
+//!   name splits;
+//! - [`text`]: how a JSON value is written where text is expected.
+//!
 //! It does no I/O and builds for the host and for `wasm32-wasip2`.
+//!
+//! ```
+//! use zapwasm_rules::url_params::{self, ParamOptions};
+//!
+//! // The URL the host sends, and the URL the SDK names in an error.
+//! let params = serde_json::json!({"q": "a b", "tag": ["x", "y"], "gone": null});
+//! let pairs = url_params::pairs(params.as_object().unwrap());
+//! let url = url_params::url_with_params("https://api.test/items?page=2", &pairs, &ParamOptions::default());
+//! assert_eq!(url, "https://api.test/items?page=2&q=a%20b&tag=x&tag=y&gone=");
+//! ```
 
 pub mod bundle;
+pub mod curly;
+pub mod form;
+pub mod method_path;
+pub mod param_encoding;
+pub mod text;
+pub mod url_params;
+
+#[cfg(test)]
+mod vectors;
 
 pub use bundle::{BufferedItem, BufferedMeta, Bundle, Meta};

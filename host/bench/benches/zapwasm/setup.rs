@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::workers::WorkerConfig;
 
-/// The workspace root (host/ is one of its members).
+/// The workspace root (this crate is `host/bench/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("host/bench/ sits in the workspace").to_path_buf()
 }
 
 /// The target directory this bench binary was built into

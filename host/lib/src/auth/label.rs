@@ -1,21 +1,19 @@
 //! The connection label: what a user sees for a connected account,
 //! rendered from the auth test's result and authData.
 
+use std::convert::Infallible;
+
 use serde_json::Value;
+use zapwasm_rules::curly;
 
 /// Render a `connectionLabel` template: `{{bundle.inputData.x}}` reads the
-/// test result, `{{bundle.authData.x}}` authData
-/// ), and a bare `{{x}}` the test result.
+/// test result, `{{bundle.authData.x}}` authData, and a bare `{{x}}` the
+/// test result. A value that is missing or null renders as nothing. The
+/// curlies are found as the guest SDK finds them ([`curly::scan`]); this
+/// lookup is the host's own.
 pub(crate) fn render(template: &str, test_result: &Value, auth_data: &serde_json::Map<String, Value>) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let path = rest[start + 2..start + end].trim();
+    let rendered = curly::replace(template, |curly, out| {
+        let path = curly.expression;
         let value = if let Some(p) = path.strip_prefix("bundle.authData.") {
             auth_data.get(p)
         } else {
@@ -26,10 +24,10 @@ pub(crate) fn render(template: &str, test_result: &Value, auth_data: &serde_json
             Some(Value::Null) | None => {}
             Some(other) => out.push_str(&other.to_string()),
         }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out
+        Ok::<(), Infallible>(())
+    });
+    let Ok(label) = rendered;
+    label
 }
 
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
@@ -48,5 +46,13 @@ mod tests {
         let auth = auth.as_object().unwrap();
         assert_eq!(render("{{bundle.inputData.name}} ({{owner.email}})", &result, auth), "Acme (o@acme.test)");
         assert_eq!(render("{{bundle.authData.subdomain}} #{{id}}{{missing}}", &result, auth), "acme #7");
+    }
+
+    #[test]
+    fn an_unclosed_curly_is_kept_and_expressions_are_trimmed() {
+        let result = json!({"name": "Acme"});
+        let auth = serde_json::Map::new();
+        assert_eq!(render("{{ name }} {{name", &result, &auth), "Acme {{name");
+        assert_eq!(render("no curlies", &result, &auth), "no curlies");
     }
 }

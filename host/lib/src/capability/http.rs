@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
+use zapwasm_rules::method_path;
+use zapwasm_rules::url_params::{self, ParamOptions};
 
 use crate::auth::digest::Challenge;
 use crate::auth::oauth1;
@@ -133,8 +135,8 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
 
     // Stale auth: before afterResponse, whatever skipThrowForStatus says.
     // Calls that refresh the credentials must see their own 401.
-    let refreshing = call.method.starts_with("authentication.sessionConfig")
-        || call.method.starts_with("authentication.oauth2Config");
+    let refreshing =
+        call.method.starts_with(method_path::SESSION_CONFIG) || call.method.starts_with(method_path::OAUTH2_CONFIG);
     if response.status == 401 && call.definition.refreshes_on_401() && !refreshing {
         return Err(ZError::RefreshAuth {
             message: "The server returned 401 (Unauthorized): the credentials need a refresh.".into(),
@@ -162,48 +164,20 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-/// The URL with the params appended, each encoded once.
+/// The URL with the params appended to the query it parsed, each encoded
+/// once, by the rule the guest SDK names the URL with
+/// ([`url_params::query_with_params`]). The URL parser then writes the
+/// query as a URL holds it.
 fn build_url(request: &Request) -> Result<Url, ZError> {
     let mut url =
         Url::parse(request.url.trim()).map_err(|e| ZError::general(format!("invalid URL {:?}: {e}", request.url)))?;
-    let mut query = url.query().unwrap_or_default().to_string();
-    for (key, value) in &request.params {
-        let value = match value.as_deref() {
-            None | Some("") => None,
-            Some(v) if v.contains("{{") && v.contains("}}") => None,
-            Some(v) => Some(v),
-        };
-        if value.is_none() && request.remove_missing_params {
-            continue;
-        }
-        if !query.is_empty() {
-            query.push('&');
-        }
-        query.push_str(&encode_param(key, &request.skip_encoding_chars));
-        query.push('=');
-        query.push_str(&encode_param(value.unwrap_or_default(), &request.skip_encoding_chars));
-    }
+    let options = ParamOptions {
+        skip_encoding_chars: &request.skip_encoding_chars,
+        remove_missing: request.remove_missing_params,
+    };
+    let query = url_params::query_with_params(url.query().unwrap_or_default(), &request.params, &options);
     url.set_query((!query.is_empty()).then_some(query.as_str()));
     Ok(url)
-}
-
-/// encodeURIComponent: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is
-/// percent-encoded (so spaces are `%20`, and every reserved character of
-/// SPEC.md is covered), except the characters the request asks to keep.
-fn encode_param(text: &str, skip: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let keep = c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c) || skip.contains(c);
-        if keep {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for byte in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{byte:02X}"));
-            }
-        }
-    }
-    out
 }
 
 fn build_headers(pairs: &[(String, String)]) -> Result<HeaderMap, ZError> {

@@ -9,7 +9,7 @@ use crate::bindings::zapwasm::integration::stash::Host;
 use crate::capability::http::{self, SendFailure};
 use crate::error::{CallError, LimitKind, ZError};
 use crate::sandbox::{CallContext, HostAbort, Sandbox};
-use crate::state::StashedFile;
+use crate::state::{ScopeKey, StashedFile};
 
 /// The longest file name kept, in characters.
 const MAX_FILENAME_CHARS: usize = 1000;
@@ -100,7 +100,7 @@ async fn stash(
     call.services
         .stores
         .stash
-        .put(&call.scope, file)
+        .put(&ScopeKey::of(&call.scope), file)
         .await
         .map_err(|e| ZError::general(format!("stashing failed: {e}")).into())
 }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::{StashStore, StashedFile, StateError, scope_key};
-use crate::bundle::Scope;
+use super::{ScopeKey, StashStore, StashedFile, StateError};
 
 /// What a file name keeps unencoded in its URL: RFC 3986 unreserved characters.
 const PATH_SEGMENT: &percent_encoding::AsciiSet =
@@ -35,10 +34,10 @@ impl LocalStash {
 }
 
 impl StashStore for LocalStash {
-    fn put<'a>(&'a self, scope: &'a Scope, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>> {
+    fn put<'a>(&'a self, scope: &'a ScopeKey, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>> {
         Box::pin(async move {
             let fail = |message: String| StateError { backend: "local stash", message };
-            let scope_dir = hex::encode(&Sha256::digest(scope_key(scope))[..12]);
+            let scope_dir = hex::encode(&Sha256::digest(scope.as_str())[..12]);
             let id = crate::random_id::random_id();
             let folder = self.dir.join(&scope_dir).join(&id);
             tokio::fs::create_dir_all(&folder)

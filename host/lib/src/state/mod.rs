@@ -1,23 +1,55 @@
-//! State that outlives one call, each kind behind a trait so a platform can
-//! swap the embedded default for a distributed backend.
+//! State that outlives one call, one trait per capability, so a platform can
+//! swap the in-process default for a durable or distributed backend.
 //!
-//! | state | trait | embedded default |
-//! |---|---|---|
-//! | cursors | [`CursorStore`] | [`MemoryCursors`] |
-//! | stashed files | [`StashStore`] | [`LocalStash`] |
+//! | state | trait | expiry | in this crate |
+//! |---|---|---|---|
+//! | cursors | [`CursorStore`] | [`CURSOR_TTL`] after the last set | [`MemoryState`] |
+//! | pending callbacks | [`CallbackStore`] | [`CALLBACK_TTL`] after the call | [`MemoryState`] |
+//! | seen primary keys of a poll | [`DedupeStore`] | none; at most [`DEDUPE_KEYS_KEPT`] per subscription | [`MemoryState`] |
+//! | hook and polling subscriptions | [`SubscriptionStore`] | none; removed by unsubscribing | [`MemoryState`] |
+//! | stashed files | [`StashStore`] | the backend's | [`LocalStash`] |
 //!
-//! Every key is built from a [`Scope`]: one tenant can never name
-//! another's state, whatever strings its guest sends.
+//! The durable backend in one file is the `zapwasm-state-sqlite` crate; the
+//! distributed ones live in crates of their own, so an embedder compiles
+//! only the backend it uses. Every backend passes the same conformance
+//! suite (the `conformance` module, feature `state-conformance`).
+//!
+//! Every key of a scope's state is a [`ScopeKey`], built from the whole
+//! [`Scope`] with an injective encoding: one tenant can never name
+//! another's state, whatever strings its guest or its API sends.
+//! Expiry times are wall-clock times ([`SystemTime`]), so they mean the
+//! same after a restart.
 
+#[cfg(feature = "state-conformance")]
+pub mod conformance;
 mod local_stash;
-mod memory_cursors;
+mod memory;
 
-pub use local_stash::LocalStash;
-pub use memory_cursors::MemoryCursors;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use local_stash::LocalStash;
+pub use memory::MemoryState;
 
 use crate::bundle::Scope;
+
+/// How long a cursor is kept after it was last set (the reference
+/// platform keeps it about an hour).
+pub const CURSOR_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// How long a pending callback waits for its POST (the reference platform
+/// waits up to 30 days).
+pub const CALLBACK_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How many seen primary keys a subscription's dedupe set keeps: the most
+/// recently seen. When a poll would push the set past it, the keys seen
+/// longest ago are forgotten; an item whose key was forgotten and that an
+/// API returns again fires again. Polling endpoints return their newest
+/// items first, a page of 100 or so, so keys this old are no longer on it.
+pub const DEDUPE_KEYS_KEPT: usize = 10_000;
 
 /// A state backend failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,18 +61,149 @@ pub struct StateError {
     pub message: String,
 }
 
-/// The key of a scope: injective, so no choice of strings in one scope
-/// produces another scope's key.
-pub(crate) fn scope_key(scope: &Scope) -> String {
-    serde_json::json!([scope.integration, scope.account, scope.subscription]).to_string()
+/// The key of one scope's state: the whole [`Scope`] (integration,
+/// account, subscription), encoded injectively, so no choice of strings in
+/// one scope produces another scope's key. Backends key every scoped
+/// record by it and by nothing a guest chose.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScopeKey(String);
+
+impl ScopeKey {
+    /// The key of `scope`: a JSON array of its three parts (JSON's string
+    /// encoding is injective, and `null` stands apart from every string).
+    pub fn of(scope: &Scope) -> ScopeKey {
+        ScopeKey(serde_json::json!([scope.integration, scope.account, scope.subscription]).to_string())
+    }
+
+    /// The key as text, for backends that store it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Where `z.cursor` values live. A value is kept for about an hour.
+/// Where `z.cursor` values live.
 pub trait CursorStore: Send + Sync + 'static {
     /// The cursor of a scope, if set and not expired.
-    fn get<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<Option<String>, StateError>>;
-    /// Set the cursor of a scope.
-    fn set<'a>(&'a self, scope: &'a Scope, value: String) -> BoxFuture<'a, Result<(), StateError>>;
+    fn cursor<'a>(&'a self, scope: &'a ScopeKey) -> BoxFuture<'a, Result<Option<String>, StateError>>;
+    /// Set the cursor of a scope, kept until `expires`.
+    fn set_cursor<'a>(
+        &'a self,
+        scope: &'a ScopeKey,
+        value: String,
+        expires: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+}
+
+/// A call that asked for a callback (`z.generateCallbackUrl`), waiting for
+/// the POST that resumes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCallback {
+    /// The unguessable ID in the callback URL.
+    pub id: String,
+    /// Whose call it was: the resume runs in the same scope.
+    pub scope: Scope,
+    /// The method that asked for the callback, e.g.
+    /// `creates.export.operation.perform`.
+    pub method: String,
+    /// What that method returned: `outputData` of the resume.
+    pub output_data: Value,
+    /// The call's inputData, the resume's too. (Its authData is not kept:
+    /// the resume runs with the account's credentials of the day.)
+    pub input_data: Map<String, Value>,
+    /// When the callback stops being accepted.
+    pub expires: SystemTime,
+}
+
+/// What claiming a callback found. Exactly one claim of a pending callback
+/// gets [`Claim::Claimed`], however many race for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This claim won: resume the call.
+    Claimed(PendingCallback),
+    /// It was claimed before (a second POST, or a concurrent one that won).
+    AlreadyClaimed,
+    /// It was pending, but its time ran out.
+    Expired,
+    /// No callback has this ID.
+    Unknown,
+}
+
+/// Where pending callbacks live until their POST arrives.
+pub trait CallbackStore: Send + Sync + 'static {
+    /// Keep a pending callback (a new ID; an existing one is replaced).
+    fn put_callback(&self, callback: PendingCallback) -> BoxFuture<'_, Result<(), StateError>>;
+    /// Claim the callback `id` for resuming, once.
+    fn claim_callback<'a>(&'a self, id: &'a str, now: SystemTime) -> BoxFuture<'a, Result<Claim, StateError>>;
+    /// The callback `id` of `scope` (claimed or not), if it exists and has
+    /// not expired. A callback of another scope is not found.
+    fn callback<'a>(
+        &'a self,
+        scope: &'a ScopeKey,
+        id: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<PendingCallback>, StateError>>;
+}
+
+/// The primary keys a polling subscription has seen, so a poll emits only
+/// new items. Bounded: see [`DEDUPE_KEYS_KEPT`].
+pub trait DedupeStore: Send + Sync + 'static {
+    /// Record `keys` as seen by the subscription of `scope`; for each, in
+    /// order, whether it was new. A key repeated within `keys` is new at
+    /// most once.
+    fn mark_seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String])
+    -> BoxFuture<'a, Result<Vec<bool>, StateError>>;
+    /// Forget every key of the subscription (it was turned off).
+    fn clear_seen<'a>(&'a self, scope: &'a ScopeKey) -> BoxFuture<'a, Result<(), StateError>>;
+}
+
+/// How a subscription's trigger delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Delivery {
+    /// A REST hook: the API posts to the subscription's target URL.
+    Hook,
+    /// A polling trigger, run every `interval_seconds`.
+    Polling {
+        /// Seconds between polls.
+        interval_seconds: u64,
+    },
+}
+
+/// A trigger turned on for an account: a REST hook's subscription or a
+/// polling schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The unguessable ID (a hook's target URL ends with it).
+    pub id: String,
+    /// Whose it is; its `subscription` part is this subscription's ID.
+    pub scope: Scope,
+    /// The trigger's key.
+    pub trigger: String,
+    /// Hook or polling.
+    pub delivery: Delivery,
+    /// The inputData the trigger runs with.
+    pub input_data: Map<String, Value>,
+    /// What performSubscribe returned (hooks), for perform and performUnsubscribe.
+    pub subscribe_data: Option<Value>,
+    /// The URL the API posts hooks to (hooks).
+    pub target_url: Option<String>,
+}
+
+/// Where subscriptions live.
+pub trait SubscriptionStore: Send + Sync + 'static {
+    /// Keep a subscription (an existing one of the same ID is replaced).
+    fn put_subscription(&self, subscription: Subscription) -> BoxFuture<'_, Result<(), StateError>>;
+    /// The subscription `id`, whoever's it is: a hook delivery knows only
+    /// the ID from its URL.
+    fn subscription<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Subscription>, StateError>>;
+    /// Remove the subscription `id` of the account `scope` names (its
+    /// integration and account); whether there was one. Another account's
+    /// subscription is not removed.
+    fn remove_subscription<'a>(&'a self, scope: &'a Scope, id: &'a str) -> BoxFuture<'a, Result<bool, StateError>>;
+    /// Every subscription of the account `scope` names (its integration and
+    /// account), in no particular order.
+    fn subscriptions<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<Vec<Subscription>, StateError>>;
 }
 
 /// A file to stash.
@@ -57,20 +220,18 @@ pub struct StashedFile {
 /// Where `z.stashFile` puts files.
 pub trait StashStore: Send + Sync + 'static {
     /// Store a file for a scope; returns a URL later steps can download it from.
-    fn put<'a>(&'a self, scope: &'a Scope, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>>;
+    fn put<'a>(&'a self, scope: &'a ScopeKey, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>>;
 }
 
 /// Every store a host keeps state in, handed to
-/// [`HostBuilder::stores`](crate::HostBuilder::stores) as one value. The
-/// flows that span calls (callbacks, dedupe sets, subscriptions) add their
-/// stores here, so a backend crate hands a host all of its stores at once.
+/// [`HostBuilder::stores`](crate::HostBuilder::stores) as one value, so a
+/// backend crate hands a host all of its stores at once.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use zapwasm_host::{LocalStash, MemoryCursors, Stores};
+/// use zapwasm_host::{LocalStash, Stores};
 ///
-/// let stores = Stores::local()
-///     .cursors(Arc::new(MemoryCursors::default()))
+/// let stores = Stores::memory()
 ///     .stash(Arc::new(LocalStash::new("/var/lib/zapwasm/stash", "https://files.example.com/stash")));
 /// # drop(stores);
 /// ```
@@ -79,22 +240,47 @@ pub trait StashStore: Send + Sync + 'static {
 pub struct Stores {
     /// Where `z.cursor` values live.
     pub cursors: std::sync::Arc<dyn CursorStore>,
+    /// Where calls waiting for a callback wait.
+    pub callbacks: std::sync::Arc<dyn CallbackStore>,
+    /// The primary keys polling subscriptions have seen.
+    pub dedupe: std::sync::Arc<dyn DedupeStore>,
+    /// Hook and polling subscriptions.
+    pub subscriptions: std::sync::Arc<dyn SubscriptionStore>,
     /// Where `z.stashFile` puts files.
     pub stash: std::sync::Arc<dyn StashStore>,
 }
 
 impl Stores {
-    /// Stores for one process: cursors in memory ([`MemoryCursors`]),
+    /// Stores for one process: everything in memory ([`MemoryState`]),
     /// stashed files in a directory of the system's temporary directory
-    /// with `file://` URLs ([`LocalStash`]).
-    pub fn local() -> Stores {
+    /// with `file://` URLs ([`LocalStash`]). Lost when the process exits.
+    pub fn memory() -> Stores {
+        let state = std::sync::Arc::new(MemoryState::default());
         let dir = std::env::temp_dir().join("zapwasm-stash");
         let base = url::Url::from_directory_path(&dir)
             .map(|u| u.to_string())
             .unwrap_or_else(|_| format!("file://{}", dir.display()));
         Stores {
-            cursors: std::sync::Arc::new(MemoryCursors::default()),
+            cursors: state.clone(),
+            callbacks: state.clone(),
+            dedupe: state.clone(),
+            subscriptions: state,
             stash: std::sync::Arc::new(LocalStash::new(dir, base)),
+        }
+    }
+
+    /// Every store of one backend that implements them all, with stashed
+    /// files kept by `stash`.
+    pub fn of<B>(backend: std::sync::Arc<B>, stash: std::sync::Arc<dyn StashStore>) -> Stores
+    where
+        B: CursorStore + CallbackStore + DedupeStore + SubscriptionStore,
+    {
+        Stores {
+            cursors: backend.clone(),
+            callbacks: backend.clone(),
+            dedupe: backend.clone(),
+            subscriptions: backend,
+            stash,
         }
     }
 
@@ -113,6 +299,11 @@ impl Stores {
 
 impl Default for Stores {
     fn default() -> Stores {
-        Stores::local()
+        Stores::memory()
     }
+}
+
+/// The time `ttl` from `now`, saturating at the far future.
+pub fn expires_after(now: SystemTime, ttl: Duration) -> SystemTime {
+    now.checked_add(ttl).unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(u32::MAX as u64 * 64))
 }

@@ -1,4 +1,4 @@
-//! The guest of the benchmark suite (`host/benches/zapwasm.rs`): one polling
+//! The guest of the benchmark suite (`host/bench/benches/zapwasm.rs`): one polling
 //! trigger per scenario, each doing the least that scenario is about, so the
 //! figures measure the host rather than the integration.
 //!
@@ -6,7 +6,7 @@
 //! - `http_get`: one `GET {BENCH_BASE_URL}/contacts?limit=10` with the
 //!   account's `X-API-Key`, returning the page's contacts: the example CRM
 //!   integration's `new_contact` without its cursor. The reference runtime
-//!   runs the same trigger in JavaScript (`host/benches/reference/app.js`).
+//!   runs the same trigger in JavaScript (`host/bench/benches/reference/app.js`).
 //! - `empty` and `http_get_raw`: the floors of the two above, for the
 //!   benchmark's "what limits" figures: `empty` returns `[]` at once, and
 //!   `http_get_raw` makes the same GET as a raw request (its body never

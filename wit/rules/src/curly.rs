@@ -1,0 +1,271 @@
+//! Curlies: the `{{...}}` spans of a text, which of them are the
+//! platform's (`{{bundle.*}}`, `{{process.*}}`), and how a shorthand
+//! request's curlies are rendered against the bundle and the environment.
+//!
+//! The guest SDK renders shorthand requests and the requestTemplate with
+//! [`Renderer`], and refuses a plain `z.request` holding a platform curly
+//! with [`first_platform_curly`]; the host renders a `connectionLabel`
+//! template with [`replace`] and its own lookup. Everything else written
+//! in braces (an API's own templates) passes untouched.
+//! Vectors: `vectors/curly_scan.json`, `vectors/curly_render.json`.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::text::value_text;
+
+/// One `{{...}}` in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Curly<'t> {
+    /// The byte offset of its `{{`.
+    pub start: usize,
+    /// The byte offset just past its `}}`.
+    pub end: usize,
+    /// The curly as written, braces included.
+    pub text: &'t str,
+    /// What is between the braces, trimmed.
+    pub expression: &'t str,
+}
+
+impl Curly<'_> {
+    /// Whether it is the platform's: its expression starts with `bundle.`
+    /// or `process.`, as the reference platform detects them.
+    pub fn is_platform(&self) -> bool {
+        self.expression.starts_with("bundle.") || self.expression.starts_with("process.")
+    }
+}
+
+/// The curlies of a text, in order; see [`scan`].
+#[derive(Debug, Clone)]
+pub struct Scan<'t> {
+    text: &'t str,
+    from: usize,
+}
+
+impl<'t> Iterator for Scan<'t> {
+    type Item = Curly<'t>;
+
+    fn next(&mut self) -> Option<Curly<'t>> {
+        let text = self.text;
+        let open = self.from + text[self.from..].find("{{")?;
+        let Some(close) = text[open + 2..].find("}}").map(|i| open + 2 + i) else {
+            self.from = text.len();
+            return None;
+        };
+        self.from = close + 2;
+        Some(Curly {
+            start: open,
+            end: close + 2,
+            text: &text[open..close + 2],
+            expression: text[open + 2..close].trim(),
+        })
+    }
+}
+
+/// Every `{{...}}` in `text`, in order: each runs from a `{{` to the first
+/// `}}` after it, and the next is looked for after that `}}`. A `{{`
+/// without a `}}` after it is not a curly.
+///
+/// ```
+/// use zapwasm_rules::curly::scan;
+///
+/// let found: Vec<&str> = scan("a {{ bundle.inputData.id }} b {{x}} {{open").map(|c| c.expression).collect();
+/// assert_eq!(found, ["bundle.inputData.id", "x"]);
+/// ```
+pub fn scan(text: &str) -> Scan<'_> {
+    Scan { text, from: 0 }
+}
+
+/// The first platform curly in `text`, as written.
+///
+/// ```
+/// use zapwasm_rules::curly::first_platform_curly;
+///
+/// assert_eq!(first_platform_curly("Hi {{name}}, {{ bundle.authData.key }}"), Some("{{ bundle.authData.key }}"));
+/// assert_eq!(first_platform_curly("Hi {{name}}"), None);
+/// ```
+pub fn first_platform_curly(text: &str) -> Option<&str> {
+    scan(text).find(Curly::is_platform).map(|curly| curly.text)
+}
+
+/// The first platform curly in any string inside a JSON value (object
+/// values in order, array items in order), as written.
+pub fn first_platform_curly_in(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(text) => first_platform_curly(text),
+        Value::Array(items) => items.iter().find_map(first_platform_curly_in),
+        Value::Object(fields) => fields.values().find_map(first_platform_curly_in),
+        _ => None,
+    }
+}
+
+/// `text` with every curly replaced by what `write` pushes for it onto
+/// the output; the text around curlies (and an unclosed `{{`) is kept.
+///
+/// ```
+/// use zapwasm_rules::curly::replace;
+///
+/// let out = replace("Hi {{ name }}!", |curly, out| {
+///     out.push_str(&curly.expression.to_uppercase());
+///     Ok::<(), std::convert::Infallible>(())
+/// });
+/// assert_eq!(out.unwrap(), "Hi NAME!");
+/// ```
+pub fn replace<E>(text: &str, mut write: impl FnMut(Curly<'_>, &mut String) -> Result<(), E>) -> Result<String, E> {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for curly in scan(text) {
+        out.push_str(&text[from..curly.start]);
+        write(curly, &mut out)?;
+        from = curly.end;
+    }
+    out.push_str(&text[from..]);
+    Ok(out)
+}
+
+/// Where a string sits in a shorthand request: decides what a curly that
+/// names nothing becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The URL: a missing value renders as "".
+    Url,
+    /// A header value: a missing value renders as "".
+    Header,
+    /// A param: a missing value keeps the curly's text, which the host
+    /// sends empty or drops (`removeMissingValuesFrom.params`; see
+    /// [`crate::url_params::is_missing`]).
+    Param,
+    /// The body: a missing value renders as "".
+    Body,
+}
+
+/// An object or array was to be written inside a longer string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterpolationError;
+
+impl fmt::Display for InterpolationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cannot reliably interpolate objects or arrays into a string")
+    }
+}
+
+impl std::error::Error for InterpolationError {}
+
+/// What a curly's expression stands for.
+enum Lookup {
+    /// Not a `bundle` or `process.env.` expression: left as written.
+    Foreign,
+    /// Ours, but nothing is there.
+    Missing,
+    /// The value.
+    Found(Value),
+}
+
+/// Renders curlies against a bundle (as JSON) and an environment:
+/// `{{bundle.a.b}}` reads the bundle by keys (array items by index),
+/// `{{bundle}}` is the whole bundle, `{{process.env.NAME}}` reads the
+/// environment; any other curly is left as written.
+///
+/// ```
+/// use serde_json::json;
+/// use zapwasm_rules::curly::{Place, Renderer};
+///
+/// let bundle = json!({"inputData": {"id": 7, "gone": null}});
+/// let env = |name: &str| (name == "CLIENT_ID").then(|| "c-1".to_string());
+/// let renderer = Renderer::new(&bundle, &env);
+/// assert_eq!(renderer.render("{{bundle.inputData.id}}", Place::Body).unwrap(), json!(7));
+/// assert_eq!(renderer.render("/items/{{bundle.inputData.id}}?c={{process.env.CLIENT_ID}}", Place::Url).unwrap(), json!("/items/7?c=c-1"));
+/// assert_eq!(renderer.render("{{bundle.inputData.nope}}", Place::Param).unwrap(), json!("{{bundle.inputData.nope}}"));
+/// ```
+pub struct Renderer<'a> {
+    bundle: &'a Value,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Renderer<'a> {
+    /// Curlies looked up in `bundle` (the bundle's JSON) and `env`.
+    pub fn new(bundle: &'a Value, env: &'a dyn Fn(&str) -> Option<String>) -> Renderer<'a> {
+        Renderer { bundle, env }
+    }
+
+    fn lookup(&self, expression: &str) -> Lookup {
+        if let Some(name) = expression.strip_prefix("process.env.") {
+            return match (self.env)(name) {
+                Some(value) => Lookup::Found(Value::String(value)),
+                None => Lookup::Missing,
+            };
+        }
+        let path = if expression == "bundle" {
+            ""
+        } else if let Some(path) = expression.strip_prefix("bundle.") {
+            path
+        } else {
+            return Lookup::Foreign;
+        };
+        let found = path.split('.').filter(|key| !key.is_empty()).try_fold(self.bundle, |value, key| match value {
+            Value::Object(map) => map.get(key),
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        });
+        match found {
+            Some(value) => Lookup::Found(value.clone()),
+            None => Lookup::Missing,
+        }
+    }
+
+    /// Renders one string. A curly that is the whole string gives its raw
+    /// value (any type); inside a longer string values become text
+    /// ([`value_text`]), and an object or array is an error.
+    pub fn render(&self, text: &str, place: Place) -> Result<Value, InterpolationError> {
+        let mut found = scan(text);
+        if let (Some(only), None) = (found.next(), found.next())
+            && only.start == 0
+            && only.end == text.len()
+        {
+            return Ok(match self.lookup(only.expression) {
+                Lookup::Found(value) => value,
+                Lookup::Missing if place != Place::Param => Value::String(String::new()),
+                Lookup::Missing | Lookup::Foreign => Value::String(text.to_string()),
+            });
+        }
+        let rendered = replace(text, |curly, out| {
+            match self.lookup(curly.expression) {
+                Lookup::Found(Value::Object(_) | Value::Array(_)) => return Err(InterpolationError),
+                Lookup::Found(value) => out.push_str(&value_text(&value)),
+                Lookup::Missing if place != Place::Param => {}
+                Lookup::Missing | Lookup::Foreign => out.push_str(curly.text),
+            }
+            Ok(())
+        })?;
+        Ok(Value::String(rendered))
+    }
+
+    /// Renders a string that must stay a string (the URL, a header value):
+    /// a whole-string curly naming an object or array is an error, any
+    /// other value its text.
+    pub fn render_text(&self, text: &str, place: Place) -> Result<String, InterpolationError> {
+        match self.render(text, place)? {
+            Value::Object(_) | Value::Array(_) => Err(InterpolationError),
+            value => Ok(value_text(&value)),
+        }
+    }
+
+    /// Renders every string inside a JSON value (object keys are kept).
+    pub fn render_json(&self, value: &Value, place: Place) -> Result<Value, InterpolationError> {
+        Ok(match value {
+            Value::String(text) => self.render(text, place)?,
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| self.render_json(item, place)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(fields) => Value::Object(
+                fields.iter().map(|(key, item)| Ok((key.clone(), self.render_json(item, place)?))).collect::<Result<
+                    Map<_, _>,
+                    InterpolationError,
+                >>(
+                )?,
+            ),
+            other => other.clone(),
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! `application/x-www-form-urlencoded`: encoding a form body, decoding a
+//! form answer or a `?query`.
+//!
+//! The guest SDK encodes `form` bodies (and object bodies under a form
+//! content type) with [`encode`], and decodes form-encoded answers and a
+//! URL's `?query` with [`decode`] (see [`crate::url_params::move_query_into_params`]).
+//! Vectors: `vectors/form_encode.json`, `vectors/form_decode.json`.
+
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+
+use crate::param_encoding;
+use crate::text::value_text;
+
+/// Form-encodes an object: `key=value` pairs joined by `&`, each part
+/// encoded as [`param_encoding::encode`] with spaces as `+`, arrays as
+/// repeated keys, null as an empty value, nested objects as their JSON
+/// text. A value that is not an object is sent as its JSON text.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let form = json!({"name": "Ada Lovelace", "tags": ["a", "b&c"], "none": null});
+/// assert_eq!(zapwasm_rules::form::encode(&form), "name=Ada+Lovelace&tags=a&tags=b%26c&none=");
+/// ```
+pub fn encode(value: &Value) -> String {
+    let Value::Object(fields) = value else {
+        return value.to_string();
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in fields {
+        let values = match value {
+            Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        for value in values {
+            pairs.push(format!("{}={}", encode_component(key), encode_component(&value_text(value))));
+        }
+    }
+    pairs.join("&")
+}
+
+/// Encodes one key or value of a form: as a param, spaces as `+`.
+fn encode_component(text: &str) -> String {
+    param_encoding::encode(text, " ").replace(' ', "+")
+}
+
+/// Decodes a form body or query string into an object: `+` as a space,
+/// percent escapes decoded (invalid UTF-8 replaced), a repeated key as an
+/// array of its values, a key without `=` as an empty value, empty pairs
+/// skipped.
+///
+/// ```
+/// use serde_json::{Value, json};
+///
+/// let fields = zapwasm_rules::form::decode("a=1&b=x+y&a=2&c");
+/// assert_eq!(Value::Object(fields), json!({"a": ["1", "2"], "b": "x y", "c": ""}));
+/// ```
+pub fn decode(text: &str) -> Map<String, Value> {
+    let mut fields = Map::new();
+    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode_component(key);
+        let value = Value::String(decode_component(value));
+        match fields.get_mut(&key) {
+            Some(Value::Array(values)) => values.push(value),
+            Some(earlier) => {
+                let first = earlier.take();
+                *earlier = Value::Array(vec![first, value]);
+            }
+            None => {
+                fields.insert(key, value);
+            }
+        }
+    }
+    fields
+}
+
+/// Decodes one key or value of a form: `+` as a space, then percent escapes.
+fn decode_component(text: &str) -> String {
+    percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned()
+}

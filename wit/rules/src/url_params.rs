@@ -1,0 +1,190 @@
+//! URLs with params: a request's `params` object as the wire carries it,
+//! the query string the host appends them to, and a URL's own `?query`
+//! moved into params.
+//!
+//! The guest SDK moves a URL's query into params before the request goes
+//! to the host ([`move_query_into_params`]), sends them as pairs
+//! ([`pairs`]), and names the URL a response error was for with
+//! [`url_with_params`]; the host appends the pairs it receives to the URL
+//! it parsed with [`query_with_params`]. Both sides go through
+//! [`query_with_params`], so the URL in an error is the URL sent.
+//! Vectors: `vectors/url_with_params.json`, `vectors/query_into_params.json`.
+
+use serde_json::{Map, Value};
+
+use crate::{form, param_encoding};
+
+/// A param as the wire carries it: its key and its text, `None` for null.
+pub type ParamPair = (String, Option<String>);
+
+/// How a request asks its params to be written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParamOptions<'a> {
+    /// `skipEncodingChars`: characters left raw in keys and values.
+    pub skip_encoding_chars: &'a str,
+    /// `removeMissingValuesFrom.params`: a missing value (see
+    /// [`is_missing`]) drops its param instead of sending it empty.
+    pub remove_missing: bool,
+}
+
+/// A param's value as text: strings as they are, numbers and booleans as
+/// their JSON text, objects as JSON, null as `None` (missing).
+pub fn param_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A request's params as the wire carries them, in order: arrays as
+/// repeated keys, each value as [`param_text`].
+///
+/// ```
+/// use serde_json::json;
+/// use zapwasm_rules::url_params::pairs;
+///
+/// let params = json!({"tag": ["a", 2], "none": null});
+/// let some = |text: &str| Some(text.to_string());
+/// assert_eq!(
+///     pairs(params.as_object().unwrap()),
+///     [("tag".into(), some("a")), ("tag".into(), some("2")), ("none".into(), None)]
+/// );
+/// ```
+pub fn pairs(params: &Map<String, Value>) -> Vec<ParamPair> {
+    let mut out = Vec::new();
+    for (key, value) in params {
+        match value {
+            Value::Array(items) => out.extend(items.iter().map(|item| (key.clone(), param_text(item)))),
+            single => out.push((key.clone(), param_text(single))),
+        }
+    }
+    out
+}
+
+/// Whether a param's value counts as missing: null, empty, or holding a
+/// curly left unrendered (a shorthand request's `{{bundle.*}}` that named
+/// nothing keeps its text; see [`crate::curly::Place::Param`]).
+pub fn is_missing(value: Option<&str>) -> bool {
+    match value {
+        None => true,
+        Some(text) => text.is_empty() || text.contains("{{") && text.contains("}}"),
+    }
+}
+
+/// `existing` (a URL's query, without `?`) with `pairs` appended, each key
+/// and value encoded once by [`param_encoding::encode`]; a missing value is
+/// sent empty, or its param dropped when the options say so.
+///
+/// ```
+/// use zapwasm_rules::url_params::{ParamOptions, query_with_params};
+///
+/// let pairs = [("q".to_string(), Some("a b".to_string())), ("n".to_string(), None)];
+/// assert_eq!(query_with_params("a=1", &pairs, &ParamOptions::default()), "a=1&q=a%20b&n=");
+/// let dropping = ParamOptions { remove_missing: true, ..ParamOptions::default() };
+/// assert_eq!(query_with_params("", &pairs, &dropping), "q=a%20b");
+/// ```
+pub fn query_with_params(existing: &str, pairs: &[ParamPair], options: &ParamOptions<'_>) -> String {
+    let mut query = existing.to_string();
+    for (key, value) in pairs {
+        let value = value.as_deref().filter(|value| !is_missing(Some(value)));
+        if value.is_none() && options.remove_missing {
+            continue;
+        }
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&param_encoding::encode(key, options.skip_encoding_chars));
+        query.push('=');
+        query.push_str(&param_encoding::encode(value.unwrap_or_default(), options.skip_encoding_chars));
+    }
+    query
+}
+
+/// `url` with `pairs` appended to its query by [`query_with_params`], its
+/// `#fragment` kept at the end. The URL is not parsed or normalized (the
+/// host parses it first and appends to the query it parsed).
+///
+/// ```
+/// use zapwasm_rules::url_params::{ParamOptions, url_with_params};
+///
+/// let pairs = [("q".to_string(), Some("a/b".to_string()))];
+/// let options = ParamOptions { skip_encoding_chars: "/", ..ParamOptions::default() };
+/// assert_eq!(url_with_params("https://api.test/x?pre=1#top", &pairs, &options), "https://api.test/x?pre=1&q=a/b#top");
+/// ```
+pub fn url_with_params(url: &str, pairs: &[ParamPair], options: &ParamOptions<'_>) -> String {
+    let (url, fragment) = split_fragment(url);
+    let (base, existing) = url.split_once('?').unwrap_or((url, ""));
+    let query = query_with_params(existing, pairs, options);
+    if query.is_empty() { format!("{base}{fragment}") } else { format!("{base}?{query}{fragment}") }
+}
+
+/// Moves a `?query` in `url` into `params`, decoded as a form (so the host
+/// encodes it once); params already set win over the URL's. The
+/// `#fragment` stays on the URL. A URL without `?` is left as it is.
+///
+/// ```
+/// use serde_json::{Map, Value, json};
+/// use zapwasm_rules::url_params::move_query_into_params;
+///
+/// let mut url = "https://api.test/x?a=1&b=two+words#top".to_string();
+/// let mut params = Map::new();
+/// params.insert("b".into(), json!("mine"));
+/// move_query_into_params(&mut url, &mut params);
+/// assert_eq!(url, "https://api.test/x#top");
+/// assert_eq!(Value::Object(params), json!({"a": "1", "b": "mine"}));
+/// ```
+pub fn move_query_into_params(url: &mut String, params: &mut Map<String, Value>) {
+    let (without_fragment, fragment) = split_fragment(url);
+    let Some((base, query)) = without_fragment.split_once('?') else {
+        return;
+    };
+    let mut merged = form::decode(query);
+    merged.extend(std::mem::take(params));
+    *params = merged;
+    *url = format!("{base}{fragment}");
+}
+
+/// `url` split before its first `#`: the part before, and the fragment
+/// with its `#` (empty when there is none).
+fn split_fragment(url: &str) -> (&str, &str) {
+    match url.find('#') {
+        Some(at) => url.split_at(at),
+        None => (url, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn params_go_on_the_wire_as_repeated_keys_with_null_as_none() {
+        let params = json!({
+            "s": "text",
+            "n": 5,
+            "f": 1.5,
+            "b": true,
+            "null": null,
+            "list": ["a", 2, null],
+            "obj": {"k": "v"},
+        });
+        let some = |text: &str| Some(text.to_string());
+        assert_eq!(
+            pairs(params.as_object().unwrap()),
+            [
+                ("s".to_string(), some("text")),
+                ("n".to_string(), some("5")),
+                ("f".to_string(), some("1.5")),
+                ("b".to_string(), some("true")),
+                ("null".to_string(), None),
+                ("list".to_string(), some("a")),
+                ("list".to_string(), some("2")),
+                ("list".to_string(), None),
+                ("obj".to_string(), some(r#"{"k":"v"}"#)),
+            ]
+        );
+    }
+}
