@@ -197,9 +197,10 @@ async fn a_create_stashes_the_vcard_as_a_file() {
     let app = crm(&host, &api).await;
     let result = run(&app, "creates.attach_vcard.operation.perform", bundle(json!({"contact_id": 4}))).await;
     let url = result["file"].as_str().expect("a file URL");
-    let relative = url.strip_prefix("http://files.zapwasm.test/stash/").expect("under the configured base");
-    assert!(relative.ends_with(".vcf"), "{relative}");
-    let contents = std::fs::read_to_string(stash_dir.join(relative)).expect("the stashed file is on disk");
+    let token = url.strip_prefix("http://files.zapwasm.test/stash/files/").expect("under the configured base");
+    let download = host.open_stashed(token).await.expect("the URL's token opens the file");
+    assert!(download.filename.ends_with(".vcf"), "{}", download.filename);
+    let contents = String::from_utf8(download.bytes().await.unwrap()).unwrap();
     assert!(contents.starts_with("BEGIN:VCARD"), "{contents}");
     assert!(contents.contains("contact4@example.test"));
 }

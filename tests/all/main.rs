@@ -3,12 +3,14 @@
 //! 127.0.0.1.
 
 mod auth;
+mod checks;
 mod cli;
 mod connect;
 mod crm;
 mod errors;
 mod flows;
 mod hostile;
+mod hydration;
 mod load;
 mod request;
 mod sandbox;

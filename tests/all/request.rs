@@ -1,4 +1,4 @@
-//! z.request, step by step as SPEC.md's "z.request lifecycle" lists it, and
+//! z.request, step by step as wit/BEHAVIOUR.md's "The request lifecycle" lists it, and
 //! shorthand requests: the lifecycle guest sends requests built from
 //! inputData, and each test checks what a real server on 127.0.0.1
 //! received and what the guest got back.

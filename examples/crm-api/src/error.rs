@@ -70,8 +70,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error object of the answer, `{"code","message"}` (also one entry
+    /// of a batch's results).
+    pub(crate) fn body(&self) -> serde_json::Value {
+        json!({"code": self.code, "message": self.message})
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        (self.status, Json(json!({"error": self.body()}))).into_response()
     }
 }

@@ -36,6 +36,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/me", get(me))
         .route("/contacts", get(list_contacts).post(create_contact))
         .route("/contacts/search", get(search_contacts))
+        .route("/contacts/batch", post(create_contacts_batch))
         .route("/contacts/{id}", get(get_contact))
         .route("/contacts/{id}/vcard", get(contact_vcard))
         .route("/hooks", get(list_hooks).post(create_hook))
@@ -142,6 +143,12 @@ async fn create_contact(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<ContactBody>,
 ) -> Result<Response, ApiError> {
+    let contact = add_contact(&state, body)?;
+    Ok((StatusCode::CREATED, Json(contact)).into_response())
+}
+
+/// Validates and adds one contact, then announces it to the hooks.
+fn add_contact(state: &ApiState, body: ContactBody) -> Result<Contact, ApiError> {
     let email = body.email.map(|email| email.trim().to_string()).filter(|email| !email.is_empty());
     let email = email.ok_or_else(|| ApiError::invalid("email is required"))?;
     let new = NewContact {
@@ -152,8 +159,37 @@ async fn create_contact(
     };
     let attempted = new.email.clone();
     let contact = state.create_contact(new).map_err(|DuplicateEmail| ApiError::duplicate_email(&attempted))?;
-    delivery::announce_contact_created(&state, &contact);
-    Ok((StatusCode::CREATED, Json(contact)).into_response())
+    delivery::announce_contact_created(state, &contact);
+    Ok(contact)
+}
+
+#[derive(Deserialize)]
+struct BatchBody {
+    contacts: Option<Vec<ContactBody>>,
+}
+
+/// The most contacts `POST /contacts/batch` takes at once.
+const MAX_BATCH: usize = 100;
+
+/// `POST /contacts/batch` `{"contacts":[..]}`: 200 with one result per
+/// contact, in order, `{"contact":{..}}` or `{"error":{"code","message"}}`;
+/// each contact is added (and announced) on its own.
+async fn create_contacts_batch(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let contacts = body.contacts.ok_or_else(|| ApiError::invalid("contacts is required"))?;
+    if contacts.len() > MAX_BATCH {
+        return Err(ApiError::invalid(format!("at most {MAX_BATCH} contacts a batch")));
+    }
+    let results: Vec<Value> = contacts
+        .into_iter()
+        .map(|body| match add_contact(&state, body) {
+            Ok(contact) => json!({"contact": contact}),
+            Err(error) => json!({"error": error.body()}),
+        })
+        .collect();
+    Ok(Json(json!({"results": results})))
 }
 
 /// `GET /contacts/{id}/vcard`: the vCard as an attachment.

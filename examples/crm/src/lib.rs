@@ -7,7 +7,9 @@
 //! - [`middleware`]: the key on every request to the CRM, and the API's error
 //!   bodies turned into the errors the platform acts on;
 //! - [`triggers`], [`searches`], [`creates`]: the operations a user picks;
-//! - [`contact`]: the Contact noun they share (input field, sample, output fields).
+//! - [`contact`]: the Contact noun they share (input field, sample, output fields);
+//! - [`hydrators`]: what a polled contact's dehydrated `details` and `vcard`
+//!   turn into when a step uses them.
 //!
 //! The API's base URL is not built in: the operator sets `CRM_BASE_URL` in the
 //! integration's environment, so one build talks to production, staging or a
@@ -16,6 +18,7 @@
 mod auth;
 mod contact;
 mod creates;
+mod hydrators;
 mod middleware;
 mod searches;
 mod triggers;
@@ -34,6 +37,8 @@ fn app() -> App {
         .create(creates::create_contact())
         .create(creates::export_contact())
         .create(creates::attach_vcard())
+        .hydrator(hydrators::CONTACT, hydrators::contact)
+        .hydrator(hydrators::VCARD, hydrators::vcard)
 }
 
 zapwasm_guest::export_app!(app);

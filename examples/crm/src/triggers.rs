@@ -4,7 +4,7 @@
 
 use zapwasm_guest::prelude::*;
 
-use crate::{api_url, contact, json_body, middleware};
+use crate::{api_url, contact, hydrators, json_body, middleware};
 
 /// Contacts per poll when the platform sets no limit.
 const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -16,11 +16,16 @@ const MAX_PAGE_SIZE: i64 = 100;
 pub(crate) fn new_contact() -> Trigger {
     Trigger::new("new_contact", "Contact")
         .display("New Contact", "Triggers when a contact is added to your CRM.")
-        .operation(contact::described(Operation::polling().perform(poll_contacts).can_paginate(true)))
+        .operation(
+            contact::described(Operation::polling().perform(poll_contacts).can_paginate(true))
+                .output_field(Field::new("details").label("Contact Details (fetched when used)"))
+                .output_field(Field::new("vcard").label("vCard").kind("file")),
+        )
 }
 
 /// `triggers.new_contact.operation.perform`: page `bundle.meta.page` of the
-/// contacts.
+/// contacts, each with its dehydrated `details` and `vcard` (see
+/// [`hydrators`]).
 ///
 /// Page 0 starts from the newest contact; each page leaves the cursor to the
 /// next one in `z.cursor`. The cursor is cleared on the last page so a later
@@ -42,7 +47,9 @@ fn poll_contacts(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     }
     let page = json_body(z.request(request)?)?;
     z.cursor().set(page.get("next_cursor").and_then(Value::as_str).unwrap_or_default());
-    contacts_of(page)
+    let mut contacts = contacts_of(page)?;
+    hydrators::add_dehydrated(z, &mut contacts)?;
+    Ok(contacts)
 }
 
 /// The contacts of a `GET /contacts` page (`{"contacts":[..],"next_cursor":..}`).

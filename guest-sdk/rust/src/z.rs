@@ -15,10 +15,11 @@ use std::fmt::Display;
 use std::rc::Rc;
 
 use md5::Md5;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
+use zapwasm_rules::dehydrate::{self, Kind};
 use zapwasm_rules::{Bundle, method_path};
 
 use crate::app::{App, Handler};
@@ -59,9 +60,6 @@ pub struct Z {
     invocation: Rc<Invocation>,
     in_middleware: bool,
 }
-
-/// The reference platform's limit on a dehydrated pointer.
-const MAX_DEHYDRATED_CHARS: usize = 12_000;
 
 impl Z {
     /// The `z` of a call.
@@ -167,18 +165,47 @@ impl Z {
         callback::generate_url().map_err(ZError::from)
     }
 
-    /// A pointer the host turns into the result of `method_path` (a
-    /// hydrator: `hydrators.x`, or just `x`) with `bundle.inputData` =
-    /// `input_data`, when the value is needed.
+    /// A dehydrated value: a string standing for the result of the
+    /// hydrator `method_path` (`hydrators.x`, or just `x`) called with
+    /// `bundle.inputData` = `input_data` and the account's authData, which
+    /// the platform calls only when a later step needs the value. Perfect
+    /// for what costs an API call per item of a poll.
+    ///
+    /// The string is `hydrate|||{"type":"method","method":..,"bundle":..}|||hydrate`
+    /// ([`zapwasm_rules::dehydrate`]); a host with a hydration secret signs
+    /// it when the call returns, and refuses unsigned ones. Errors, with the
+    /// reference platform's messages: `method_path` names no function of the
+    /// app; `input_data` holds a truthy `inputData` (a whole bundle passed
+    /// by mistake) or is neither an object nor null; the JSON holds more
+    /// than 12,000 characters (pass IDs, not records). Its `environment`
+    /// key is left out.
+    ///
+    /// ```no_run
+    /// use zapwasm_guest::prelude::*;
+    ///
+    /// fn new_orders(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    ///     let orders = z.request("https://api.example.com/orders")?.data.unwrap_or(json!([]));
+    ///     let mut items = Vec::new();
+    ///     for mut order in orders.as_array().cloned().unwrap_or_default() {
+    ///         // Fetched only if a step uses it.
+    ///         order["customer"] = json!(z.dehydrate("hydrators.customer", json!({"id": order["customer_id"]}))?);
+    ///         items.push(order);
+    ///     }
+    ///     Ok(Value::Array(items))
+    /// }
+    /// ```
     pub fn dehydrate(&self, method_path: &str, input_data: Value) -> Result<String, ZError> {
         let method = self.function_path(method_path)?;
-        dehydrated("method", &method, input_data)
+        dehydrated(Kind::Method, &method, &input_data)
     }
 
-    /// As [`Z::dehydrate`], for a hydrator that returns a file to stash.
+    /// As [`Z::dehydrate`], for a file: the hydrator stashes the file
+    /// ([`Z::stash_file`], allowed in hydrators) and returns its URL, which
+    /// the platform downloads when a step needs the file. The string's
+    /// `type` is `file`.
     pub fn dehydrate_file(&self, method_path: &str, input_data: Value) -> Result<String, ZError> {
         let method = self.function_path(method_path)?;
-        dehydrated("file", &method, input_data)
+        dehydrated(Kind::File, &method, &input_data)
     }
 
     /// The method path of a function of the app: `path` itself, or `hydrators.<path>`.
@@ -339,25 +366,9 @@ impl From<Request> for StashData {
     }
 }
 
-/// The pointer `z.dehydrate` returns:
-/// `hydrate|||{"type":..,"method":..,"bundle":..}|||hydrate`.
-pub(crate) fn dehydrated(kind: &str, method: &str, input_data: Value) -> Result<String, ZError> {
-    let input_data = if input_data.is_null() { json!({}) } else { input_data };
-    if input_data.get("authData").is_some() && input_data.get("inputData").is_some() {
-        return Err(ZError::general(
-            "Oops! You passed a full `bundle` - really you should pass what you want under `inputData`!",
-        ));
-    }
-    let payload = json!({ "type": kind, "method": method, "bundle": input_data });
-    let pointer = format!("hydrate|||{payload}|||hydrate");
-    let length = pointer.chars().count();
-    if length > MAX_DEHYDRATED_CHARS {
-        return Err(ZError::General(format!(
-            "Oops! You passed too much data ({length} characters) to your dehydration function - \
-             try slimming it down under {MAX_DEHYDRATED_CHARS} characters (usually by just passing the needed IDs)."
-        )));
-    }
-    Ok(pointer)
+/// The string `z.dehydrate` returns, or the platform's error.
+pub(crate) fn dehydrated(kind: Kind, method: &str, input_data: &Value) -> Result<String, ZError> {
+    dehydrate::dehydrate(kind, method, input_data).map_err(|error| ZError::General(error.to_string()))
 }
 
 /// The hex digest of `text` by `algorithm`.
@@ -381,6 +392,8 @@ pub(crate) fn hash_hex(algorithm: &str, text: &str) -> Result<String, ZError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -397,30 +410,41 @@ mod tests {
     #[test]
     fn a_dehydrated_pointer_names_type_method_and_bundle() {
         assert_eq!(
-            dehydrated("method", "hydrators.file", json!({"id": 7})).unwrap(),
+            dehydrated(Kind::Method, "hydrators.file", &json!({"id": 7, "environment": {"KEY": "k"}})).unwrap(),
             r#"hydrate|||{"type":"method","method":"hydrators.file","bundle":{"id":7}}|||hydrate"#
         );
         assert_eq!(
-            dehydrated("file", "hydrators.file", Value::Null).unwrap(),
+            dehydrated(Kind::File, "hydrators.file", &Value::Null).unwrap(),
             r#"hydrate|||{"type":"file","method":"hydrators.file","bundle":{}}|||hydrate"#
         );
     }
 
     #[test]
     fn a_whole_bundle_is_refused() {
-        let error = dehydrated("method", "hydrators.x", json!({"authData": {}, "inputData": {}})).unwrap_err();
-        assert!(error.to_string().contains("You passed a full `bundle`"), "{error}");
-        assert!(dehydrated("method", "hydrators.x", json!({"inputData": {}})).is_ok());
+        let error = dehydrated(Kind::Method, "hydrators.x", &json!({"authData": {}, "inputData": {}})).unwrap_err();
+        assert_eq!(
+            error,
+            ZError::General(
+                "Oops! You passed a full `bundle` - really you should pass what you want under `inputData`!".into()
+            )
+        );
+        assert!(dehydrated(Kind::Method, "hydrators.x", &json!({"inputData": ""})).is_ok(), "a falsy key is data");
+        assert!(dehydrated(Kind::Method, "hydrators.x", &json!(["not", "an", "object"])).is_err());
     }
 
     #[test]
-    fn a_pointer_holds_at_most_12000_characters() {
-        let overhead = dehydrated("method", "hydrators.x", json!({"v": ""})).unwrap().len();
-        let fits = "x".repeat(MAX_DEHYDRATED_CHARS - overhead);
-        let pointer = dehydrated("method", "hydrators.x", json!({ "v": fits })).unwrap();
-        assert_eq!(pointer.len(), MAX_DEHYDRATED_CHARS);
-        let over = "x".repeat(MAX_DEHYDRATED_CHARS - overhead + 1);
-        let error = dehydrated("method", "hydrators.x", json!({ "v": over })).unwrap_err();
-        assert!(error.to_string().contains("too much data"), "{error}");
+    fn an_over_long_pointer_is_refused() {
+        let overhead = dehydrated(Kind::Method, "hydrators.x", &json!({"v": ""})).unwrap().len()
+            - dehydrate::START.len()
+            - dehydrate::END.len();
+        let fits = "x".repeat(dehydrate::MAX_PAYLOAD_CHARS - overhead);
+        assert!(dehydrated(Kind::Method, "hydrators.x", &json!({ "v": fits })).is_ok());
+        let over = "x".repeat(dehydrate::MAX_PAYLOAD_CHARS - overhead + 1);
+        let error = dehydrated(Kind::Method, "hydrators.x", &json!({ "v": over })).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Oops! You passed too much data (12001 bytes) to your dehydration function - try slimming it down \
+             under 12000 bytes (usually by just passing the needed IDs)."
+        );
     }
 }

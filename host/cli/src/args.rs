@@ -56,7 +56,10 @@ pub struct DescribeArgs {
 pub struct InvokeArgs {
     /// The component (.wasm).
     pub component: PathBuf,
-    /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth start|test|label|refresh`.
+    /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth start|test|label|refresh`,
+    /// or a flow: `subscribe KEY` (a hook trigger), `deliver SUBSCRIPTION` (a hook
+    /// delivery, the payload from --body), `unsubscribe SUBSCRIPTION`, `subscriptions`,
+    /// `resume CALLBACK` (the callback's POST from --body), `hydrate STRING`.
     #[arg(required = true, num_args = 1..=2, value_name = "METHOD")]
     pub method: Vec<String>,
     /// inputData: JSON, `@file`, or `@-` for stdin.
@@ -114,6 +117,21 @@ pub struct InvokeArgs {
     /// bundle.rawRequest: JSON or `@file`.
     #[arg(long = "raw-request")]
     pub raw_request: Option<String>,
+    /// The body of a hook delivery or a callback's POST: text, `@file`, or
+    /// `@-` for stdin (sent as JSON unless --header sets a Content-Type).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// A header of a hook delivery or a callback's POST, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
+    /// `trigger KEY`: run the polling trigger as a poll of this account's
+    /// local subscription (made on the first run, whose poll only seeds the
+    /// seen items) and print only the items not seen before.
+    #[arg(long)]
+    pub dedupe: bool,
+    /// The integration the call's state belongs to (default: the component's file name without `.wasm`).
+    #[arg(long)]
+    pub integration: Option<String>,
     /// The account the call's state belongs to.
     #[arg(long, default_value = "local")]
     pub account: String,
@@ -191,6 +209,17 @@ pub struct HostArgs {
     /// The URL stashed files are served under (default: file:// URLs into --stash-dir).
     #[arg(long = "stash-base-url")]
     pub stash_base_url: Option<String>,
+    /// Where cursors, pending callbacks, subscriptions and seen items are
+    /// kept between runs (a SQLite file `state.sqlite3` in it; stashed files
+    /// in its `stash/` unless --stash-dir is given).
+    #[arg(long = "state-dir", value_name = "DIR", default_value = ".zapwasm")]
+    pub state_dir: PathBuf,
+    /// Keep state in memory only: nothing is read from or left in --state-dir.
+    #[arg(long = "no-state")]
+    pub no_state: bool,
+    /// The base of REST hook target URLs (`subscribe` appends the subscription's ID).
+    #[arg(long = "hook-base-url")]
+    pub hook_base_url: Option<String>,
     /// The base of callback URLs for z.generateCallbackUrl.
     #[arg(long = "callback-base-url")]
     pub callback_base_url: Option<String>,

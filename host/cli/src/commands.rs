@@ -4,12 +4,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::Value;
-use zapwasm_host::{App, CallError, Invocation, LogLine, Outcome, Scope, Status, ZError};
+use zapwasm_host::{App, CallError, Host, Invocation, LogLine, Outcome, Scope, Status, ZError};
 
 use crate::args::{Cli, Command, DescribeArgs, HostArgs, InvokeArgs};
 use crate::config::{self, InvokeConfig};
-use crate::connect;
 use crate::{EXIT_LOAD, EXIT_USAGE};
+use crate::{connect, flows};
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -18,17 +18,18 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn usage(message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn usage(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("zapwasm: {message}");
     ExitCode::from(EXIT_USAGE)
 }
 
-async fn load(component: &Path, host_args: &HostArgs) -> Result<App, ExitCode> {
+async fn load(component: &Path, host_args: &HostArgs) -> Result<(Host, App), ExitCode> {
     let host = config::build_host(host_args).map_err(usage)?;
-    host.load_file(component).await.map_err(|e| {
+    let app = host.load_file(component).await.map_err(|e| {
         eprintln!("zapwasm: cannot load {}: {}", component.display(), with_causes(&e));
         ExitCode::from(EXIT_LOAD)
-    })
+    })?;
+    Ok((host, app))
 }
 
 async fn invoke(args: InvokeArgs) -> ExitCode {
@@ -36,14 +37,17 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         Ok(config) => config,
         Err(e) => return usage(e),
     };
-    let app = match load(&args.component, &args.host).await {
-        Ok(app) => app.with_env(config.env.clone()).with_secret_env(config.secret_env.clone()),
+    let (host, app) = match load(&args.component, &args.host).await {
+        Ok((host, app)) => (host, app.with_env(config.env.clone()).with_secret_env(config.secret_env.clone())),
         Err(code) => return code,
     };
     match args.method.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["auth", "start"] => return connect::start(&app, &args, config).await,
         ["auth", "refresh"] => return connect::refresh(&app, &args, config).await,
         _ => {}
+    }
+    if let Some(code) = flows::run(&host, &app, &args, &config).await {
+        return code;
     }
     let method = match config::method_path(&args.method, app.definition(), &config.bundle) {
         Ok(method) => method,
@@ -55,18 +59,21 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
     print_outcome(&outcome, &args)
 }
 
-/// The scope a local call runs in: the integration's content hash (so two
-/// different components never share cursors), `--account` and
-/// `--subscription`.
-pub(crate) fn scope(app: &App, args: &InvokeArgs) -> Scope {
-    let scope = Scope::new(app.load_info().digest[..16].to_string(), args.account.clone());
+/// The scope a local call runs in: `--integration` (default: the
+/// component's file name, so a rebuilt component keeps its state in
+/// `--state-dir`), `--account` and `--subscription`.
+pub(crate) fn scope(_app: &App, args: &InvokeArgs) -> Scope {
+    let integration = args.integration.clone().unwrap_or_else(|| {
+        args.component.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into())
+    });
+    let scope = Scope::new(integration, args.account.clone());
     match &args.subscription {
         Some(subscription) => scope.subscription(subscription.clone()),
         None => scope,
     }
 }
 
-fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
+pub(crate) fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
     if args.outcome {
         match serde_json::to_string_pretty(outcome) {
             Ok(json) => println!("{json}"),
@@ -90,7 +97,10 @@ fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
             if outcome.status == Status::Callback
                 && let Some(url) = &outcome.callback_url
             {
-                eprintln!("zapwasm: the call is waiting for a callback at {url}; POST to it, then run performResume");
+                eprintln!(
+                    "zapwasm: the call is waiting for a callback at {url}; resume it with `zapwasm invoke COMPONENT resume {}`",
+                    url.rsplit('/').next().unwrap_or_default()
+                );
             }
             ExitCode::SUCCESS
         }
@@ -156,7 +166,7 @@ fn print_log(line: &LogLine) {
 
 async fn describe(args: DescribeArgs) -> ExitCode {
     let app = match load(&args.component, &args.host).await {
-        Ok(app) => app,
+        Ok((_, app)) => app,
         Err(code) => return code,
     };
     let definition = app.definition();

@@ -3,10 +3,12 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use zapwasm_host::{Bundle, Definition, Host, HostPattern, LocalStash, OperationKind, Policy, Stores};
+use zapwasm_state_sqlite::SqliteState;
 
 use crate::args::{HostArgs, InvokeArgs};
 use crate::dotenv;
@@ -121,18 +123,31 @@ pub fn build_host(args: &HostArgs) -> Result<Host, String> {
     {
         builder = builder.cache_dir(dir);
     }
-    if args.stash_dir.is_some() || args.stash_base_url.is_some() {
-        let dir = args.stash_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("zapwasm-stash"));
-        let base = match &args.stash_base_url {
-            Some(base) => base.clone(),
-            None => url::Url::from_directory_path(std::path::absolute(&dir).map_err(|e| e.to_string())?)
-                .map_err(|_| format!("--stash-dir {} cannot be a file:// URL", dir.display()))?
-                .to_string(),
-        };
-        builder = builder.stores(Stores::memory().stash(std::sync::Arc::new(LocalStash::new(dir, base))));
-    }
+    let default_stash =
+        if args.no_state { std::env::temp_dir().join("zapwasm-stash") } else { args.state_dir.join("stash") };
+    let stash_dir = args.stash_dir.clone().unwrap_or(default_stash);
+    let stash_base = match &args.stash_base_url {
+        Some(base) => base.clone(),
+        None => url::Url::from_directory_path(std::path::absolute(&stash_dir).map_err(|e| e.to_string())?)
+            .map_err(|_| format!("--stash-dir {} cannot be a file:// URL", stash_dir.display()))?
+            .to_string(),
+    };
+    let stash = Arc::new(LocalStash::new(stash_dir, stash_base));
+    let stores = if args.no_state {
+        Stores::memory().stash(stash)
+    } else {
+        std::fs::create_dir_all(&args.state_dir)
+            .map_err(|e| format!("--state-dir {}: cannot create it: {e}", args.state_dir.display()))?;
+        let path = args.state_dir.join("state.sqlite3");
+        let state = SqliteState::open(&path).map_err(|e| format!("--state-dir {}: {e}", args.state_dir.display()))?;
+        Stores::of(Arc::new(state), stash)
+    };
+    builder = builder.stores(stores);
     if let Some(url) = &args.callback_base_url {
         builder = builder.callback_base_url(url.clone());
+    }
+    if let Some(url) = &args.hook_base_url {
+        builder = builder.hook_base_url(url.clone());
     }
     builder.build().map_err(|e| e.to_string())
 }
@@ -149,10 +164,12 @@ pub fn policy(args: &HostArgs) -> Result<Policy, String> {
     };
     let limits = &mut policy.limits;
     if let Some(secs) = args.timeout {
-        if !(secs > 0.0 && secs.is_finite()) {
-            return Err(format!("--timeout must be a positive number of seconds, got {secs}"));
-        }
-        limits.timeout = Duration::from_secs_f64(secs);
+        // `try_`: a number of seconds too large for a Duration (found by
+        // fuzzing: `--timeout 1e300` panicked) is refused like any other.
+        limits.timeout = Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| format!("--timeout must be a positive number of seconds, got {secs}"))?;
     }
     let positive = |flag: &str, value: Option<u64>, slot: &mut u64| match value {
         Some(0) => Err(format!("{flag} must be at least 1")),
@@ -162,7 +179,13 @@ pub fn policy(args: &HostArgs) -> Result<Policy, String> {
         }
         None => Ok(()),
     };
-    positive("--memory-mb", args.memory_mb.map(|mb| mb << 20), &mut limits.memory_bytes)?;
+    // Checked: a shift would wrap (found by fuzzing: `--memory-mb
+    // 17592186044417` became a 1 MiB limit, 2^44 "must be at least 1").
+    let memory_bytes = args
+        .memory_mb
+        .map(|mb| mb.checked_mul(1 << 20).ok_or_else(|| format!("--memory-mb is too large: {mb} MiB")))
+        .transpose()?;
+    positive("--memory-mb", memory_bytes, &mut limits.memory_bytes)?;
     positive("--max-response-bytes", args.max_response_bytes, &mut limits.response_body_bytes)?;
     positive("--max-request-bytes", args.max_request_bytes, &mut limits.request_body_bytes)?;
     positive("--max-result-bytes", args.max_result_bytes, &mut limits.result_bytes)?;
@@ -198,16 +221,21 @@ fn read_dotenv(path: Option<&Path>) -> Result<dotenv::DotEnv, String> {
 
 /// A JSON argument: inline, `@file`, or `@-` for stdin.
 fn json(flag: &str, value: &str) -> Result<Value, String> {
-    let text = match value.strip_prefix('@') {
+    let text = text_argument(flag, value)?;
+    serde_json::from_str(&text).map_err(|e| format!("{flag}: not valid JSON ({e})"))
+}
+
+/// A text argument: inline, `@file`, or `@-` for stdin.
+pub(crate) fn text_argument(flag: &str, value: &str) -> Result<String, String> {
+    match value.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
             std::io::stdin().read_to_string(&mut text).map_err(|e| format!("{flag}: cannot read stdin: {e}"))?;
-            text
+            Ok(text)
         }
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read {path}: {e}"))?,
-        None => value.to_string(),
-    };
-    serde_json::from_str(&text).map_err(|e| format!("{flag}: not valid JSON ({e})"))
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read {path}: {e}")),
+        None => Ok(value.to_string()),
+    }
 }
 
 fn object(flag: &str, value: &str) -> Result<Map<String, Value>, String> {
@@ -232,4 +260,155 @@ fn split_pair<'a>(flag: &str, pair: &'a str) -> Result<(&'a str, &'a str), Strin
     pair.split_once('=')
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("{flag}: expected KEY=VALUE, got {pair:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    /// The host settings of `zapwasm invoke app.wasm auth test <flags>`.
+    fn policy_of(flags: &[&str]) -> Result<Policy, String> {
+        let argv = ["zapwasm", "invoke", "app.wasm", "auth", "test"].into_iter().chain(flags.iter().copied());
+        match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.command {
+            Command::Invoke(args) => policy(&args.host),
+            Command::Describe(args) => policy(&args.host),
+        }
+    }
+
+    /// Found by fuzzing (`fuzz::invoke_flags_are_read_or_refused`): a
+    /// timeout too long for a Duration panicked, and a memory limit whose
+    /// bytes overflow wrapped around to a small one.
+    #[test]
+    fn limits_too_large_are_refused() {
+        assert!(policy_of(&["--timeout=1e300"]).unwrap_err().contains("--timeout"));
+        assert!(policy_of(&["--timeout=0.0000000001"]).unwrap_err().contains("--timeout"));
+        assert_eq!(policy_of(&["--timeout=0.5"]).unwrap().limits.timeout, Duration::from_millis(500));
+        assert!(policy_of(&["--memory-mb=17592186044417"]).unwrap_err().contains("too large"));
+        assert!(policy_of(&["--memory-mb=17592186044416"]).unwrap_err().contains("too large"));
+        assert_eq!(policy_of(&["--memory-mb=64"]).unwrap().limits.memory_bytes, 64 << 20);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use clap::Parser;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+    use crate::fuzzing::{self, Input};
+
+    /// The flags whose values the user types and `config` reads.
+    const FLAGS: &[&str] = &[
+        "--input",
+        "--auth",
+        "--meta",
+        "--env",
+        "--secret-env",
+        "--limit",
+        "--page",
+        "--paging-token",
+        "--timezone",
+        "--subscribe-data",
+        "--target-url",
+        "--output-data",
+        "--cleaned-request",
+        "--raw-request",
+        "--allow-host",
+        "--timeout",
+        "--memory-mb",
+        "--max-requests",
+        "--max-concurrent-requests",
+        "--max-response-bytes",
+        "--max-log-bytes",
+    ];
+
+    /// What flag values are made of, for the mutations.
+    const TOKENS: &[&str] =
+        &["{\"a\":", "limit=", "isLoadingSample=", "page=-1", "1e300", "17592186044417", "0.0000000001"];
+
+    /// The words naming the method.
+    const WORDS: &[&str] = &[
+        "auth",
+        "test",
+        "label",
+        "start",
+        "trigger",
+        "search",
+        "create",
+        "new_contact",
+        "hook",
+        "find",
+        "triggers.x.y",
+    ];
+
+    /// The definition `method_path` reads short forms against.
+    const DEFINITION: &str = r#"{
+        "triggers": {
+            "new_contact": {"operation": {"type": "polling", "perform": {"$func": "triggers.new_contact.operation.perform"}}},
+            "hook": {"operation": {"type": "hook", "perform": {"$func": "triggers.hook.operation.perform"},
+                "performList": {"$func": "triggers.hook.operation.performList"}}}
+        },
+        "searches": {"find": {"operation": {"perform": {"url": "https://api.test/find"}}}}
+    }"#;
+
+    /// Runs `zapwasm invoke` as far as `config` takes it, with these flags
+    /// and method words: the bundle, the environment, the method path and
+    /// the policy are made or refused, never a panic, and the limits are
+    /// the ones asked for.
+    fn check(flags: &[(&str, String)], words: &[String], definition: &Definition) -> Result<(), TestCaseError> {
+        let env_file = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/dotenv/crm.env");
+        let mut argv = vec!["zapwasm".to_string(), "invoke".into(), format!("--env-file={env_file}")];
+        // A value starting with `@` reads a file or stdin: inline values only.
+        argv.extend(flags.iter().map(|(flag, value)| format!("{flag}={}", value.trim_start_matches('@'))));
+        argv.extend(["--".to_string(), "app.wasm".to_string()]);
+        argv.extend(words.iter().cloned());
+        let Ok(cli) = Cli::try_parse_from(&argv) else {
+            return Ok(());
+        };
+        let Command::Invoke(args) = cli.command else {
+            return Err(TestCaseError::fail("not invoke"));
+        };
+        if let Ok(config) = InvokeConfig::from_args(&args) {
+            let _ = method_path(&args.method, definition, &config.bundle);
+        }
+        if let Ok(policy) = policy(&args.host) {
+            if let Some(mb) = args.host.memory_mb {
+                prop_assert_eq!(Some(policy.limits.memory_bytes), mb.checked_mul(1 << 20));
+            }
+            if let Some(secs) = args.host.timeout {
+                prop_assert_eq!(Some(policy.limits.timeout), Duration::try_from_secs_f64(secs).ok());
+            }
+        }
+        Ok(())
+    }
+
+    /// One run of the command: flags with their values, and the method's words.
+    type Case = (Vec<(&'static str, Input)>, Vec<String>);
+
+    /// Flag values as a user types them (`--input`, `--meta`, `--timeout`,
+    /// ...): read or refused with a message, never a panic.
+    #[test]
+    fn invoke_flags_are_read_or_refused() {
+        let definition = Definition::parse(DEFINITION).expect("the test definition");
+        let seeds = fuzzing::corpus("config");
+        // Each seed value under each flag, then flags and values mixed.
+        let cases: Vec<Case> = seeds
+            .iter()
+            .flat_map(|seed| {
+                FLAGS.iter().map(move |flag| (vec![(*flag, seed.clone())], vec!["auth".into(), "test".into()]))
+            })
+            .collect();
+        let word = prop_oneof![3 => select(WORDS).prop_map(str::to_string), 1 => any::<String>()];
+        let flags = proptest::collection::vec((select(FLAGS), fuzzing::inputs(&seeds, TOKENS)), 0..5);
+        let strategy = (flags, proptest::collection::vec(word, 1..=2));
+        fuzzing::run("config", cases, strategy, |(flags, words)| {
+            let flags: Vec<(&str, String)> = flags.iter().map(|(flag, value)| (*flag, value.text())).collect();
+            check(&flags, words, &definition)
+        });
+    }
 }

@@ -62,6 +62,8 @@ fn unquote(value: &str) -> String {
 /// `text` (a `.env` file, possibly empty) with these authData fields set:
 /// each `authData_<key>` line already there gets its new value in place,
 /// the others are appended. Every other line, comments included, is kept.
+/// A field whose key cannot be written as such a line is left out (see
+/// `writable_key`).
 pub fn with_auth_data(text: &str, auth_data: &Map<String, Value>) -> String {
     let mut written = std::collections::HashSet::new();
     let mut out = String::with_capacity(text.len() + 64 * auth_data.len());
@@ -76,12 +78,22 @@ pub fn with_auth_data(text: &str, auth_data: &Map<String, Value>) -> String {
         out.push('\n');
     }
     for (key, value) in auth_data {
-        if written.insert(key.as_str()) {
+        if writable_key(key) && written.insert(key.as_str()) {
             out.push_str(&auth_line(key, value));
             out.push('\n');
         }
     }
     out
+}
+
+/// Whether `authData_<key>=...` reads back as this key: not when the key
+/// holds a line break (the rest would be a line of its own: found by
+/// fuzzing, a key `"x\nCRM_BASE_URL"` from an integration wrote an
+/// environment variable, and `"\n"` a line that made the file unreadable)
+/// or `=` (the first one ends the key), nor when it ends in whitespace
+/// (trimmed when read). The keys come from the integration.
+fn writable_key(key: &str) -> bool {
+    !key.contains(['\n', '=']) && key.trim_end() == key
 }
 
 /// `authData_<key>=<value>`, quoted when the value needs it. Strings are
@@ -135,5 +147,110 @@ mod tests {
         assert_eq!(read.auth_data.get("count"), Some(&Value::String("3".into())));
         assert_eq!(read.env, [("CRM_BASE_URL".to_string(), "http://x".to_string())]);
         assert_eq!(with_auth_data(&written, fields.as_object().unwrap()), written);
+    }
+
+    /// Found by fuzzing (`fuzz::auth_data_from_an_integration_reads_back_as_written`):
+    /// keys an integration returns were written as they were, so a line
+    /// break in one added a line of the integration's choosing.
+    #[test]
+    fn auth_data_keys_cannot_add_lines() {
+        let text = "CRM_BASE_URL=http://127.0.0.1:8787\n";
+        let fields = serde_json::json!({
+            "\n": "",
+            "x\nCRM_BASE_URL": "http://evil.example",
+            "a=b": "c",
+            "trailing ": "d",
+            " leading": "e",
+        });
+        let written = with_auth_data(text, fields.as_object().unwrap());
+        assert_eq!(written, "CRM_BASE_URL=http://127.0.0.1:8787\nauthData_ leading=e\n");
+        let read = parse(&written).unwrap();
+        assert_eq!(read.env, [("CRM_BASE_URL".to_string(), "http://127.0.0.1:8787".to_string())]);
+        assert_eq!(read.auth_data.get(" leading"), Some(&Value::String("e".into())));
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What `.env` files are made of, for the mutations.
+    const TOKENS: &[&str] =
+        &["authData_", "export ", "=", "#", " #", "'", "\"", "\\n", "\\\"", "\\\\", "\n", "\r\n", "KEY=value\n"];
+
+    /// The text a field of authData is read back as: strings as they are,
+    /// other values as JSON.
+    fn text_of(value: &Value) -> Value {
+        match value {
+            Value::String(text) => Value::String(text.clone()),
+            other => Value::String(other.to_string()),
+        }
+    }
+
+    /// `.env` files a user writes (and `auth start` rewrites): parsing
+    /// never panics, and a file that parses takes new authData fields that
+    /// read back as written, its environment untouched, and reads the same
+    /// when written twice.
+    #[test]
+    fn dotenv_files_parse_and_take_auth_data() {
+        let fields = serde_json::json!({
+            "token": "new",
+            "name": "Ada Lovelace",
+            "tricky": "a \"q\" \\n # x\nline two\r\t",
+            "count": 3,
+            "empty": "",
+            "list": [1, "a"],
+        });
+        let fields = fields.as_object().cloned().unwrap_or_default();
+        fuzzing::fuzz_text("dotenv", TOKENS, |text| {
+            let Ok(before) = parse(text) else { return Ok(()) };
+            let written = with_auth_data(text, &fields);
+            let after = parse(&written).map_err(TestCaseError::fail)?;
+            for (key, value) in &fields {
+                prop_assert_eq!(after.auth_data.get(key), Some(&text_of(value)));
+            }
+            prop_assert_eq!(&after.env, &before.env);
+            // Written again, the file reads the same. (Its text may not be:
+            // `str::lines` takes one `\r` before each `\n` as part of the
+            // line ending, so a line ending in `\r\r\n` loses a `\r`.)
+            let again = with_auth_data(&written, &fields);
+            prop_assert_eq!(parse(&again).map_err(TestCaseError::fail)?, after);
+            Ok(())
+        });
+    }
+
+    /// Whatever authData an integration returns (the keys and values are
+    /// its own), writing it to a `.env` file adds no environment variable
+    /// and no other field, and every field reads back as written.
+    #[test]
+    fn auth_data_from_an_integration_reads_back_as_written() {
+        let seeds = fuzzing::corpus("dotenv");
+        let key = prop_oneof![3 => "[a-z_]{1,12}", 2 => any::<String>(), 1 => select(TOKENS).prop_map(str::to_string)];
+        let value = prop_oneof![
+            any::<String>().prop_map(Value::String),
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ];
+        let fields = proptest::collection::vec((key, value), 0..6);
+        fuzzing::run("dotenv_auth_data", Vec::new(), (select(seeds), fields), |(file, fields)| {
+            let text = file.text();
+            let fields: Map<String, Value> = fields.iter().cloned().collect();
+            let before = parse(&text).map_err(TestCaseError::fail)?;
+            let written = with_auth_data(&text, &fields);
+            let after = parse(&written).map_err(|e| TestCaseError::fail(format!("{e} in {written:?}")))?;
+            prop_assert_eq!(&after.env, &before.env, "in {:?}", written);
+            for key in after.auth_data.keys() {
+                prop_assert!(fields.contains_key(key) || before.auth_data.contains_key(key), "{key:?} in {written:?}");
+            }
+            for (key, value) in fields.iter().filter(|(key, _)| writable_key(key)) {
+                prop_assert_eq!(after.auth_data.get(key), Some(&text_of(value)), "{:?} in {:?}", key, written);
+            }
+            Ok(())
+        });
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! `args` parses and validates the command line,
 //! `config` turns it into a bundle, a policy and a host, `dotenv` reads
-//! `.env` files, `connect` runs `auth start|refresh`, and `commands` runs what was asked, printing results on
+//! `.env` files, `connect` runs `auth start|refresh`, `flows` drives the flows that span
+//! calls (subscribe, deliver, resume, dedupe), and `commands` runs what was asked, printing results on
 //! stdout and logs on stderr.
 
 mod args;
@@ -11,6 +12,9 @@ mod commands;
 mod config;
 mod connect;
 mod dotenv;
+mod flows;
+#[cfg(test)]
+mod fuzzing;
 
 use std::process::ExitCode;
 
@@ -22,6 +26,12 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_LOAD: u8 = 3;
 /// Exit code for an account that could not be connected (`auth start|refresh`).
 const EXIT_CONNECT: u8 = 4;
+/// Exit code for a flow's step that was refused: an unknown subscription
+/// or callback, a trigger that cannot run the flow.
+const EXIT_FLOW: u8 = 5;
+/// Exit code for a failure of the state in `--state-dir` (as for a call's
+/// [`zapwasm_host::CallError::State`]).
+const EXIT_STATE: u8 = 33;
 
 /// Run the command line of this process and return its exit code.
 pub fn main() -> ExitCode {

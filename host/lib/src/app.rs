@@ -34,6 +34,12 @@ impl App {
         (&self.loaded, &self.env)
     }
 
+    /// What every call of the host that loaded this app shares: its stores
+    /// and settings, for the flows.
+    pub(crate) fn services(&self) -> &crate::services::Services {
+        &self.loaded.runner.services
+    }
+
     /// The integration's definition.
     pub fn definition(&self) -> &Definition {
         &self.loaded.definition

@@ -331,3 +331,48 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::definition::Definition;
+    use crate::fuzzing;
+
+    /// What cached files start with, for the mutations.
+    const TOKENS: &[&str] = &["\0asm", "\x01\0\0\0", "\x0d\0\x01\0", "\"$func\":", "{\"triggers\":{}}"];
+
+    /// What the cache reads back from its directory (a definition kept next
+    /// to an artifact, the first bytes of a component file), damaged in any
+    /// way: it is used or refused, never a panic.
+    #[test]
+    fn cached_files_are_used_or_refused() {
+        fuzzing::fuzz("cache", TOKENS, |input| {
+            let bytes = &input.0;
+            if check_component_header(bytes).is_ok() {
+                prop_assert!(bytes.starts_with(b"\0asm") && bytes.len() >= 8 && bytes[4..8] != [1, 0, 0, 0]);
+            }
+            // As `ComponentCache::load_compiled` then `Host` read a kept definition.
+            if let Ok(text) = String::from_utf8(bytes.clone()) {
+                let _ = Definition::parse(&text);
+            }
+            Ok(())
+        });
+    }
+
+    /// File stamps as `stat` reports them, whatever the clock: deciding
+    /// whether a file has settled never panics.
+    #[test]
+    fn file_stamps_of_any_time_are_judged_without_panicking() {
+        let strategy = (any::<(i64, i64)>(), proptest::option::of(any::<u64>()), any::<u64>(), any::<u64>());
+        fuzzing::run("file_stamp", Vec::new(), strategy, |(changed, modified, now, settled)| {
+            let at = |secs: u64| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs));
+            let stamp = FileStamp { device: 1, inode: 2, len: 3, modified: modified.and_then(at), changed: *changed };
+            if let Some(now) = at(*now) {
+                let _ = stamp.is_settled(now, Duration::from_secs(*settled));
+            }
+            Ok(())
+        });
+    }
+}

@@ -174,3 +174,57 @@ mod tests {
         assert!(Definition::parse("{").is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// A definition's keys and markers, for the mutations.
+    const TOKENS: &[&str] = &[
+        "\"$func\":",
+        "{\"$func\":\"triggers.a.operation.perform\"}",
+        "\"url\":\"https://api.test/x\"",
+        "\"authentication\":",
+        "\"type\":\"oauth2\"",
+        "\"type\":\"session\"",
+        "\"autoRefresh\":true",
+        "\"triggers\":",
+        "\"operation\":",
+        "\"perform\":",
+        "\"performList\":",
+        "\"display\":",
+        "\"inputFields\":",
+    ];
+
+    /// The definition a guest returns (and the copy the cache keeps): it
+    /// parses or is refused, never panics, and what it lists holds up
+    /// (methods sorted and found, each operation found again by its key).
+    #[test]
+    fn definitions_parse_or_are_refused() {
+        fuzzing::fuzz("definition", TOKENS, |input| {
+            let text = input.text();
+            let definition = match Definition::parse(&text) {
+                Ok(definition) => definition,
+                Err(_) => {
+                    prop_assert!(serde_json::from_str::<Value>(&text).map_or(true, |json| !json.is_object()));
+                    return Ok(());
+                }
+            };
+            prop_assert!(definition.json().is_object());
+            prop_assert!(definition.methods().is_sorted());
+            for method in definition.methods() {
+                prop_assert!(definition.has_method(method));
+            }
+            let _ = definition.auth_type();
+            let _ = definition.refreshes_on_401();
+            for summary in definition.operations() {
+                let again = definition.operation(summary.kind, &summary.key);
+                prop_assert!(again.is_some_and(|again| again.methods == summary.methods && again.noun == summary.noun));
+            }
+            Ok(())
+        });
+    }
+}

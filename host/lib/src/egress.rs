@@ -222,7 +222,7 @@ pub(crate) fn is_loopback_host(url: &Url) -> bool {
 }
 
 /// A redirect may not land on a loopback host unless the request started on
-/// one (SPEC.md, z.request step 8, as the reference platform does it). The
+/// one (wit/BEHAVIOUR.md, "The request lifecycle" step 11; "Where zapwasm differs on purpose"). The
 /// address checks apply to every hop anyway; this keeps loopback closed to
 /// redirects even where the policy opens it for local development.
 pub(crate) fn check_redirect(started_on_loopback: bool, from: &Url, next: &Url) -> Result<(), Denial> {

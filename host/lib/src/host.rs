@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::app::{App, LoadInfo};
 use crate::bindings;
 use crate::cache::{CacheUse, Cached, ComponentCache, FileStamp, FileStamps};
+use crate::capability::stash::StashError;
 use crate::definition::Definition;
 use crate::egress::{Resolver, SystemResolver};
 use crate::error::LoadError;
@@ -19,8 +20,8 @@ use crate::invoke::{self, Loaded, Runner};
 use crate::policy::Policy;
 use crate::pool::PoolConfig;
 use crate::runtime::Runtime;
-use crate::services::Services;
-use crate::state::Stores;
+use crate::services::{Services, Signing};
+use crate::state::{STASH_URL_LIFETIME, StashedDownload, Stores};
 
 /// Builds a [`Host`]. Every setting has a default fit for local use.
 pub struct HostBuilder {
@@ -29,7 +30,11 @@ pub struct HostBuilder {
     cache_dir: Option<PathBuf>,
     stores: Stores,
     callback_base_url: Option<String>,
+    hook_base_url: Option<String>,
     resolver: Option<Arc<dyn Resolver>>,
+    hydration_secret: Option<Vec<u8>>,
+    stash_secret: Option<Vec<u8>>,
+    stash_url_lifetime: Duration,
 }
 
 impl HostBuilder {
@@ -69,10 +74,76 @@ impl HostBuilder {
         self
     }
 
+    /// The base of REST hook target URLs ([`App::subscribe_hook`](crate::App::subscribe_hook)
+    /// appends the subscription's ID): the address of the embedder's hook
+    /// receiver. Default: none (subscribing a hook trigger is refused).
+    pub fn hook_base_url(mut self, url: impl Into<String>) -> HostBuilder {
+        self.hook_base_url = Some(url.into());
+        self
+    }
+
     /// How host names are resolved for outbound requests. Default: the
     /// system resolver. Every address is checked against the policy either way.
     pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> HostBuilder {
         self.resolver = Some(resolver);
+        self
+    }
+
+    /// Sign dehydrated values with this secret. Default: none.
+    ///
+    /// With a secret, every `z.dehydrate` and `z.dehydrateFile` string in a
+    /// call's result leaves the call signed,
+    /// `hydrate|||<base64 of the JSON>:<base64 of the HMAC-SHA1 of that base64>|||hydrate`,
+    /// and [`App::hydrate`](crate::App::hydrate) refuses a string that is
+    /// unsigned or whose signature does not match: whoever passes a string
+    /// back (a user, a step's input) cannot make the host call a hydrator
+    /// with inputData of their choosing. The HMAC key is the integration's
+    /// own, HMAC-SHA256(secret, the scope's integration ID), as each app
+    /// of the reference platform signs with a secret of its own: a string
+    /// one integration made does not hydrate in another.
+    ///
+    /// Without one, strings stay as the integration wrote them, and
+    /// hydrate as they come (local use, tests).
+    ///
+    /// Use at least 32 random bytes, the same in every process that
+    /// hydrates what another made, kept across restarts.
+    ///
+    /// # Panics
+    ///
+    /// If `secret` is empty.
+    pub fn hydration_secret(mut self, secret: impl Into<Vec<u8>>) -> HostBuilder {
+        let secret = secret.into();
+        assert!(!secret.is_empty(), "the hydration secret is empty");
+        self.hydration_secret = Some(secret);
+        self
+    }
+
+    /// Sign the tokens of stash URLs with this secret (HMAC-SHA256).
+    /// Default: 32 random bytes made when the host is built, so a URL opens
+    /// only in the process that made it, and stops opening when it exits.
+    /// Set one (at least 32 random bytes, the same in every process) for
+    /// URLs that outlive a restart or are served by another process.
+    ///
+    /// A stash URL is `<base>/files/<token>`, the token
+    /// `<file ID>.<expiry, Unix seconds>.<signature>`: the ID is 128
+    /// random bits, the signature (base64url) covers the ID and the expiry.
+    /// [`Host::open_stashed`] opens it.
+    ///
+    /// # Panics
+    ///
+    /// If `secret` is empty.
+    pub fn stash_secret(mut self, secret: impl Into<Vec<u8>>) -> HostBuilder {
+        let secret = secret.into();
+        assert!(!secret.is_empty(), "the stash secret is empty");
+        self.stash_secret = Some(secret);
+        self
+    }
+
+    /// How long a stash URL opens after `z.stashFile` made it. Default:
+    /// [`STASH_URL_LIFETIME`] (7 days). A file outlives its URL in the
+    /// store until the store removes it.
+    pub fn stash_url_lifetime(mut self, lifetime: Duration) -> HostBuilder {
+        self.stash_url_lifetime = lifetime;
         self
     }
 
@@ -82,8 +153,12 @@ impl HostBuilder {
         let cache = ComponentCache::new(&runtime.engine, self.cache_dir);
         let policy = Arc::new(self.policy);
         let resolver = self.resolver.unwrap_or_else(|| Arc::new(SystemResolver));
-        let services = Services::new(policy.clone(), resolver, self.stores, self.callback_base_url)
-            .map_err(|e| LoadError::Engine { what: "cannot build the HTTP client", source: e.into() })?;
+        let signing = Signing::new(self.hydration_secret, self.stash_secret, self.stash_url_lifetime).map_err(|e| {
+            LoadError::Engine { what: "the system gave no randomness for the stash key", source: e.to_string().into() }
+        })?;
+        let services =
+            Services::new(policy.clone(), resolver, self.stores, self.callback_base_url, self.hook_base_url, signing)
+                .map_err(|e| LoadError::Engine { what: "cannot build the HTTP client", source: e.into() })?;
         let slots = tokio::sync::Semaphore::new(self.pool.instances as usize);
         let runner = Arc::new(Runner { runtime, services: Arc::new(services), slots });
         Ok(Host {
@@ -125,7 +200,11 @@ impl Host {
             cache_dir: None,
             stores: Stores::memory(),
             callback_base_url: None,
+            hook_base_url: None,
             resolver: None,
+            hydration_secret: None,
+            stash_secret: None,
+            stash_url_lifetime: STASH_URL_LIFETIME,
         }
     }
 
@@ -137,6 +216,15 @@ impl Host {
     /// The stores this host keeps state in.
     pub fn stores(&self) -> &Stores {
         &self.inner.runner.services.stores
+    }
+
+    /// The stashed file a stash URL's token names, opened for streaming:
+    /// what a `GET /files/{token}` receiver sends (name, content type,
+    /// length, bytes). Refused, each its own [`StashError`]: a token this
+    /// host did not sign or that was altered (the signature is compared in
+    /// constant time), one past its expiry, one whose file is gone.
+    pub async fn open_stashed(&self, token: &str) -> Result<StashedDownload, StashError> {
+        crate::capability::stash::open(&self.inner.runner.services, token).await
     }
 
     /// Whether instances come from the pooling allocator (false when its

@@ -35,6 +35,33 @@ impl IncomingRequest {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The sender's ID of this delivery, which its retries repeat: the
+    /// first of the headers senders use for it (`webhook-id` of Standard
+    /// Webhooks, `svix-id`, `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`,
+    /// `X-Gitlab-Event-UUID`, `X-Delivery-Id`, `Idempotency-Key`), else the
+    /// `id` of a Stripe-style event body (`{"object": "event", "id": ...}`).
+    /// Used to run a delivery once however often it is sent.
+    pub fn delivery_id(&self) -> Option<String> {
+        const HEADERS: [&str; 7] = [
+            "webhook-id",
+            "svix-id",
+            "x-github-delivery",
+            "x-shopify-webhook-id",
+            "x-gitlab-event-uuid",
+            "x-delivery-id",
+            "idempotency-key",
+        ];
+        let from_header = HEADERS.iter().find_map(|name| self.header(name)).map(str::trim).filter(|id| !id.is_empty());
+        if let Some(id) = from_header {
+            return Some(id.to_string());
+        }
+        let body: Value = serde_json::from_slice(&self.body).ok()?;
+        match (body.get("object").and_then(Value::as_str), body.get("id").and_then(Value::as_str)) {
+            (Some("event"), Some(id)) if !id.is_empty() => Some(id.to_string()),
+            _ => None,
+        }
+    }
+
     /// `bundle.rawRequest`: `{method, querystring, headers, content}`, the
     /// query and the body as text, header names in Camel-Case with every
     /// header but Content-Type and Content-Length prefixed `Http-`
@@ -147,6 +174,16 @@ mod tests {
     }
 
     #[test]
+    fn delivery_ids_come_from_the_senders_headers_or_an_event_body() {
+        assert_eq!(request(&[("Webhook-Id", "msg_1")], "", "{}").delivery_id().as_deref(), Some("msg_1"));
+        assert_eq!(request(&[("X-GitHub-Delivery", " d-2 ")], "", "").delivery_id().as_deref(), Some("d-2"));
+        let stripe = request(&[], "", r#"{"object":"event","id":"evt_3"}"#);
+        assert_eq!(stripe.delivery_id().as_deref(), Some("evt_3"));
+        assert_eq!(request(&[], "", r#"{"id":"contact-4"}"#).delivery_id(), None);
+        assert_eq!(request(&[("webhook-id", "  ")], "", "").delivery_id(), None);
+    }
+
+    #[test]
     fn cleaned_requests_are_the_parsed_payload() {
         assert_eq!(request(&[], "", r#"{"foo":"bar"}"#).cleaned_request(), json!({"foo": "bar"}));
         assert_eq!(request(&[], "", "[1,2]").cleaned_request(), json!([1, 2]));
@@ -154,5 +191,79 @@ mod tests {
         assert_eq!(form.cleaned_request(), json!({"a": "1", "b": "x y"}));
         assert_eq!(request(&[], "id=7&s=a%20b", "").cleaned_request(), json!({"id": "7", "s": "a b"}));
         assert_eq!(request(&[], "id=7", "not json").cleaned_request(), json!({"id": "7", "content": "not json"}));
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What hook deliveries and callbacks are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "\r\n",
+        "\r\n\r\n",
+        ": ",
+        "Content-Type: application/json\r\n",
+        "content-type: application/x-www-form-urlencoded; charset=utf-8\r\n",
+        "X-Hook-Signature: ",
+        "-",
+        "--",
+        "ß",
+        "ǅ",
+        "ﬃ",
+        "?",
+        "&",
+        "=",
+    ];
+
+    /// A request as a receiver hands it over, read from the raw HTTP text:
+    /// the request line's method and query, `Name: value` header lines, and
+    /// the bytes after the blank line as the body.
+    fn incoming(bytes: &[u8]) -> IncomingRequest {
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|at| (at, at + 4));
+        let (head, body) = match split {
+            Some((end, body)) => (&bytes[..end], &bytes[body..]),
+            None => (bytes, &[][..]),
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut lines = head.split("\r\n");
+        let request_line = lines.next().unwrap_or_default();
+        let mut words = request_line.split(' ');
+        let method = words.next().unwrap_or_default().to_string();
+        let query =
+            words.next().and_then(|target| target.split_once('?')).map(|(_, q)| q.to_string()).unwrap_or_default();
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+            .collect();
+        IncomingRequest { method, query, headers, body: body.to_vec() }
+    }
+
+    /// Hook deliveries and callback POSTs (anyone who has the URL sends
+    /// them): the bundle's `rawRequest` and `cleanedRequest` are built
+    /// without panicking, the header names as the platform writes them.
+    #[test]
+    fn incoming_requests_become_raw_and_cleaned_requests() {
+        fuzzing::fuzz("incoming", TOKENS, |input| {
+            let request = incoming(&input.0);
+            let raw = request.raw_request();
+            prop_assert_eq!(&raw["method"], &Value::String(request.method.to_ascii_uppercase()));
+            prop_assert_eq!(&raw["querystring"], &Value::String(request.query.clone()));
+            prop_assert_eq!(&raw["content"], &Value::String(String::from_utf8_lossy(&request.body).into_owned()));
+            let Some(headers) = raw["headers"].as_object() else { return Err(TestCaseError::fail("no headers")) };
+            prop_assert!(headers.len() <= request.headers.len());
+            for (name, value) in headers {
+                prop_assert!(name == "Content-Type" || name == "Content-Length" || name.starts_with("Http-"), "{name}");
+                prop_assert!(value.is_string());
+            }
+            let cleaned = request.cleaned_request();
+            if String::from_utf8_lossy(&request.body).trim().is_empty() {
+                prop_assert_eq!(cleaned, Value::Object(zapwasm_rules::form::decode(&request.query)));
+            }
+            Ok(())
+        });
     }
 }

@@ -16,8 +16,9 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::bindings::{self, WitZError};
 use crate::bundle::{Bundle, Scope};
 use crate::censor::Censor;
+use crate::checks;
 use crate::definition::Definition;
-use crate::error::{CallError, LimitKind, ZError};
+use crate::error::{CallError, CheckFailure, LimitKind, ZError};
 use crate::json::Json;
 use crate::record::{HttpExchange, LogLine, SharedRecord};
 use crate::runtime::Runtime;
@@ -95,6 +96,13 @@ pub struct Outcome {
     /// The result, as the JSON text the integration returned (checked to be
     /// JSON; [`Json::value`] parses it), or why there is none.
     pub result: Result<Json, CallError>,
+    /// Result checks that failed (the rules of what each method returns:
+    /// a trigger an array of objects with unique primary keys, a search an
+    /// array, a create an object, ...; IDs like `T002` or
+    /// `result.create-object`). The result is kept: an embedder decides
+    /// whether they are errors (the CLI's invoke and test treat them as
+    /// errors, a service logs them). Always empty when `result` is an error.
+    pub checks: Vec<CheckFailure>,
     /// Success, callback or error.
     pub status: Status,
     /// The callback URL, when the call asked for one.
@@ -188,7 +196,7 @@ pub(crate) async fn read_definition(runner: &Runner, pre: &bindings::Exports) ->
 }
 
 /// Run one call of `loaded` in a fresh instance.
-pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> Outcome {
+pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) -> Outcome {
     let started = Instant::now();
     let runner = &loaded.runner;
     let mut limits = runner.services.policy.limits.clone();
@@ -203,6 +211,7 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> O
         let (logs, http) = record.finish();
         Outcome {
             result: Err(error),
+            checks: Vec::new(),
             status: Status::Error,
             callback_url: None,
             logs,
@@ -228,7 +237,9 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> O
         method: invocation.method.clone(),
         scope: invocation.scope,
         definition: loaded.definition.clone(),
-        auth_data: invocation.bundle.auth_data,
+        // Taken, not moved: the rest of the bundle is still read (the
+        // result checks, a pending callback).
+        auth_data: std::mem::take(&mut invocation.bundle.auth_data),
         env: env.vars.clone(),
         limits,
         services: runner.services.clone(),
@@ -255,6 +266,19 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> O
         }
         other => other.map_err(|e| censor_error(e, &censor)),
     };
+    // Dehydrated strings leave the call signed, when the host signs them.
+    let signing_key = runner.services.signing.hydration.as_deref();
+    let result = result.map(|json| crate::flows::hydration::sign_result(json, signing_key, &call.scope.integration));
+    // Parsed only for a method with checks: most results are only passed on.
+    let mut checks = match &result {
+        Ok(json) if checks::has_checks(&loaded.definition, &invocation.method) => {
+            checks::result_checks(&loaded.definition, &invocation.method, &invocation.bundle, &json.value())
+                .into_iter()
+                .map(|failure| CheckFailure { id: failure.id, message: censor.apply(&failure.message) })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     // A call that asked for a callback waits for it in the store; one that
     // cannot be stored could never be resumed, so it fails.
     let result = match (result, call.invocation_id.get()) {
@@ -274,13 +298,16 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, invocation: Invocation) -> O
         }
         (other, _) => other,
     };
+    if result.is_err() {
+        checks.clear();
+    }
     let (logs, http) = record.finish();
     let status = match (&result, &callback_url) {
         (Err(_), _) => Status::Error,
         (Ok(_), Some(_)) => Status::Callback,
         (Ok(_), None) => Status::Success,
     };
-    Outcome { result, status, callback_url, logs, http, duration: started.elapsed(), auth_data: None }
+    Outcome { result, checks, status, callback_url, logs, http, duration: started.elapsed(), auth_data: None }
 }
 
 /// Instantiate and call; classify whatever went wrong.

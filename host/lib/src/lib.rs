@@ -34,7 +34,8 @@
 //! holds; `capability/*` implement the z imports (only `capability/http`
 //! opens connections, under `egress`); `state/*` are the backends of state
 //! that outlives a call; `record` and `censor` keep what a call logged,
-//! without secrets.
+//! without secrets; `checks` verifies each result against the platform's
+//! rules ([`Outcome::checks`]).
 
 mod app;
 mod auth;
@@ -43,10 +44,13 @@ mod bundle;
 mod cache;
 mod capability;
 mod censor;
+mod checks;
 mod definition;
 mod egress;
 mod error;
 mod flows;
+#[cfg(test)]
+mod fuzzing;
 mod host;
 mod incoming;
 mod invoke;
@@ -64,10 +68,17 @@ pub use app::{App, LoadInfo};
 pub use auth::connect::{Authorization, ConnectError};
 pub use bundle::{BufferedItem, BufferedMeta, Bundle, Meta, Scope};
 pub use cache::CacheUse;
+pub use capability::stash::StashError;
+pub use checks::primary_key;
 pub use definition::{Definition, OperationKind, OperationSummary};
 pub use egress::{Resolver, SystemResolver};
 pub use error::{BoxError, CallError, CheckFailure, LimitKind, LoadError, ZError};
+pub use flows::FlowError;
+pub use flows::buffer::{Buffered, BufferedResult, BufferedRun};
 pub use flows::callbacks::ResumeError;
+pub use flows::hooks::{Delivered, Subscribed};
+pub use flows::hydration::HydrateError;
+pub use flows::polling::Polled;
 pub use host::{Host, HostBuilder};
 pub use incoming::IncomingRequest;
 pub use invoke::{Invocation, Outcome, Status};
@@ -82,6 +93,7 @@ pub use state::{
     MemoryState, PendingCallback, ScopeKey, StashStore, StashedFile, StateError, Stores, Subscription,
     SubscriptionStore, expires_after,
 };
+pub use state::{STASH_URL_LIFETIME, StashedBody, StashedDownload};
 
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[cfg(doctest)]

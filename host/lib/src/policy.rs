@@ -68,6 +68,7 @@ impl HostPattern {
             return Err(bad("only a host and a port are allowed after the scheme"));
         }
         // `[v6]:port`, `[v6]`, `host:port`, `host`.
+        let bracketed = rest.starts_with('[');
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (addr, after) = v6.split_once(']').ok_or_else(|| bad("an unclosed ["))?;
             match after.strip_prefix(':') {
@@ -81,11 +82,24 @@ impl HostPattern {
                 None => (rest, default_port),
             }
         };
-        let host = host.to_ascii_lowercase();
         let (wildcard, host) = match host.strip_prefix("*.") {
-            Some(suffix) => (true, suffix.to_string()),
+            Some(suffix) => (true, suffix),
             None => (false, host),
         };
+        // The host as a URL writes it (lower case, international names in
+        // ASCII, IP addresses in their shortest form): `matches` compares
+        // it with `Url::host_str`, so a host written any other way (found
+        // by fuzzing: `http://899`, which a URL reads as 0.0.3.131;
+        // `https://Bücher.example`; `https://[0::1]`) would never match.
+        let parsed = if bracketed { url::Host::parse(&format!("[{host}]")) } else { url::Host::parse(host) };
+        let host = match parsed {
+            Ok(url::Host::Domain(domain)) => domain,
+            Ok(_) if wildcard => return Err(bad("a wildcard stands for subdomains, so it needs a domain")),
+            Ok(url::Host::Ipv4(addr)) => addr.to_string(),
+            Ok(url::Host::Ipv6(addr)) => addr.to_string(),
+            Err(e) => return Err(bad(&format!("the host is not a domain or an IP address ({e})"))),
+        };
+        // After the host is read, so that `%2A` is a `*` too.
         if host.is_empty() || host.contains('*') {
             return Err(bad("the host is empty or has a wildcard other than a leading *."));
         }
@@ -182,5 +196,93 @@ mod tests {
         assert!(HostPattern::parse("https://x/path").is_err());
         assert!(HostPattern::parse("https://a.*.com").is_err());
         assert!(HostPattern::parse("https://[::1]:8443").unwrap().matches("https", "[::1]", 8443));
+    }
+
+    /// Found by fuzzing (`fuzz::host_patterns_parse_and_match_their_urls`):
+    /// patterns whose host a URL writes another way never matched, and
+    /// hosts no URL can have were accepted.
+    #[test]
+    fn host_patterns_hold_the_host_as_urls_write_it() {
+        let url_host = |url: &str| {
+            let url = url::Url::parse(url).unwrap();
+            (url.scheme().to_string(), url.host_str().unwrap().to_string(), url.port_or_known_default().unwrap())
+        };
+        for pattern in ["http://899", "https://B\u{fc}cher.example", "https://[0:0::1]", "https://EX%41MPLE.com:8443"] {
+            let (scheme, host, port) = url_host(pattern);
+            assert!(HostPattern::parse(pattern).unwrap().matches(&scheme, &host, port), "{pattern} vs {host}");
+        }
+        assert!(HostPattern::parse("https://*.b\u{fc}cher.example").unwrap().matches(
+            "https",
+            "api.xn--bcher-kva.example",
+            443
+        ));
+        for never in [
+            "https://a b.example",
+            "https://x#",
+            "https://[x",
+            "https://[not-v6]",
+            "https://*.127.0.0.1",
+            "https://B\u{fc}cher.ex%2ample",
+        ] {
+            assert!(HostPattern::parse(never).is_err(), "{never}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use url::Url;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What host patterns are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "https://",
+        "http://",
+        "*.",
+        ":443",
+        ":0",
+        ":65536",
+        "[::1]",
+        "[",
+        "]",
+        "xn--",
+        "ü",
+        "%41",
+        "127.0.0.1",
+        "0x7f.1",
+    ];
+
+    /// The pattern written back as text.
+    fn written(pattern: &HostPattern) -> String {
+        let star = if pattern.wildcard { "*." } else { "" };
+        match pattern.host.contains(':') {
+            true => format!("{}://[{star}{}]:{}", pattern.scheme, pattern.host, pattern.port),
+            false => format!("{}://{star}{}:{}", pattern.scheme, pattern.host, pattern.port),
+        }
+    }
+
+    /// `--allow-host` values and an embedder's allow-list: parsing never
+    /// panics, a pattern reads back from its own text, and it matches the
+    /// URL written the same way (the check `egress` makes), so no pattern
+    /// is accepted that can never match.
+    #[test]
+    fn host_patterns_parse_and_match_their_urls() {
+        fuzzing::fuzz_text("host_pattern", TOKENS, |text| {
+            let Ok(pattern) = HostPattern::parse(text) else { return Ok(()) };
+            prop_assert!(!pattern.host.is_empty() && !pattern.host.contains('*'));
+            prop_assert!(pattern.scheme == "http" || pattern.scheme == "https");
+            prop_assert_eq!(HostPattern::parse(&written(&pattern)), Ok(pattern.clone()));
+            let _ = pattern.matches("https", text, 443);
+            // The URL the pattern names (a subdomain of it, for a wildcard).
+            let url = if pattern.wildcard { text.replacen("*.", "sub.", 1) } else { text.to_string() };
+            if let Ok(url) = Url::parse(&url) {
+                let (host, port) = (url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+                prop_assert!(pattern.matches(url.scheme(), host, port), "{pattern:?} does not match {url}");
+            }
+            Ok(())
+        });
     }
 }

@@ -343,6 +343,30 @@ impl DedupeStore for SqliteState {
         })
     }
 
+    fn seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<bool>, StateError>> {
+        let scope = scope.as_str().to_string();
+        let keys = keys.to_vec();
+        self.with(move |db| {
+            let mut known = db.prepare("SELECT 1 FROM seen_keys WHERE scope = ?1 AND key = ?2")?;
+            keys.iter().map(|key| known.exists(params![scope, key])).collect()
+        })
+    }
+
+    fn forget_seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<(), StateError>> {
+        let scope = scope.as_str().to_string();
+        let keys = keys.to_vec();
+        self.with(move |db| {
+            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut forget = tx.prepare("DELETE FROM seen_keys WHERE scope = ?1 AND key = ?2")?;
+                for key in &keys {
+                    forget.execute(params![scope, key])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     fn clear_seen<'a>(&'a self, scope: &'a ScopeKey) -> BoxFuture<'a, Result<(), StateError>> {
         let scope = scope.as_str().to_string();
         self.with(move |db| db.execute("DELETE FROM seen_keys WHERE scope = ?1", params![scope]).map(drop))

@@ -269,3 +269,93 @@ impl<'a> Renderer<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use std::convert::Infallible;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What curly templates are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "bundle",
+        "bundle.",
+        "process.env.",
+        "process.",
+        "{{bundle.inputData.id}}",
+        "{{ bundle.authData.api_key }}",
+        "{{process.env.CLIENT_ID}}",
+        "{{bundle}}",
+        "{{bundle.inputData.list}}",
+        "inputData.",
+        "authData.",
+        ".0",
+        ".99999999999999999999",
+        "{{{",
+        "}}}",
+    ];
+
+    /// Whether the renderer leaves the curly alone (not the bundle's, not
+    /// the environment's): as [`Renderer`]'s lookup decides.
+    fn is_foreign(curly: &Curly<'_>) -> bool {
+        let expression = curly.expression;
+        !(expression == "bundle" || expression.starts_with("bundle.") || expression.starts_with("process.env."))
+    }
+
+    /// Templates from the guest SDK's requests and a connection label:
+    /// scanning finds each curly where it is written, replacing each by
+    /// its own text gives the template back, a template without curlies
+    /// (or with only an API's own) renders to itself, and rendering never
+    /// panics.
+    #[test]
+    fn curly_templates_scan_and_render_without_panicking() {
+        let bundle = json!({
+            "authData": {"api_key": "k-1", "email": "ada@example.com"},
+            "inputData": {"id": 7, "name": "Ada", "list": ["a", "b"], "obj": {"x": 1}, "gone": null},
+            "meta": {"page": 2, "limit": -1},
+        });
+        let env = |name: &str| (name == "CLIENT_ID").then(|| "c-1".to_string());
+        let renderer = Renderer::new(&bundle, &env);
+        fuzzing::fuzz_text("curly", TOKENS, |text| {
+            let curlies: Vec<Curly<'_>> = scan(text).collect();
+            let mut from = 0;
+            for curly in &curlies {
+                prop_assert!(from <= curly.start && curly.start + 4 <= curly.end && curly.end <= text.len());
+                prop_assert_eq!(&text[curly.start..curly.end], curly.text);
+                prop_assert!(curly.text.starts_with("{{") && curly.text.ends_with("}}"));
+                prop_assert!(!text[from..curly.start + 1].contains("{{"), "a curly was skipped");
+                prop_assert_eq!(curly.expression, curly.text[2..curly.text.len() - 2].trim());
+                from = curly.end;
+            }
+            prop_assert_eq!(first_platform_curly(text), curlies.iter().find(|c| c.is_platform()).map(|c| c.text));
+            let same = replace(text, |curly, out| {
+                out.push_str(curly.text);
+                Ok::<(), Infallible>(())
+            });
+            prop_assert_eq!(same.as_deref(), Ok(text));
+            let all_foreign = curlies.iter().all(is_foreign);
+            for place in [Place::Url, Place::Header, Place::Param, Place::Body] {
+                let rendered = renderer.render(text, place);
+                if all_foreign {
+                    prop_assert_eq!(rendered.clone(), Ok(Value::String(text.to_string())));
+                }
+                let as_json = renderer.render_json(&Value::String(text.to_string()), place);
+                prop_assert_eq!(&as_json, &rendered);
+                match (rendered, renderer.render_text(text, place)) {
+                    (Ok(Value::Object(_) | Value::Array(_)) | Err(_), Err(_)) => {}
+                    (Ok(value), Ok(text_only)) => prop_assert_eq!(text_only, value_text(&value)),
+                    (rendered, text_only) => prop_assert!(false, "render {rendered:?} but render_text {text_only:?}"),
+                }
+            }
+            if let Ok(value) = serde_json::from_str::<Value>(text) {
+                let _ = first_platform_curly_in(&value);
+                let _ = renderer.render_json(&value, Place::Body);
+            }
+            Ok(())
+        });
+    }
+}

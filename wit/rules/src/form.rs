@@ -80,3 +80,42 @@ pub fn decode(text: &str) -> Map<String, Value> {
 fn decode_component(text: &str) -> String {
     percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What form bodies and queries are made of, for the mutations.
+    const TOKENS: &[&str] = &["&", "=", "+", "%20", "%2B", "%26", "%3D", "a=1", "&a=2", "%E2%82%AC", "%F0%9F"];
+
+    /// Form answers and queries (an API's, a hook sender's): decoding never
+    /// panics, and what it gives survives being encoded and decoded again.
+    #[test]
+    fn form_bodies_decode_and_round_trip() {
+        fuzzing::fuzz_text("form", TOKENS, |text| {
+            let fields = decode(text);
+            let encoded = encode(&Value::Object(fields.clone()));
+            prop_assert_eq!(decode(&encoded), fields);
+            Ok(())
+        });
+    }
+
+    /// Objects of strings and lists of strings (two or more: one is a
+    /// string again) come back from [`encode`] then [`decode`] as they were.
+    #[test]
+    fn form_objects_survive_encoding() {
+        let value = prop_oneof![
+            any::<String>().prop_map(Value::String),
+            proptest::collection::vec(any::<String>().prop_map(Value::String), 2..4).prop_map(Value::Array),
+        ];
+        let object = proptest::collection::vec((any::<String>(), value), 0..6)
+            .prop_map(|fields| fields.into_iter().collect::<Map<String, Value>>());
+        fuzzing::run("form_objects", Vec::new(), object, |fields| {
+            prop_assert_eq!(&decode(&encode(&Value::Object(fields.clone()))), fields);
+            Ok(())
+        });
+    }
+}

@@ -20,6 +20,8 @@
 //!   a shorthand request's;
 //! - [`method_path`]: how the definition names functions, and how such a
 //!   name splits;
+//! - [`dehydrate`]: the string `z.dehydrate` returns in place of a value,
+//!   and how the host reads it back;
 //! - [`text`]: how a JSON value is written where text is expected.
 //!
 //! It does no I/O and builds for the host and for `wasm32-wasip2`.
@@ -36,12 +38,15 @@
 
 pub mod bundle;
 pub mod curly;
+pub mod dehydrate;
 pub mod form;
 pub mod method_path;
 pub mod param_encoding;
 pub mod text;
 pub mod url_params;
 
+#[cfg(test)]
+mod fuzzing;
 #[cfg(test)]
 mod vectors;
 

@@ -321,3 +321,83 @@ fn collect_methods(value: &Value, path: &mut Vec<String>, out: &mut Vec<String>)
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What method paths and definitions are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "triggers.",
+        "searches.",
+        "creates.",
+        "hydrators.",
+        "authentication.",
+        "beforeRequest.",
+        "afterResponse.",
+        ".operation.",
+        "perform",
+        "inputFields.",
+        "outputFields.",
+        "00",
+        "18446744073709551615",
+        "18446744073709551616",
+        "\"$func\":",
+        "\"url\":",
+    ];
+
+    /// Checks the splitting rules on one method path: each part a split
+    /// gives is a piece of the path, and the path can be written again from
+    /// the parts.
+    fn check_path(path: &str) -> Result<(), TestCaseError> {
+        if let Some(index) = parse_index(path) {
+            prop_assert_eq!(index.to_string(), path);
+        }
+        match MethodPath::split(path) {
+            None | Some(MethodPath::Authentication) => {}
+            Some(MethodPath::Middleware(kind, index)) => prop_assert_eq!(middleware(kind, index), path),
+            Some(MethodPath::Hydrator(name)) => prop_assert_eq!(hydrator(name), path),
+            Some(MethodPath::Operation(kind, rest)) => {
+                prop_assert_eq!(format!("{}.{rest}", kind.plural()), path);
+                // Every key the rest could start with: what precedes each `.operation.`.
+                for (at, _) in rest.match_indices(".operation.") {
+                    let key = &rest[..at];
+                    let prefix = operation(kind, key);
+                    match operation_method(rest, key) {
+                        None => {}
+                        Some(OperationMethod::Named(method)) => {
+                            prop_assert!(!method.is_empty() && !method.contains('.'));
+                            prop_assert_eq!(child(&prefix, method), path);
+                        }
+                        Some(OperationMethod::Fields(list, index)) => {
+                            prop_assert_eq!(fields_entry(&prefix, list, index), path);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Method paths the host is asked to run (by an embedder, a guest's
+    /// markers): splitting never panics and gives back the parts of the
+    /// path; a definition's paths are listed without panicking.
+    #[test]
+    fn method_paths_split_into_their_own_parts() {
+        fuzzing::fuzz_text("method_path", TOKENS, |text| {
+            check_path(text)?;
+            for line in text.lines() {
+                check_path(line)?;
+            }
+            if let Ok(definition) = serde_json::from_str::<Value>(text) {
+                for path in methods(&definition) {
+                    check_path(&path)?;
+                }
+            }
+            Ok(())
+        });
+    }
+}

@@ -188,3 +188,54 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What URLs with queries are made of, for the mutations.
+    const TOKENS: &[&str] = &["?", "#", "&", "=", "?a=1", "#frag", "%3F", "%23", "{{bundle.inputData.id}}", "https://"];
+
+    /// A param's value as it comes back after a trip through the query:
+    /// a missing one ([`is_missing`]) is sent empty.
+    fn as_sent(value: &Value) -> Value {
+        match value {
+            Value::String(text) if is_missing(Some(text)) => Value::String(String::new()),
+            Value::Array(items) => Value::Array(items.iter().map(as_sent).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// URLs a guest builds: moving the query into params never panics and
+    /// is done once (a second move changes nothing), and appending those
+    /// params to the URL again gives back the same URL and params.
+    #[test]
+    fn url_queries_move_into_params_and_back() {
+        fuzzing::fuzz_text("url_params", TOKENS, |text| {
+            let mut url = text.to_string();
+            let mut params = Map::new();
+            move_query_into_params(&mut url, &mut params);
+            let (mut again, mut params_again) = (url.clone(), params.clone());
+            move_query_into_params(&mut again, &mut params_again);
+            prop_assert_eq!(&again, &url);
+            prop_assert_eq!(&params_again, &params);
+
+            let sent = url_with_params(&url, &pairs(&params), &ParamOptions::default());
+            let (mut back, mut params_back) = (sent, Map::new());
+            move_query_into_params(&mut back, &mut params_back);
+            prop_assert_eq!(&back, &url);
+            let expected: Map<String, Value> =
+                params.iter().map(|(key, value)| (key.clone(), as_sent(value))).collect();
+            prop_assert_eq!(params_back, expected);
+
+            // Whatever the options, appending never panics.
+            let skip: String = text.chars().take(4).collect();
+            let options = ParamOptions { skip_encoding_chars: &skip, remove_missing: true };
+            let _ = url_with_params(text, &pairs(&params), &options);
+            Ok(())
+        });
+    }
+}

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::curly::{self, Place, Renderer};
+use crate::dehydrate::{self, Kind, Pointer};
 use crate::method_path::{self, MethodPath, OperationMethod};
 use crate::url_params::{self, ParamOptions};
 use crate::{form, param_encoding};
@@ -24,6 +25,8 @@ const FILES: &[(&str, &str)] = &[
     ("curly_render.json", include_str!("../vectors/curly_render.json")),
     ("method_paths.json", include_str!("../vectors/method_paths.json")),
     ("method_path_split.json", include_str!("../vectors/method_path_split.json")),
+    ("dehydrate.json", include_str!("../vectors/dehydrate.json")),
+    ("hydrate_parse.json", include_str!("../vectors/hydrate_parse.json")),
 ];
 
 /// One vector: what goes in, what must come out.
@@ -216,6 +219,44 @@ fn method_path_split() {
                     }
                 }
             }
+        })
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DehydrateInput {
+    #[serde(rename = "type")]
+    kind: String,
+    method: String,
+    input_data: Value,
+}
+
+#[test]
+fn dehydrate() {
+    check("dehydrate.json", |input: &DehydrateInput| {
+        let kind = Kind::parse(&input.kind).unwrap_or_else(|| panic!("unknown type {:?}", input.kind));
+        match dehydrate::dehydrate(kind, &input.method, &input.input_data) {
+            Ok(pointer) => json!({ "pointer": pointer }),
+            Err(error) => json!({ "error": error.to_string() }),
+        }
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HydrateParseInput {
+    text: String,
+}
+
+#[test]
+fn hydrate_parse() {
+    check("hydrate_parse.json", |input: &HydrateParseInput| -> Option<Value> {
+        Some(match dehydrate::parse(&input.text)? {
+            Pointer::Unsigned(payload) => json!({
+                "unsigned": {"type": payload.kind.as_str(), "method": payload.method, "bundle": payload.bundle}
+            }),
+            Pointer::Signed { payload, signature } => json!({"signed": {"payload": payload, "signature": signature}}),
         })
     });
 }

@@ -122,3 +122,76 @@ mod tests {
         assert!(Challenge::parse(r#"Digest realm="x", nonce="n", algorithm=SHA-256"#).is_none());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// A challenge's parameters, for the mutations.
+    const TOKENS: &[&str] = &[
+        "Digest ",
+        "digest ",
+        "Basic realm=\"x\", ",
+        "realm=",
+        "nonce=",
+        "opaque=",
+        "qop=",
+        "algorithm=",
+        "\"auth\"",
+        "\"auth,auth-int\"",
+        "MD5",
+        "SHA-256",
+        "stale=true",
+        ", ",
+        "\\\"",
+    ];
+
+    /// The value of `key` among `params`.
+    fn param<'p>(params: &'p [(String, String)], key: &str) -> Option<&'p str> {
+        params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `WWW-Authenticate` values a server sends: parsing never panics, and
+    /// the answer to a challenge gives the server back its own realm,
+    /// nonce and opaque, quoted so they read the same.
+    #[test]
+    fn digest_challenges_parse_and_are_answered() {
+        fuzzing::fuzz_text("digest", TOKENS, |header| {
+            let _ = parse_params(header);
+            let Some(challenge) = Challenge::parse(header) else { return Ok(()) };
+            let answer =
+                challenge.authorization("Mufasa", "Circle \"Of\" Life", "GET", "/dir/index.html?a=1", "0a4f113b");
+            let params = parse_params(answer.strip_prefix("Digest ").unwrap_or_default());
+            prop_assert_eq!(param(&params, "username"), Some("Mufasa"));
+            prop_assert_eq!(param(&params, "realm"), Some(challenge.realm.as_str()));
+            prop_assert_eq!(param(&params, "nonce"), Some(challenge.nonce.as_str()));
+            prop_assert_eq!(param(&params, "opaque"), challenge.opaque.as_deref());
+            prop_assert_eq!(param(&params, "qop"), challenge.qop_auth.then_some("auth"));
+            Ok(())
+        });
+    }
+
+    /// A challenge whose values a server quoted as RFC 7616 says is read
+    /// back with those values, whatever they hold.
+    #[test]
+    fn digest_challenges_read_back_quoted_values() {
+        let quoted = |value: &str| format!("\"{}\"", quote(value));
+        let strategy = (any::<String>(), any::<String>(), proptest::option::of(any::<String>()), any::<bool>());
+        fuzzing::run("digest_quoted", Vec::new(), strategy, |(realm, nonce, opaque, qop)| {
+            let mut header = format!("Digest realm={}, nonce={}", quoted(realm), quoted(nonce));
+            if let Some(opaque) = opaque {
+                header.push_str(&format!(", opaque={}", quoted(opaque)));
+            }
+            if *qop {
+                header.push_str(", qop=\"auth,auth-int\"");
+            }
+            let expected =
+                Challenge { realm: realm.clone(), nonce: nonce.clone(), opaque: opaque.clone(), qop_auth: *qop };
+            prop_assert_eq!(Challenge::parse(&header), Some(expected));
+            Ok(())
+        });
+    }
+}

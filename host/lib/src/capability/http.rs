@@ -144,7 +144,7 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
         .into());
     }
     if response.status == 429 && request.throw_for_throttling_early {
-        let delay_seconds = header(&response.headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        let delay_seconds = header(&response.headers, "retry-after").and_then(retry_after_seconds);
         return Err(
             ZError::Throttled { message: "The server returned 429 (Too Many Requests)".into(), delay_seconds }.into()
         );
@@ -162,6 +162,12 @@ struct Options {
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// A `Retry-After` value in seconds; `None` for an HTTP date or anything
+/// else (the throttled error then names no delay).
+fn retry_after_seconds(value: &str) -> Option<u64> {
+    value.trim().parse::<u64>().ok()
 }
 
 /// The URL with the params appended to the query it parsed, each encoded
@@ -530,5 +536,131 @@ mod tests {
         }
         let h = build_headers(&[(" X-Key ".into(), " v ".into())]).unwrap();
         assert_eq!(h.get("x-key").unwrap(), "v");
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use zapwasm_rules::url_params::ParamPair;
+
+    use super::*;
+    use crate::fuzzing::{self, Input};
+
+    /// What response heads are made of, for the mutations.
+    const RESPONSE_TOKENS: &[&str] = &[
+        "\r\n",
+        ": ",
+        "Retry-After: ",
+        "WWW-Authenticate: Digest ",
+        "Location: ",
+        "Content-Disposition: attachment; filename=",
+        "120",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+        "//evil.example/",
+        "../../",
+        "javascript:",
+        "http://[::1]:0/",
+    ];
+
+    /// A response head as text: `Name: value` lines after the status line,
+    /// as the host gets them from reqwest (names in lower case).
+    fn response_headers(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+            .collect()
+    }
+
+    /// Response heads an API sends: the headers the host reads itself
+    /// (`Retry-After`, `WWW-Authenticate`, `Location`) never make it
+    /// panic, and a delay is read only from a number.
+    #[test]
+    fn response_headers_are_read_without_panicking() {
+        let base = Url::parse("https://api.example.com/v1/items?page=2").expect("a URL");
+        fuzzing::fuzz_text("response_headers", RESPONSE_TOKENS, |text| {
+            let headers = response_headers(text);
+            for value in [Some(text), header(&headers, "retry-after")].into_iter().flatten() {
+                if let Some(seconds) = retry_after_seconds(value) {
+                    prop_assert!(value.trim().trim_start_matches('+').bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert_eq!(value.trim().trim_start_matches('+').parse::<u64>().ok(), Some(seconds));
+                }
+            }
+            if let Some(value) = header(&headers, "www-authenticate") {
+                let _ = Challenge::parse(value);
+            }
+            if let Some(location) = header(&headers, "location")
+                && let Ok(next) = base.join(location)
+            {
+                let _ = egress::check_redirect(false, &base, &next);
+            }
+            Ok(())
+        });
+    }
+
+    /// What a guest's request is made of, for the mutations.
+    const REQUEST_TOKENS: &[&str] =
+        &["?", "#", "&", "=", "%", "%2", "{{bundle.inputData.id}}", "http://", "https://", "[::1]", "@", ":99999"];
+
+    /// A request as the guest sends it.
+    fn request(url: &str, params: &[ParamPair], skip: &str, remove: bool, headers: &[(String, String)]) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            params: params.to_vec(),
+            headers: headers.to_vec(),
+            body: None,
+            redirect: RedirectMode::Follow,
+            follow: 20,
+            compress: true,
+            timeout_ms: 0,
+            size: 0,
+            skip_encoding_chars: skip.into(),
+            remove_missing_params: remove,
+            throw_for_throttling_early: true,
+        }
+    }
+
+    /// The URL, params and headers of a guest's request: building them
+    /// never panics, the params are appended encoded once (what the SDK
+    /// names in errors), and no header the host owns gets through.
+    #[test]
+    fn guest_requests_build_without_panicking() {
+        let seeds = fuzzing::corpus("request");
+        let mut words: Vec<String> = REQUEST_TOKENS.iter().map(|token| token.to_string()).collect();
+        words.extend(FORBIDDEN_HEADERS.iter().map(|name| name.to_string()));
+        words.extend(["Proxy-Authorization", " Host ", "X-Api-Key", "Content-Type", "a b", "\r\n"].map(String::from));
+        let text = move || prop_oneof![3 => any::<String>(), 2 => select(words.clone())];
+        let params = proptest::collection::vec((text(), proptest::option::of(text())), 0..5);
+        let headers = proptest::collection::vec((text(), text()), 0..5);
+        let strategy = (fuzzing::inputs(&seeds, REQUEST_TOKENS), params, text(), any::<bool>(), headers);
+        let seeds = seeds.into_iter().map(|url| (url, Vec::new(), String::new(), false, Vec::new())).collect();
+        type Case = (Input, Vec<ParamPair>, String, bool, Vec<(String, String)>);
+        fuzzing::run("request", seeds, strategy, |(url, params, skip, remove, headers): &Case| {
+            let request = request(&url.text(), params, skip, *remove, headers);
+            if let Ok(built) = build_url(&request)
+                && skip.is_empty()
+                && !params.is_empty()
+            {
+                let options = ParamOptions { skip_encoding_chars: "", remove_missing: *remove };
+                let ours = url_params::query_with_params("", params, &options);
+                // The URL parser writes `'` (left raw by encodeURIComponent)
+                // as `%27` in an http(s) query, as the reference platform's
+                // WHATWG URL does: the same character either way.
+                let query = built.query().unwrap_or_default();
+                let special = ours.replace('\'', "%27");
+                prop_assert!(query.ends_with(&ours) || query.ends_with(&special), "{built} lacks {ours}");
+            }
+            if let Ok(map) = build_headers(headers) {
+                prop_assert_eq!(map.len(), headers.len());
+                for name in map.keys() {
+                    let name = name.as_str();
+                    prop_assert!(!FORBIDDEN_HEADERS.contains(&name) && !name.starts_with("proxy-"), "{name}");
+                }
+            }
+            Ok(())
+        });
     }
 }

@@ -101,6 +101,8 @@ impl App {
                 }
                 Outcome {
                     result: Ok(Value::Object(merged).into()),
+                    // An object, as a create's result must be.
+                    checks: Vec::new(),
                     status: Status::Success,
                     callback_url: None,
                     logs: Vec::new(),

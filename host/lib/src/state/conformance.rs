@@ -91,7 +91,11 @@ pub async fn cursors_expire_and_stay_in_their_scope<B: Backend>(backend: &B) {
     assert_eq!(expect(backend.cursor(&key).await, "get"), None, "an expired cursor was returned");
 }
 
+/// A pending callback expiring at `expires`, rounded down to the
+/// millisecond: backends keep expiries to the millisecond at least.
 fn pending(id: &str, scope: &Scope, expires: SystemTime) -> PendingCallback {
+    let since_epoch = expires.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let expires = std::time::UNIX_EPOCH + Duration::from_millis(since_epoch.as_millis() as u64);
     PendingCallback {
         id: id.into(),
         scope: scope.clone(),
@@ -171,6 +175,22 @@ pub async fn dedupe_marks_new_keys_once_and_is_bounded<B: Backend>(backend: &B) 
     let key = ScopeKey::of(&scopes[0]);
     expect(backend.clear_seen(&key).await, "clear");
     assert_eq!(expect(backend.mark_seen(&key, &keys(&["1"])).await, "mark"), [true], "clear forgot nothing");
+
+    // Reading whether keys were seen changes nothing.
+    assert_eq!(expect(backend.seen(&key, &keys(&["1", "2"])).await, "seen"), [true, false], "seen after clear");
+    assert_eq!(expect(backend.seen(&key, &keys(&["2"])).await, "seen"), [false], "seen marked a key");
+
+    // Forgetting one key of a scope leaves the others, and other scopes.
+    let other = ScopeKey::of(&scopes[1]);
+    expect(backend.forget_seen(&key, &keys(&["1", "never-seen"])).await, "forget");
+    assert_eq!(expect(backend.mark_seen(&key, &keys(&["1"])).await, "mark"), [true], "forget kept the key");
+    assert_eq!(expect(backend.mark_seen(&other, &keys(&["1"])).await, "mark"), [false], "forget reached another scope");
+    let deliveries = ScopeKey::deliveries(&scopes[1]);
+    assert_eq!(
+        expect(backend.mark_seen(&deliveries, &keys(&["1"])).await, "mark"),
+        [true],
+        "a subscription's delivery IDs share a set with its seen items"
+    );
 
     // The bound: fill past it; the oldest key is forgotten, the newest kept.
     let bounded = ScopeKey::of(&Scope::new("app", "bounded").subscription("zap"));

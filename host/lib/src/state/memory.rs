@@ -152,6 +152,23 @@ impl DedupeStore for MemoryState {
         ready(keys.iter().map(|key| seen.mark(key, self.dedupe_keys_kept)).collect())
     }
 
+    fn seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<bool>, StateError>> {
+        let inner = self.lock();
+        let seen = inner.dedupe.get(scope);
+        ready(keys.iter().map(|key| seen.is_some_and(|seen| seen.by_key.contains_key(key))).collect())
+    }
+
+    fn forget_seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<(), StateError>> {
+        if let Some(seen) = self.lock().dedupe.get_mut(scope) {
+            for key in keys {
+                if let Some(age) = seen.by_key.remove(key) {
+                    seen.by_age.remove(&age);
+                }
+            }
+        }
+        ready(())
+    }
+
     fn clear_seen<'a>(&'a self, scope: &'a ScopeKey) -> BoxFuture<'a, Result<(), StateError>> {
         self.lock().dedupe.remove(scope);
         ready(())

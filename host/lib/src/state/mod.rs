@@ -7,7 +7,7 @@
 //! | pending callbacks | [`CallbackStore`] | [`CALLBACK_TTL`] after the call | [`MemoryState`] |
 //! | seen primary keys of a poll | [`DedupeStore`] | none; at most [`DEDUPE_KEYS_KEPT`] per subscription | [`MemoryState`] |
 //! | hook and polling subscriptions | [`SubscriptionStore`] | none; removed by unsubscribing | [`MemoryState`] |
-//! | stashed files | [`StashStore`] | the backend's | [`LocalStash`] |
+//! | stashed files | [`StashStore`] | URLs after [`STASH_URL_LIFETIME`] (7 days); files the backend's | [`LocalStash`] |
 //!
 //! The durable backend in one file is the `zapwasm-state-sqlite` crate; the
 //! distributed ones live in crates of their own, so an embedder compiles
@@ -75,6 +75,13 @@ impl ScopeKey {
         ScopeKey(serde_json::json!([scope.integration, scope.account, scope.subscription]).to_string())
     }
 
+    /// The key of the delivery IDs a hook subscription has received (its
+    /// senders' `webhook-id` and the like): apart from [`ScopeKey::of`]
+    /// the same scope, since a four-part array never equals a three-part one.
+    pub fn deliveries(scope: &Scope) -> ScopeKey {
+        ScopeKey(serde_json::json!([scope.integration, scope.account, scope.subscription, "deliveries"]).to_string())
+    }
+
     /// The key as text, for backends that store it.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -116,6 +123,9 @@ pub struct PendingCallback {
 
 /// What claiming a callback found. Exactly one claim of a pending callback
 /// gets [`Claim::Claimed`], however many race for it.
+// The callback is moved out once per claim, never kept in a collection:
+// boxing it would cost an allocation and buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// This claim won: resume the call.
@@ -152,6 +162,11 @@ pub trait DedupeStore: Send + Sync + 'static {
     /// most once.
     fn mark_seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String])
     -> BoxFuture<'a, Result<Vec<bool>, StateError>>;
+    /// For each of `keys`, whether the set holds it, changing nothing (a
+    /// poll reads before its items are kept, and marks after).
+    fn seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<bool>, StateError>>;
+    /// Forget `keys` (a delivery whose run failed, so its retry runs).
+    fn forget_seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<(), StateError>>;
     /// Forget every key of the subscription (it was turned off).
     fn clear_seen<'a>(&'a self, scope: &'a ScopeKey) -> BoxFuture<'a, Result<(), StateError>>;
 }
@@ -206,6 +221,11 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     fn subscriptions<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<Vec<Subscription>, StateError>>;
 }
 
+/// How long a stash URL opens by default: 7 days, time for the steps of
+/// an automation that use a file to run (and be replayed). Set another
+/// with [`HostBuilder::stash_url_lifetime`](crate::HostBuilder::stash_url_lifetime).
+pub const STASH_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// A file to stash.
 #[derive(Debug, Clone)]
 pub struct StashedFile {
@@ -217,10 +237,75 @@ pub struct StashedFile {
     pub bytes: Vec<u8>,
 }
 
-/// Where `z.stashFile` puts files.
+/// The bytes of a stashed file, read as they are needed.
+pub type StashedBody = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send + Sync>>;
+
+/// A stashed file opened for reading: what a download sends.
+///
+/// The bytes are a reader, not a buffer: a file may be 150 MB, and a
+/// download service streams it (e.g. `tokio_util::io::ReaderStream` into a
+/// response body) without holding it whole.
+#[non_exhaustive]
+pub struct StashedDownload {
+    /// The file name (a download's `Content-Disposition` filename).
+    pub filename: String,
+    /// The content type (its `Content-Type`).
+    pub content_type: String,
+    /// The length in bytes (its `Content-Length`).
+    pub length: u64,
+    /// The bytes.
+    pub body: StashedBody,
+}
+
+impl StashedDownload {
+    /// A download of `length` bytes read from `body`.
+    pub fn new(
+        filename: impl Into<String>,
+        content_type: impl Into<String>,
+        length: u64,
+        body: impl tokio::io::AsyncRead + Send + Sync + 'static,
+    ) -> StashedDownload {
+        StashedDownload { filename: filename.into(), content_type: content_type.into(), length, body: Box::pin(body) }
+    }
+
+    /// Read the whole file into memory: for small files and tests; a
+    /// service streams [`StashedDownload::body`] instead.
+    pub async fn bytes(mut self) -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(usize::try_from(self.length).unwrap_or(0).min(1 << 20));
+        tokio::io::AsyncReadExt::read_to_end(&mut self.body, &mut bytes).await?;
+        Ok(bytes)
+    }
+}
+
+impl std::fmt::Debug for StashedDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StashedDownload")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where `z.stashFile` puts files, and where downloads read them from.
+///
+/// The host names every file by an ID of its own (128 random bits, hex)
+/// and gives out the URL `<base_url>/files/<token>`, the token holding the
+/// ID and an expiry under the host's signature: a URL cannot be guessed,
+/// forged or used past its time, whatever the store. The embedder serves
+/// `GET /files/{token}` with [`Host::open_stashed`](crate::Host::open_stashed),
+/// which checks the token and calls [`StashStore::open`]. A store only
+/// keeps bytes and metadata by ID.
 pub trait StashStore: Send + Sync + 'static {
-    /// Store a file for a scope; returns a URL later steps can download it from.
-    fn put<'a>(&'a self, scope: &'a ScopeKey, file: StashedFile) -> BoxFuture<'a, Result<String, StateError>>;
+    /// Keep `file` for `scope` under `id` (letters, digits, `-` or `_`;
+    /// a new ID each time).
+    fn put<'a>(&'a self, scope: &'a ScopeKey, id: &'a str, file: StashedFile) -> BoxFuture<'a, Result<(), StateError>>;
+    /// The file kept under `id`, opened for reading; `None` when there is
+    /// none (never kept, or removed).
+    fn open<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StashedDownload>, StateError>>;
+    /// Where this store's files are served: the host names a file
+    /// `<base_url>/files/<token>` (a trailing `/` of the base is dropped).
+    fn base_url(&self) -> &str;
 }
 
 /// Every store a host keeps state in, handed to
@@ -253,7 +338,9 @@ pub struct Stores {
 impl Stores {
     /// Stores for one process: everything in memory ([`MemoryState`]),
     /// stashed files in a directory of the system's temporary directory
-    /// with `file://` URLs ([`LocalStash`]). Lost when the process exits.
+    /// ([`LocalStash`], its URLs under that directory's `file://` URL: no
+    /// server answers them, [`Host::open_stashed`](crate::Host::open_stashed)
+    /// opens them). Lost when the process exits.
     pub fn memory() -> Stores {
         let state = std::sync::Arc::new(MemoryState::default());
         let dir = std::env::temp_dir().join("zapwasm-stash");

@@ -1,0 +1,347 @@
+//! Dehydration: the string `z.dehydrate` and `z.dehydrateFile` return in
+//! place of a value, and how it is read back.
+//!
+//! A dehydrated value is a pointer to a hydrator call the platform makes
+//! later, when (and if) a step needs the value:
+//!
+//! ```text
+//! hydrate|||{"type":"method","method":"hydrators.contact","bundle":{"id":7}}|||hydrate
+//! ```
+//!
+//! `type` is `method` (`z.dehydrate`: the hydrator's result is the value)
+//! or `file` (`z.dehydrateFile`: the hydrator stashes a file and returns its
+//! URL); `bundle` is what the hydrator receives as `bundle.inputData`.
+//!
+//! The rules, the reference platform's:
+//!
+//! - inputData `null` is `{}`; any other value that is not an object is
+//!   refused ([`DehydrateError::NotAnObject`]; the platform would turn an
+//!   array or a string into an object of its indices);
+//! - inputData holding a truthy `inputData` is a whole bundle passed by
+//!   mistake, refused ([`DehydrateError::WholeBundle`]);
+//! - its `environment` key is dropped (the platform keeps the environment
+//!   out of pointers);
+//! - the payload's JSON text (between the markers) holds at most
+//!   [`MAX_PAYLOAD_CHARS`] characters, counted as JavaScript counts a
+//!   string's length (UTF-16 code units: one for most characters, two for
+//!   an emoji), else [`DehydrateError::TooLong`].
+//!
+//! A host that signs pointers rewrites the payload as
+//! `hydrate|||<base64 of the JSON>:<base64 signature>|||hydrate`
+//! ([`Pointer::Signed`]); the signature is the host's business, this module
+//! only tells the two forms apart. The guest SDK writes pointers with
+//! [`dehydrate`]; the host finds them in results with [`unsigned_pointers`]
+//! and reads one back with [`parse`]. Vectors: `vectors/dehydrate.json`,
+//! `vectors/hydrate_parse.json`.
+//!
+//! ```
+//! use serde_json::json;
+//! use zapwasm_rules::dehydrate::{self, Kind, Pointer};
+//!
+//! let pointer = dehydrate::dehydrate(Kind::Method, "hydrators.contact", &json!({"id": 7})).unwrap();
+//! assert_eq!(pointer, r#"hydrate|||{"type":"method","method":"hydrators.contact","bundle":{"id":7}}|||hydrate"#);
+//! let Some(Pointer::Unsigned(payload)) = dehydrate::parse(&pointer) else { panic!() };
+//! assert_eq!(payload.method, "hydrators.contact");
+//! assert_eq!(payload.bundle["id"], 7);
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+
+use serde_json::{Map, Value};
+
+/// What a pointer starts with.
+pub const START: &str = "hydrate|||";
+/// What a pointer ends with.
+pub const END: &str = "|||hydrate";
+/// The most characters (UTF-16 code units) the payload's JSON may hold:
+/// the reference platform's limit, which keeps a signed pointer within an
+/// HTTP header once base64 adds its third.
+pub const MAX_PAYLOAD_CHARS: usize = 12_000;
+/// The most UTF-8 bytes a payload within [`MAX_PAYLOAD_CHARS`] can take
+/// (a UTF-16 code unit is at most three bytes): how far past a
+/// [`START`] a reader looks for the payload's end.
+const MAX_PAYLOAD_BYTES: usize = 3 * MAX_PAYLOAD_CHARS;
+
+/// What a pointer's hydrator gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// `z.dehydrate`: the hydrator's result is the value.
+    Method,
+    /// `z.dehydrateFile`: the hydrator stashes a file and returns its URL.
+    File,
+}
+
+impl Kind {
+    /// The payload's `type`: `method` or `file`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Method => "method",
+            Kind::File => "file",
+        }
+    }
+
+    /// The kind a payload's `type` names.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "method" => Some(Kind::Method),
+            "file" => Some(Kind::File),
+            _ => None,
+        }
+    }
+}
+
+/// What a pointer holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    /// `type`.
+    pub kind: Kind,
+    /// `method`: the method path of the hydrator, e.g. `hydrators.contact`.
+    pub method: String,
+    /// `bundle`: the hydrator's `bundle.inputData`.
+    pub bundle: Map<String, Value>,
+}
+
+/// Why a value cannot be dehydrated. Its text is the reference platform's
+/// message where it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DehydrateError {
+    /// inputData holds a truthy `inputData`: a whole bundle was passed.
+    WholeBundle,
+    /// inputData is neither an object nor null.
+    NotAnObject {
+        /// The JSON type it is (`array`, `string`, ...).
+        found: &'static str,
+    },
+    /// The payload's JSON holds more than [`MAX_PAYLOAD_CHARS`] characters.
+    TooLong {
+        /// How many it holds (UTF-16 code units).
+        length: usize,
+    },
+}
+
+impl fmt::Display for DehydrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DehydrateError::WholeBundle => f.write_str(
+                "Oops! You passed a full `bundle` - really you should pass what you want under `inputData`!",
+            ),
+            DehydrateError::NotAnObject { found } => {
+                write!(f, "The inputData of a dehydrated value must be an object, not {found}")
+            }
+            // The platform says "bytes" for what it counts in characters;
+            // its wording is kept so authors find it in its docs.
+            DehydrateError::TooLong { length } => write!(
+                f,
+                "Oops! You passed too much data ({length} bytes) to your dehydration function - try slimming it \
+                 down under {MAX_PAYLOAD_CHARS} bytes (usually by just passing the needed IDs)."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DehydrateError {}
+
+/// The unsigned pointer to `method` of `kind` with `input_data` as its
+/// hydrator's inputData (see the module's rules).
+pub fn dehydrate(kind: Kind, method: &str, input_data: &Value) -> Result<String, DehydrateError> {
+    let mut bundle = match input_data {
+        Value::Null => Map::new(),
+        Value::Object(fields) => fields.clone(),
+        other => return Err(DehydrateError::NotAnObject { found: json_type(other) }),
+    };
+    if bundle.get("inputData").is_some_and(truthy) {
+        return Err(DehydrateError::WholeBundle);
+    }
+    bundle.remove("environment");
+    let mut payload = Map::new();
+    payload.insert("type".into(), Value::from(kind.as_str()));
+    payload.insert("method".into(), Value::from(method));
+    payload.insert("bundle".into(), Value::Object(bundle));
+    let json = Value::Object(payload).to_string();
+    let length = utf16_len(&json);
+    if length > MAX_PAYLOAD_CHARS {
+        return Err(DehydrateError::TooLong { length });
+    }
+    Ok(format!("{START}{json}{END}"))
+}
+
+/// A pointer read back: the form a guest writes, or the form a signing
+/// host rewrites it to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pointer<'t> {
+    /// `hydrate|||{...}|||hydrate`.
+    Unsigned(Payload),
+    /// `hydrate|||<payload>:<signature>|||hydrate`, both parts standard
+    /// base64 (the payload's JSON, and the host's signature of that base64
+    /// text). Neither is checked here.
+    Signed {
+        /// The base64 of the payload's JSON, as written.
+        payload: &'t str,
+        /// The base64 of the signature, as written.
+        signature: &'t str,
+    },
+}
+
+/// `text` (whitespace around it ignored) as one pointer, unsigned or
+/// signed; `None` when it is anything else: other text around the markers,
+/// an unsigned payload that is not JSON of the payload's shape (an object
+/// with `type` `method` or `file`, a string `method` and an object
+/// `bundle`; other keys are ignored) or holds more than
+/// [`MAX_PAYLOAD_CHARS`] characters.
+pub fn parse(text: &str) -> Option<Pointer<'_>> {
+    let inner = text.trim().strip_prefix(START)?.strip_suffix(END)?;
+    if inner.starts_with('{') {
+        let (length, payload) = leading_payload(inner)?;
+        return (length == inner.len()).then_some(Pointer::Unsigned(payload));
+    }
+    let (payload, signature) = inner.split_once(':')?;
+    (is_base64(payload) && is_base64(signature)).then_some(Pointer::Signed { payload, signature })
+}
+
+/// The payload of an unsigned pointer's JSON text (what is between the
+/// markers), if it has the payload's shape and length (as [`parse`]).
+pub fn payload(json: &str) -> Option<Payload> {
+    let (length, payload) = leading_payload(json)?;
+    (length == json.len()).then_some(payload)
+}
+
+/// Every unsigned pointer in `text`, in order, as the byte range of the
+/// whole pointer (markers included) and the range of its payload's JSON.
+/// Pointers do not overlap; text that only looks like one (a payload that
+/// is not JSON of the payload's shape, a missing end marker) is skipped.
+///
+/// ```
+/// use zapwasm_rules::dehydrate::unsigned_pointers;
+///
+/// let text = r#"see hydrate|||{"type":"file","method":"hydrators.f","bundle":{}}|||hydrate!"#;
+/// let found = unsigned_pointers(text);
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(&text[found[0].payload.clone()], r#"{"type":"file","method":"hydrators.f","bundle":{}}"#);
+/// assert_eq!(&text[found[0].whole.clone()], &text[4..text.len() - 1]);
+/// ```
+pub fn unsigned_pointers(text: &str) -> Vec<Found> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find(START) {
+        let start = from + at;
+        let json_start = start + START.len();
+        match leading_payload(&text[json_start..]) {
+            Some((length, _)) if text[json_start + length..].starts_with(END) => {
+                let end = json_start + length + END.len();
+                found.push(Found { whole: start..end, payload: json_start..json_start + length });
+                from = end;
+            }
+            _ => from = json_start,
+        }
+    }
+    found
+}
+
+/// Where [`unsigned_pointers`] found a pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The whole pointer, markers included.
+    pub whole: Range<usize>,
+    /// Its payload's JSON.
+    pub payload: Range<usize>,
+}
+
+/// The payload's JSON at the start of `text`, if there is one: its length
+/// in bytes, and what it holds. Reads no further than the longest payload
+/// allowed, so scanning a long text costs no more than a pass over it.
+fn leading_payload(text: &str) -> Option<(usize, Payload)> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let window = &text[..text.floor_char_boundary(MAX_PAYLOAD_BYTES.min(text.len()))];
+    let mut values = serde_json::Deserializer::from_str(window).into_iter::<Value>();
+    let Some(Ok(Value::Object(mut fields))) = values.next() else { return None };
+    let length = values.byte_offset();
+    if utf16_len(&text[..length]) > MAX_PAYLOAD_CHARS {
+        return None;
+    }
+    let kind = fields.get("type").and_then(Value::as_str).and_then(Kind::parse)?;
+    let Some(Value::String(method)) = fields.remove("method") else { return None };
+    let Some(Value::Object(bundle)) = fields.remove("bundle") else { return None };
+    Some((length, Payload { kind, method, bundle }))
+}
+
+/// JavaScript's `length` of `text`: its UTF-16 code units.
+fn utf16_len(text: &str) -> usize {
+    text.chars().map(char::len_utf16).sum()
+}
+
+/// Whether JavaScript would find `value` truthy.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Standard base64 with padding, not empty.
+fn is_base64(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_limit_counts_the_payload_in_utf16_code_units() {
+        let overhead =
+            dehydrate(Kind::Method, "hydrators.x", &json!({"v": ""})).unwrap().len() - START.len() - END.len();
+        let fits = "x".repeat(MAX_PAYLOAD_CHARS - overhead);
+        let pointer = dehydrate(Kind::Method, "hydrators.x", &json!({ "v": fits })).unwrap();
+        assert_eq!(pointer.len(), MAX_PAYLOAD_CHARS + START.len() + END.len());
+        assert!(matches!(parse(&pointer), Some(Pointer::Unsigned(_))));
+        let over = "x".repeat(MAX_PAYLOAD_CHARS - overhead + 1);
+        let error = dehydrate(Kind::Method, "hydrators.x", &json!({ "v": over })).unwrap_err();
+        assert_eq!(error, DehydrateError::TooLong { length: MAX_PAYLOAD_CHARS + 1 });
+        // An emoji is two code units, as JavaScript counts it.
+        let emoji = "😀".repeat((MAX_PAYLOAD_CHARS - overhead) / 2 + 1);
+        assert!(matches!(
+            dehydrate(Kind::Method, "hydrators.x", &json!({ "v": emoji })),
+            Err(DehydrateError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn a_reader_skips_what_only_looks_like_a_pointer() {
+        let good = dehydrate(Kind::File, "hydrators.f", &json!({"a": "|||hydrate"})).unwrap();
+        let text = format!("hydrate|||{{oops}}|||hydrate {good} hydrate|||{{\"type\":\"method\"}}|||hydrate");
+        let found = unsigned_pointers(&text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(&text[found[0].whole.clone()], good);
+        // A pointer inside a pointer's bundle is part of it.
+        let outer = dehydrate(Kind::Method, "hydrators.o", &json!({ "inner": good })).unwrap();
+        assert_eq!(unsigned_pointers(&outer).len(), 1);
+        assert_eq!(unsigned_pointers(&outer)[0].whole, 0..outer.len());
+    }
+
+    #[test]
+    fn a_very_long_text_is_scanned_in_one_pass() {
+        let text = format!("{}{}", "hydrate|||{\"a\":[".repeat(20_000), "x".repeat(100_000));
+        assert!(unsigned_pointers(&text).is_empty());
+    }
+}
