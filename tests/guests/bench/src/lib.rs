@@ -12,8 +12,8 @@
 //!   `http_get_raw` makes the same GET as a raw request (its body never
 //!   parsed) and returns `[]`, so what is left is the fresh instance, the
 //!   SDK's call and request lifecycle, and the host's HTTP.
-//! - `censor`: logs [`CENSOR_LINES`] lines, each holding some of the
-//!   [`SECRETS`] values; the benchmark calls it with those values as
+//! - `censor`: logs `CENSOR_LINES` lines, each holding some of the
+//!   `SECRETS` values; the benchmark calls it with those values as
 //!   authData (all censored) and with none (nothing to censor).
 
 use zapwasm_guest::prelude::*;
