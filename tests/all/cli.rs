@@ -112,3 +112,130 @@ async fn a_result_keeps_the_key_order_the_integration_gave() {
     let keys: Vec<&str> = result.keys().map(String::as_str).collect();
     assert_eq!(keys, ["id", "bundle", "env_greeting", "env_path"], "as the fixture inserted them, not sorted");
 }
+
+/// Runs the CLI on the blocking pool (the example API the CLI calls runs
+/// on this test's runtime).
+async fn zapwasm_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    let (dir, args) = (dir.to_path_buf(), args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+    tokio::task::spawn_blocking(move || zapwasm(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
+        .await
+        .unwrap()
+}
+
+fn stdout_json(output: &Output) -> Value {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+#[tokio::test]
+async fn a_cursor_set_by_one_run_is_read_by_the_next_unless_state_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let set =
+        zapwasm_in(dir.path(), &["invoke", FIXTURE, "trigger", "cursor", "--input", r#"{"value":"page-2"}"#, "-q"]);
+    assert_eq!(stdout_json(&set.await)[0]["previous"], Value::Null);
+    assert!(dir.path().join(".zapwasm/state.sqlite3").exists(), "the default state directory");
+    let read = zapwasm_in(dir.path(), &["invoke", FIXTURE, "trigger", "cursor", "--input", "{}", "-q"]).await;
+    assert_eq!(stdout_json(&read)[0]["previous"], "page-2");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let args = ["invoke", FIXTURE, "trigger", "cursor", "--input", r#"{"value":"x"}"#, "-q", "--no-state"];
+    stdout_json(&zapwasm_in(elsewhere.path(), &args).await);
+    let again = zapwasm_in(elsewhere.path(), &args).await;
+    assert_eq!(stdout_json(&again)[0]["previous"], Value::Null, "--no-state kept the cursor");
+    assert!(!elsewhere.path().join(".zapwasm").exists(), "--no-state wrote a state directory");
+}
+
+/// The CRM's .env in a fresh directory.
+fn crm_dir(api: &crm_api::RunningApi) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), format!("authData_api_key=demo-key\nCRM_BASE_URL={}\n", api.base_url))
+        .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn dedupe_seeds_the_first_run_and_then_prints_only_new_items() {
+    let api = crm_api().await;
+    let dir = crm_dir(&api);
+    let poll = ["invoke", CRM, "trigger", "new_contact", "--dedupe", "--allow-loopback", "-q"];
+    let first = zapwasm_in(dir.path(), &poll).await;
+    assert_eq!(stdout_json(&first), serde_json::json!([]));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("started local subscription"));
+    let create = [
+        "invoke",
+        CRM,
+        "create",
+        "create_contact",
+        "--input",
+        r#"{"email":"dedupe@cli.test"}"#,
+        "--allow-loopback",
+        "-q",
+    ];
+    stdout_json(&zapwasm_in(dir.path(), &create).await);
+    let second = stdout_json(&zapwasm_in(dir.path(), &poll).await);
+    let emails: Vec<&str> = second.as_array().unwrap().iter().filter_map(|c| c["email"].as_str()).collect();
+    assert_eq!(emails, ["dedupe@cli.test"]);
+    assert_eq!(stdout_json(&zapwasm_in(dir.path(), &poll).await), serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_hook_is_subscribed_delivered_from_a_file_and_unsubscribed_by_hand() {
+    let api = crm_api().await;
+    let dir = crm_dir(&api);
+    let run = |args: &[&str]| {
+        let mut all = vec!["invoke", CRM];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--allow-loopback", "-q", "--hook-base-url", "http://127.0.0.1:9/hooks"]);
+        let all: Vec<String> = all.into_iter().map(str::to_string).collect();
+        let dir = dir.path().to_path_buf();
+        async move { zapwasm_in(&dir, &all.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    };
+    let subscribed = stdout_json(&run(&["subscribe", "contact_created_hook"]).await);
+    let id = subscribed["id"].as_str().unwrap().to_string();
+    assert_eq!(subscribed["target_url"], format!("http://127.0.0.1:9/hooks/{id}"));
+    assert_eq!(api.state().hooks().len(), 1, "performSubscribe ran against the API");
+    let listed = stdout_json(&run(&["subscriptions"]).await);
+    assert_eq!(listed[0]["id"], id.as_str());
+
+    let body = dir.path().join("delivery.json");
+    std::fs::write(&body, r#"{"event":"contact.created","contact":{"id":7,"email":"hook@cli.test"}}"#).unwrap();
+    let body = format!("@{}", body.display());
+    let deliver = ["deliver", id.as_str(), "--body", body.as_str(), "--header", "Webhook-Id: delivery-1"];
+    assert_eq!(stdout_json(&run(&deliver).await)[0]["email"], "hook@cli.test");
+    let again = run(&deliver).await;
+    assert_eq!(stdout_json(&again), serde_json::json!([]));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("seen before"));
+
+    stdout_json(&run(&["unsubscribe", id.as_str()]).await);
+    assert!(api.state().hooks().is_empty(), "performUnsubscribe ran against the API");
+    let gone = run(&deliver).await;
+    assert_eq!(gone.status.code(), Some(5), "{}", String::from_utf8_lossy(&gone.stderr));
+}
+
+#[tokio::test]
+async fn a_callback_started_by_one_run_is_resumed_by_another() {
+    let api = crm_api().await;
+    let dir = crm_dir(&api);
+    let common = ["--allow-loopback", "-q", "--callback-base-url", "http://127.0.0.1:9/callbacks"];
+    let mut start = vec!["invoke", CRM, "create", "export_contact", "--input", r#"{"contact_id":2}"#];
+    start.extend_from_slice(&common);
+    let started = zapwasm_in(dir.path(), &start).await;
+    let output = stdout_json(&started);
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    let id = stderr.split("COMPONENT resume ").nth(1).and_then(|rest| rest.split('`').next()).expect("the resume hint");
+    let body = r#"{"export_id":1,"status":"done","contact_id":2,"lines":9}"#;
+    let mut resume = vec!["invoke", CRM, "resume", id, "--body", body];
+    resume.extend_from_slice(&common);
+    let resumed = stdout_json(&zapwasm_in(dir.path(), &resume).await);
+    assert_eq!(
+        (&resumed["resumed"], &resumed["status"], &resumed["id"]),
+        (&Value::Bool(true), &Value::from("done"), &output["id"])
+    );
+    let twice = zapwasm_in(dir.path(), &resume).await;
+    assert_eq!(twice.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("already resumed"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+}

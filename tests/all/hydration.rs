@@ -98,10 +98,18 @@ async fn unsigned_altered_and_foreign_values_are_refused_by_a_signing_host() {
     let other_app = other.load_file(FIXTURE).await.unwrap();
     assert_eq!(refused(other_app.hydrate(&value, auth(), scope()).await), HydrateError::BadSignature);
 
-    // Signed by this host, but naming a method that is no hydrator.
-    let trigger = dehydrated(&app, json!({"method": "triggers.echo.operation.perform"})).await;
-    let error = refused(app.hydrate(&trigger, auth(), scope()).await);
-    assert_eq!(error, HydrateError::NotAHydrator { method: "triggers.echo.operation.perform".into() });
+    // A method that is no hydrator: z.dehydrate itself fails, nothing is signed.
+    let method = json!({"method": "triggers.echo.operation.perform"});
+    let outcome = app.invoke(Invocation::new("triggers.dehydrated.operation.perform", input(method), scope())).await;
+    let error = outcome.result.expect_err("z.dehydrate of a trigger").to_string();
+    assert!(error.contains("triggers.echo.operation.perform is not a hydrator"), "{error}");
+
+    // A pointer that only passes through a result (the user's input, an
+    // API's data) is not signed: only what z.dehydrate made is.
+    let echoed =
+        app.invoke(Invocation::new("triggers.echo.operation.perform", input(json!({"text": unsigned})), scope())).await;
+    assert_eq!(ok(&echoed)[0]["bundle"]["inputData"]["text"], unsigned, "the echoed pointer was signed");
+    assert_eq!(refused(app.hydrate(&unsigned, auth(), scope()).await), HydrateError::Unsigned);
 
     assert_eq!(refused(app.hydrate("not a value", auth(), scope()).await), HydrateError::NotDehydrated);
 }

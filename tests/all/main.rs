@@ -15,3 +15,4 @@ mod load;
 mod request;
 mod sandbox;
 mod state;
+mod zz_probe;

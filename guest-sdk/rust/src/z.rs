@@ -23,7 +23,7 @@ use zapwasm_rules::dehydrate::{self, Kind};
 use zapwasm_rules::{Bundle, method_path};
 
 use crate::app::{App, Handler};
-use crate::bindings::zapwasm::integration::{callback, console, cursor, stash};
+use crate::bindings::zapwasm::integration::{callback, console, cursor, hydration, stash};
 use crate::error::{ZError, json_parse_error};
 use crate::lifecycle::{self, Origin, Transport};
 use crate::request::Request;
@@ -173,7 +173,8 @@ impl Z {
     ///
     /// The string is `hydrate|||{"type":"method","method":..,"bundle":..}|||hydrate`
     /// ([`zapwasm_rules::dehydrate`]); a host with a hydration secret signs
-    /// it when the call returns, and refuses unsigned ones. Errors, with the
+    /// it here (the `hydration` import) and hydrates only what it signed.
+    /// Errors, with the
     /// reference platform's messages: `method_path` names no function of the
     /// app; `input_data` holds a truthy `inputData` (a whole bundle passed
     /// by mistake) or is neither an object nor null; the JSON holds more
@@ -196,7 +197,7 @@ impl Z {
     /// ```
     pub fn dehydrate(&self, method_path: &str, input_data: Value) -> Result<String, ZError> {
         let method = self.function_path(method_path)?;
-        dehydrated(Kind::Method, &method, &input_data)
+        sealed(dehydrated(Kind::Method, &method, &input_data)?)
     }
 
     /// As [`Z::dehydrate`], for a file: the hydrator stashes the file
@@ -205,7 +206,7 @@ impl Z {
     /// `type` is `file`.
     pub fn dehydrate_file(&self, method_path: &str, input_data: Value) -> Result<String, ZError> {
         let method = self.function_path(method_path)?;
-        dehydrated(Kind::File, &method, &input_data)
+        sealed(dehydrated(Kind::File, &method, &input_data)?)
     }
 
     /// The method path of a function of the app: `path` itself, or `hydrators.<path>`.
@@ -366,7 +367,13 @@ impl From<Request> for StashData {
     }
 }
 
-/// The string `z.dehydrate` returns, or the platform's error.
+/// The pointer as the host seals it (signed, when the host signs): only
+/// pointers made here are, never text that passes through a result.
+fn sealed(pointer: String) -> Result<String, ZError> {
+    hydration::seal(&pointer).map_err(ZError::from)
+}
+
+/// The string `z.dehydrate` writes, or the platform's error.
 pub(crate) fn dehydrated(kind: Kind, method: &str, input_data: &Value) -> Result<String, ZError> {
     dehydrate::dehydrate(kind, method, input_data).map_err(|error| ZError::General(error.to_string()))
 }

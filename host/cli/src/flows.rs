@@ -1,6 +1,6 @@
 //! The flows that span calls, driven by hand: subscribing a trigger,
 //! delivering a hook payload from a file, unsubscribing, resuming a
-//! callback, and polling with dedupe. State lives in `--state-dir` (a
+//! callback, hydrating a dehydrated value, and polling with dedupe. State lives in `--state-dir` (a
 //! SQLite file), so one run's subscription or pending callback is the next
 //! run's.
 
@@ -118,6 +118,13 @@ pub(crate) async fn run(host: &Host, app: &App, args: &InvokeArgs, config: &Invo
             };
             print_outcome(&app.resume(pending, auth_data, &request).await, args)
         }
+        ["hydrate", text] => match app.hydrate(text, auth_data, account).await {
+            Ok(outcome) => print_outcome(&outcome, args),
+            Err(error) => {
+                eprintln!("zapwasm: cannot hydrate: {error}");
+                ExitCode::from(EXIT_FLOW)
+            }
+        },
         ["trigger" | "triggers", trigger] if args.dedupe => {
             return Some(dedupe(host, app, args, config, trigger).await);
         }

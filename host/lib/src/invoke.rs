@@ -266,9 +266,6 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
         }
         other => other.map_err(|e| censor_error(e, &censor)),
     };
-    // Dehydrated strings leave the call signed, when the host signs them.
-    let signing_key = runner.services.signing.hydration.as_deref();
-    let result = result.map(|json| crate::flows::hydration::sign_result(json, signing_key, &call.scope.integration));
     // Parsed only for a method with checks: most results are only passed on.
     let mut checks = match &result {
         Ok(json) if checks::has_checks(&loaded.definition, &invocation.method) => {

@@ -30,8 +30,8 @@
 //! `hydrate|||<base64 of the JSON>:<base64 signature>|||hydrate`
 //! ([`Pointer::Signed`]); the signature is the host's business, this module
 //! only tells the two forms apart. The guest SDK writes pointers with
-//! [`dehydrate`]; the host finds them in results with [`unsigned_pointers`]
-//! and reads one back with [`parse`]. Vectors: `vectors/dehydrate.json`,
+//! [`dehydrate`] and hands them to the host to seal; the host reads one
+//! back with [`parse`]. Vectors: `vectors/dehydrate.json`,
 //! `vectors/hydrate_parse.json`.
 //!
 //! ```
@@ -46,7 +46,6 @@
 //! ```
 
 use std::fmt;
-use std::ops::Range;
 
 use serde_json::{Map, Value};
 
@@ -208,50 +207,9 @@ pub fn payload(json: &str) -> Option<Payload> {
     (length == json.len()).then_some(payload)
 }
 
-/// Every unsigned pointer in `text`, in order, as the byte range of the
-/// whole pointer (markers included) and the range of its payload's JSON.
-/// Pointers do not overlap; text that only looks like one (a payload that
-/// is not JSON of the payload's shape, a missing end marker) is skipped.
-///
-/// ```
-/// use zapwasm_rules::dehydrate::unsigned_pointers;
-///
-/// let text = r#"see hydrate|||{"type":"file","method":"hydrators.f","bundle":{}}|||hydrate!"#;
-/// let found = unsigned_pointers(text);
-/// assert_eq!(found.len(), 1);
-/// assert_eq!(&text[found[0].payload.clone()], r#"{"type":"file","method":"hydrators.f","bundle":{}}"#);
-/// assert_eq!(&text[found[0].whole.clone()], &text[4..text.len() - 1]);
-/// ```
-pub fn unsigned_pointers(text: &str) -> Vec<Found> {
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(at) = text[from..].find(START) {
-        let start = from + at;
-        let json_start = start + START.len();
-        match leading_payload(&text[json_start..]) {
-            Some((length, _)) if text[json_start + length..].starts_with(END) => {
-                let end = json_start + length + END.len();
-                found.push(Found { whole: start..end, payload: json_start..json_start + length });
-                from = end;
-            }
-            _ => from = json_start,
-        }
-    }
-    found
-}
-
-/// Where [`unsigned_pointers`] found a pointer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// The whole pointer, markers included.
-    pub whole: Range<usize>,
-    /// Its payload's JSON.
-    pub payload: Range<usize>,
-}
-
 /// The payload's JSON at the start of `text`, if there is one: its length
 /// in bytes, and what it holds. Reads no further than the longest payload
-/// allowed, so scanning a long text costs no more than a pass over it.
+/// allowed.
 fn leading_payload(text: &str) -> Option<(usize, Payload)> {
     if !text.starts_with('{') {
         return None;
@@ -324,24 +282,5 @@ mod tests {
             dehydrate(Kind::Method, "hydrators.x", &json!({ "v": emoji })),
             Err(DehydrateError::TooLong { .. })
         ));
-    }
-
-    #[test]
-    fn a_reader_skips_what_only_looks_like_a_pointer() {
-        let good = dehydrate(Kind::File, "hydrators.f", &json!({"a": "|||hydrate"})).unwrap();
-        let text = format!("hydrate|||{{oops}}|||hydrate {good} hydrate|||{{\"type\":\"method\"}}|||hydrate");
-        let found = unsigned_pointers(&text);
-        assert_eq!(found.len(), 1);
-        assert_eq!(&text[found[0].whole.clone()], good);
-        // A pointer inside a pointer's bundle is part of it.
-        let outer = dehydrate(Kind::Method, "hydrators.o", &json!({ "inner": good })).unwrap();
-        assert_eq!(unsigned_pointers(&outer).len(), 1);
-        assert_eq!(unsigned_pointers(&outer)[0].whole, 0..outer.len());
-    }
-
-    #[test]
-    fn a_very_long_text_is_scanned_in_one_pass() {
-        let text = format!("{}{}", "hydrate|||{\"a\":[".repeat(20_000), "x".repeat(100_000));
-        assert!(unsigned_pointers(&text).is_empty());
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod callback;
 pub(crate) mod console;
 pub(crate) mod cursor;
 pub(crate) mod http;
+pub(crate) mod hydration;
 pub(crate) mod stash;
 
 use crate::bindings::zapwasm::integration::types;

@@ -3,13 +3,15 @@
 //!
 //! Two halves, either side of the time in between:
 //!
-//! - [`sign_result`], run by the one-call runner on every result: with a
-//!   hydration secret set ([`HostBuilder::hydration_secret`](crate::HostBuilder::hydration_secret)),
-//!   each unsigned dehydrated string in the result is rewritten into the
-//!   signed form, `hydrate|||<base64 of its JSON>:<base64 signature>|||hydrate`,
-//!   before the result leaves the call. The guest cannot sign (it never
-//!   holds the secret); the host signs what the integration wrote, so the
-//!   signature says "this integration made this, on this host".
+//! - [`seal`], the host's side of `z.dehydrate` (the `hydration` import):
+//!   the SDK writes the pointer and hands it to the host, which checks it
+//!   names one of the app's hydrators and, with a hydration secret set
+//!   ([`HostBuilder::hydration_secret`](crate::HostBuilder::hydration_secret)),
+//!   answers the signed form, `hydrate|||<base64 of its JSON>:<base64
+//!   signature>|||hydrate`. The guest cannot sign (it never holds the
+//!   secret), and the host signs only pointers the integration's code made
+//!   in a call, never text that passes through a result: the signature
+//!   says "this integration made this, on this host".
 //! - [`App::hydrate`]: given such a string back, check it (a signing host
 //!   takes only strings it signed, unaltered), then call the hydrator it
 //!   names with `bundle.inputData` = the dehydrated inputData and the
@@ -36,9 +38,9 @@ use zapwasm_rules::method_path::MethodPath;
 
 use crate::app::App;
 use crate::bundle::{Bundle, Scope};
+use crate::definition::Definition;
 use crate::error::{CallError, ZError};
 use crate::invoke::{Invocation, Outcome, Status};
-use crate::json::Json;
 
 /// Why a string cannot be hydrated. Nothing was called; each is a distinct
 /// answer for whoever passed the string.
@@ -148,65 +150,30 @@ fn open(text: &str, secret: Option<&[u8]>, integration: &str) -> Result<Payload,
     }
 }
 
-/// Every unsigned dehydrated string in a call's `result`, rewritten into
-/// the signed form, when the host has a hydration `secret`; the result
-/// untouched otherwise, or when it holds none.
-///
-/// Costs nothing without a secret, and one substring search of the text
-/// when it holds no `hydrate|||`. The JSON text is otherwise kept byte for
-/// byte: only its string literals that hold a dehydrated string are
-/// decoded, rewritten and encoded again.
-pub(crate) fn sign_result(result: Json, secret: Option<&[u8]>, integration: &str) -> Json {
-    let Some(secret) = secret else { return result };
-    if !result.as_str().contains(dehydrate::START) {
-        return result;
+/// What the `hydration` import answers a call's `z.dehydrate`: the
+/// `pointer` the integration made, checked to name one of the app's
+/// hydrators, and signed when the host has a hydration `key`. Only
+/// pointers that come through here are ever signed, so text that merely
+/// passes through a result (an API's data, the user's input) never
+/// hydrates on a signing host.
+pub(crate) fn seal(
+    pointer: &str,
+    definition: &Definition,
+    key: Option<&[u8]>,
+    integration: &str,
+) -> Result<String, String> {
+    let Some(Pointer::Unsigned(payload)) = dehydrate::parse(pointer) else {
+        return Err("z.dehydrate was given something that is not a dehydrated pointer".into());
+    };
+    let is_hydrator =
+        matches!(MethodPath::split(&payload.method), Some(MethodPath::Hydrator(name)) if !name.is_empty());
+    if !is_hydrator || !definition.has_method(&payload.method) {
+        return Err(format!("{} is not a hydrator of this integration", payload.method));
     }
-    match sign_json_text(result.as_str(), secret, integration) {
-        // Strings replaced by strings: the text is still one JSON value.
-        Some(signed) => Json::from_text(signed).unwrap_or(result),
-        None => result,
-    }
-}
-
-/// The JSON `text` with its string literals' dehydrated strings signed;
-/// `None` when there were none to sign.
-fn sign_json_text(text: &str, secret: &[u8], integration: &str) -> Option<String> {
-    let mut signed = String::new();
-    let mut copied = 0;
-    for literal in string_literals(text) {
-        let raw = &text[literal.clone()];
-        if !raw.contains(dehydrate::START) {
-            continue;
-        }
-        let Ok(decoded) = serde_json::from_str::<String>(raw) else { continue };
-        let Some(rewritten) = sign_text(&decoded, secret, integration) else { continue };
-        signed.push_str(&text[copied..literal.start]);
-        signed.push_str(&Value::String(rewritten).to_string());
-        copied = literal.end;
-    }
-    if copied == 0 {
-        return None;
-    }
-    signed.push_str(&text[copied..]);
-    Some(signed)
-}
-
-/// `text` with each unsigned dehydrated string in it signed; `None` when
-/// it holds none.
-fn sign_text(text: &str, secret: &[u8], integration: &str) -> Option<String> {
-    let found = dehydrate::unsigned_pointers(text);
-    if found.is_empty() {
-        return None;
-    }
-    let mut signed = String::with_capacity(text.len() * 4 / 3 + 64);
-    let mut copied = 0;
-    for pointer in found {
-        signed.push_str(&text[copied..pointer.whole.start]);
-        signed.push_str(&sign_payload(&text[pointer.payload], secret, integration));
-        copied = pointer.whole.end;
-    }
-    signed.push_str(&text[copied..]);
-    Some(signed)
+    let Some(key) = key else { return Ok(pointer.to_string()) };
+    let json = pointer.strip_prefix(dehydrate::START).and_then(|rest| rest.strip_suffix(dehydrate::END));
+    // parse() accepted it whole, so it has both ends.
+    Ok(sign_payload(json.unwrap_or_default(), key, integration))
 }
 
 /// The signed string of an unsigned pointer's payload JSON.
@@ -226,29 +193,6 @@ fn signer(secret: &[u8], integration: &str) -> Hmac<Sha1> {
     derive.update(integration.as_bytes());
     let key = derive.finalize().into_bytes();
     <Hmac<Sha1> as Mac>::new_from_slice(&key).expect("HMAC takes any key length")
-}
-
-/// The byte ranges of the string literals (quotes included) of the JSON
-/// `text`, which is valid JSON: outside a literal `"` opens one, inside
-/// `\` escapes the next byte and `"` closes it.
-fn string_literals(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let start = at + bytes[at..].iter().position(|b| *b == b'"')?;
-        let mut i = start + 1;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\\' => i += 2,
-                b'"' => {
-                    at = i + 1;
-                    return Some(start..at);
-                }
-                _ => i += 1,
-            }
-        }
-        None
-    })
 }
 
 /// Whether a file hydrator's result is a URL (what z.stashFile returns).
@@ -277,9 +221,15 @@ mod tests {
         dehydrate::dehydrate(Kind::Method, "hydrators.contact", &bundle).unwrap()
     }
 
-    fn sign(result: &Value, integration: &str) -> Value {
-        let json = Json::from(result.clone());
-        sign_result(json, Some(SECRET), integration).value()
+    fn definition() -> Definition {
+        Definition::parse(
+            r#"{"hydrators":{"contact":{"operation":{"perform":{"$func":"hydrators.contact.operation.perform"}}}}}"#,
+        )
+        .unwrap()
+    }
+
+    fn sign(pointer: &str, integration: &str) -> String {
+        seal(pointer, &definition(), Some(SECRET), integration).unwrap()
     }
 
     #[test]
@@ -299,44 +249,24 @@ mod tests {
     }
 
     #[test]
-    fn every_dehydrated_string_of_a_result_is_signed_and_nothing_else_changes() {
-        let one = pointer(json!({"id": 1}));
-        let two = dehydrate::dehydrate(Kind::File, "hydrators.vcard", &json!({"id": 2, "note": "\"q\"\n"})).unwrap();
-        let result = json!([
-            {"id": 1, "contact": one, "n": 1.5, "text": "plain"},
-            {"id": 2, "files": [two, "not hydrate|||{oops}|||hydrate"], "embedded": format!("see {one} here")},
-        ]);
-        let signed = sign(&result, "crm");
-        assert_eq!(signed[0]["n"], 1.5);
-        assert_eq!(signed[1]["files"][1], "not hydrate|||{oops}|||hydrate");
-        for value in [&signed[0]["contact"], &signed[1]["files"][0]] {
-            let text = value.as_str().unwrap();
-            assert!(matches!(dehydrate::parse(text), Some(Pointer::Signed { .. })), "{text}");
-        }
-        let opened = open(signed[0]["contact"].as_str().unwrap(), Some(SECRET), "crm").unwrap();
-        assert_eq!(opened.bundle, json!({"id": 1}).as_object().cloned().unwrap());
-        let opened = open(signed[1]["files"][0].as_str().unwrap(), Some(SECRET), "crm").unwrap();
-        assert_eq!((opened.kind, opened.bundle["note"].as_str()), (Kind::File, Some("\"q\"\n")));
-        let embedded = signed[1]["embedded"].as_str().unwrap();
-        assert!(embedded.starts_with("see hydrate|||") && embedded.ends_with("|||hydrate here"), "{embedded}");
-    }
-
-    #[test]
-    fn a_result_without_dehydrated_strings_is_returned_as_it_came() {
-        let text = r#"[ {"id": 1, "n": 1.50e0} ]"#;
-        let result = Json::from_text(text.to_string()).unwrap();
-        assert_eq!(sign_result(result, Some(SECRET), "crm").as_str(), text);
-        let unsigned = Json::from(json!({"p": pointer(json!({}))}));
-        let kept = unsigned.as_str().to_string();
-        assert_eq!(sign_result(unsigned, None, "crm").as_str(), kept, "no secret: nothing signed");
+    fn a_pointer_is_sealed_only_when_it_names_a_hydrator_of_the_app() {
+        let unsigned = pointer(json!({"id": 1}));
+        assert_eq!(seal(&unsigned, &definition(), None, "crm").unwrap(), unsigned, "no secret: kept as made");
+        let signed = sign(&unsigned, "crm");
+        assert!(matches!(dehydrate::parse(&signed), Some(Pointer::Signed { .. })), "{signed}");
+        assert_eq!(open(&signed, Some(SECRET), "crm").unwrap().bundle, json!({"id": 1}).as_object().cloned().unwrap());
+        let other = dehydrate::dehydrate(Kind::Method, "hydrators.other", &json!({})).unwrap();
+        assert!(seal(&other, &definition(), Some(SECRET), "crm").unwrap_err().contains("not a hydrator"));
+        assert!(seal("see hydrate|||{}|||hydrate", &definition(), Some(SECRET), "crm").is_err());
+        assert!(seal(&signed, &definition(), Some(SECRET), "crm").is_err(), "a signed pointer is not sealed again");
     }
 
     #[test]
     fn a_signing_host_refuses_unsigned_altered_and_foreign_strings() {
         let unsigned = pointer(json!({"id": 1}));
         assert_eq!(open(&unsigned, Some(SECRET), "crm"), Err(HydrateError::Unsigned));
-        let signed = sign(&json!(unsigned), "crm");
-        let signed = signed.as_str().unwrap();
+        let signed = sign(&unsigned, "crm");
+        let signed = signed.as_str();
         assert!(open(signed, Some(SECRET), "crm").is_ok());
         assert_eq!(open(signed, Some(SECRET), "other-integration"), Err(HydrateError::BadSignature));
         assert_eq!(open(signed, Some(b"another secret"), "crm"), Err(HydrateError::BadSignature));
@@ -351,12 +281,5 @@ mod tests {
         assert_eq!(open("hydrate|||nope|||hydrate", Some(SECRET), "crm"), Err(HydrateError::NotDehydrated));
         // Without a secret, unsigned strings hydrate as they come.
         assert!(open(&unsigned, None, "crm").is_ok());
-    }
-
-    #[test]
-    fn string_literals_are_found_with_their_escapes() {
-        let text = r#"{"a":"x\"y","b":["\\",""]}"#;
-        let found: Vec<&str> = string_literals(text).map(|r| &text[r]).collect();
-        assert_eq!(found, [r#""a""#, r#""x\"y""#, r#""b""#, r#""\\""#, r#""""#]);
     }
 }
