@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use zapwasm_rules::{form, url_params};
 
 use crate::bindings::zapwasm::integration::http as wire;
+use crate::app::Flags;
 use crate::error::ZError;
 use crate::request::{Body, Redirect, Request};
 use crate::response::Response;
@@ -53,15 +54,6 @@ impl Transport for ImportedHttp {
     fn send_all(&self, requests: &[wire::Request]) -> Vec<Result<wire::Response, ZError>> {
         wire::send_all(requests).into_iter().map(|result| result.map_err(ZError::from)).collect()
     }
-}
-
-/// `App.flags`: the app-wide defaults of two request options.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Flags {
-    /// The default of `skipThrowForStatus` (false when unset).
-    pub(crate) skip_throw_for_status: Option<bool>,
-    /// The default of `throwForThrottlingEarly` (true when unset).
-    pub(crate) throw_for_throttling_early: Option<bool>,
 }
 
 /// Who wrote the request.

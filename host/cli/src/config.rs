@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use zapwasm_host::{Bundle, Definition, Host, HostPattern, LocalStash, OperationKind, Policy, Stores};
+use zapwasm_host::{Bundle, Definition, Host, HostPattern, LocalStash, OperationKind, Policy, Scope, Stores};
 use zapwasm_state_sqlite::SqliteState;
 
 use crate::args::{HostArgs, InvokeArgs};
@@ -410,5 +410,19 @@ mod fuzz {
             let flags: Vec<(&str, String)> = flags.iter().map(|(flag, value)| (*flag, value.text())).collect();
             check(&flags, words, &definition)
         });
+    }
+}
+
+/// The scope a local call runs in: `--integration` (default: the
+/// component's file name, so a rebuilt component keeps its state in
+/// `--state-dir`), `--account` and `--subscription`.
+pub(crate) fn scope(args: &InvokeArgs) -> Scope {
+    let integration = args.integration.clone().unwrap_or_else(|| {
+        args.component.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into())
+    });
+    let scope = Scope::new(integration, args.account.clone());
+    match &args.subscription {
+        Some(subscription) => scope.subscription(subscription.clone()),
+        None => scope,
     }
 }

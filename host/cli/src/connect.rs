@@ -20,8 +20,9 @@ use tokio::net::{TcpListener, TcpStream};
 use zapwasm_host::{App, Authorization, ConnectError, Invocation, Outcome};
 
 use crate::args::InvokeArgs;
-use crate::commands::{print_error, print_logs, scope, with_causes};
 use crate::config::InvokeConfig;
+use crate::config::scope;
+use crate::report::{print_error, print_logs, with_causes};
 use crate::{EXIT_CONNECT, EXIT_USAGE, dotenv};
 
 /// The path the OAuth redirect listener answers on.
@@ -41,7 +42,7 @@ pub async fn start(app: &App, args: &InvokeArgs, config: InvokeConfig) -> ExitCo
     let auth_data = match kind.as_str() {
         "basic" | "digest" | "custom" => bundle.auth_data,
         "session" => {
-            let outcome = app.refresh_credentials(Invocation::new("", bundle, scope(app, args))).await;
+            let outcome = app.refresh_credentials(Invocation::new("", bundle, scope(args))).await;
             match finish(outcome, args) {
                 Ok(auth_data) => auth_data,
                 Err(code) => return code,
@@ -59,7 +60,7 @@ pub async fn start(app: &App, args: &InvokeArgs, config: InvokeConfig) -> ExitCo
 
 /// `auth refresh`.
 pub async fn refresh(app: &App, args: &InvokeArgs, config: InvokeConfig) -> ExitCode {
-    let invocation = Invocation::new("", config.bundle, scope(app, args));
+    let invocation = Invocation::new("", config.bundle, scope(args));
     match finish(app.refresh_credentials(invocation).await, args) {
         Ok(auth_data) => save(&config.env_file, &auth_data),
         Err(code) => code,
@@ -139,15 +140,14 @@ async fn oauth(app: &App, args: &InvokeArgs, bundle: zapwasm_host::Bundle) -> Re
     })?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.redirect_port);
     let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
-    let authorization =
-        app.authorize(&scope(app, args), bundle.clone(), &redirect_uri).await.map_err(connect_failed)?;
+    let authorization = app.authorize(&scope(args), bundle.clone(), &redirect_uri).await.map_err(connect_failed)?;
     eprintln!("zapwasm: open this URL in your browser and allow access:\n\n  {}\n", authorization.url);
     eprintln!(
         "zapwasm: waiting up to {} s for the redirect to {redirect_uri} (register it with the provider)",
         args.auth_timeout
     );
     open_browser(&authorization.url);
-    let scope = scope(app, args);
+    let scope = scope(args);
     let wait = receive_redirect(&listener, app, &scope, &authorization, bundle);
     let outcome = match tokio::time::timeout(Duration::from_secs(args.auth_timeout), wait).await {
         Ok(result) => result,
@@ -278,7 +278,7 @@ fn finish(outcome: Result<Outcome, ConnectError>, args: &InvokeArgs) -> Result<M
 async fn verify_and_save(app: &App, args: &InvokeArgs, env_file: &Path, auth_data: Map<String, Value>) -> ExitCode {
     if app.definition().has_method("authentication.test") {
         let bundle = zapwasm_host::Bundle { auth_data: auth_data.clone(), ..zapwasm_host::Bundle::default() };
-        let outcome = app.connection_label(Invocation::new("authentication.test", bundle, scope(app, args))).await;
+        let outcome = app.connection_label(Invocation::new("authentication.test", bundle, scope(args))).await;
         if !args.quiet {
             print_logs(&outcome.logs);
         }

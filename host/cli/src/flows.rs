@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use zapwasm_host::{App, Delivery, FlowError, Host, IncomingRequest, Outcome, ResumeError, Scope};
 
 use crate::args::InvokeArgs;
-use crate::commands::{print_logs, print_outcome, scope, usage};
-use crate::config::{InvokeConfig, text_argument};
+use crate::config::{InvokeConfig, scope, text_argument};
+use crate::report::{print_logs, print_outcome, usage};
 use crate::{EXIT_FLOW, EXIT_STATE};
 
 /// How often a polling subscription made by hand says it is polled (the
@@ -22,7 +22,7 @@ const LOCAL_POLL_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Runs the flow the method words name, if they name one.
 pub(crate) async fn run(host: &Host, app: &App, args: &InvokeArgs, config: &InvokeConfig) -> Option<ExitCode> {
     let words: Vec<&str> = args.method.iter().map(String::as_str).collect();
-    let account = scope(app, args);
+    let account = scope(args);
     let auth_data = config.bundle.auth_data.clone();
     let input_data = config.bundle.input_data.clone();
     Some(match words[..] {
@@ -137,7 +137,7 @@ pub(crate) async fn run(host: &Host, app: &App, args: &InvokeArgs, config: &Invo
 /// the trigger, printing only new items; the first run makes the
 /// subscription and only seeds it.
 async fn dedupe(host: &Host, app: &App, args: &InvokeArgs, config: &InvokeConfig, trigger: &str) -> ExitCode {
-    let account = scope(app, args);
+    let account = scope(args);
     let auth_data = config.bundle.auth_data.clone();
     let existing = match host.stores().subscriptions.subscriptions(&account).await {
         Ok(subscriptions) => subscriptions.into_iter().find(|s| {

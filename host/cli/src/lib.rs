@@ -4,7 +4,8 @@
 //! `args` parses and validates the command line,
 //! `config` turns it into a bundle, a policy and a host, `dotenv` reads
 //! `.env` files, `connect` runs `auth start|refresh`, `flows` drives the flows that span
-//! calls (subscribe, deliver, resume, dedupe), and `commands` runs what was asked, printing results on
+//! calls (subscribe, deliver, resume, dedupe), `report` prints results,
+//! logs and errors and picks exit codes, and `commands` runs what was asked, printing results on
 //! stdout and logs on stderr.
 
 mod args;
@@ -15,6 +16,7 @@ mod dotenv;
 mod flows;
 #[cfg(test)]
 mod fuzzing;
+mod report;
 
 use std::process::ExitCode;
 

@@ -15,7 +15,10 @@
 //!   writes it, `skipEncodingChars` kept raw;
 //! - [`form`]: form bodies encoded and decoded;
 //! - [`url_params`]: params as the wire carries them, appended to a URL's
-//!   query, and a URL's query moved into params;
+//!   query, and composed from the requestTemplate's, the request's and the
+//!   URLs' queries;
+//! - [`merge`]: one request's JSON parts merged over another's (lodash's
+//!   `_.merge`, as the reference runtime merges them);
 //! - [`curly`]: finding `{{...}}`, telling the platform's apart, rendering
 //!   a shorthand request's;
 //! - [`method_path`]: how the definition names functions, and how such a
@@ -40,6 +43,7 @@ pub mod bundle;
 pub mod curly;
 pub mod dehydrate;
 pub mod form;
+pub mod merge;
 pub mod method_path;
 pub mod param_encoding;
 pub mod text;

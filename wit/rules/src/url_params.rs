@@ -1,18 +1,20 @@
 //! URLs with params: a request's `params` object as the wire carries it,
-//! the query string the host appends them to, and a URL's own `?query`
-//! moved into params.
+//! the query string the host appends them to, and how a request's params
+//! are composed from its template's, its own and its URLs' queries.
 //!
-//! The guest SDK moves a URL's query into params before the request goes
-//! to the host ([`move_query_into_params`]), sends them as pairs
-//! ([`pairs`]), and names the URL a response error was for with
+//! The guest SDK composes a request's params before the request goes to
+//! the host ([`compose`]: the template's params, then the request's, then
+//! the URL's own query, as the reference runtime orders them), sends them
+//! as pairs ([`pairs`]), and names the URL a response error was for with
 //! [`url_with_params`]; the host appends the pairs it receives to the URL
 //! it parsed with [`query_with_params`]. Both sides go through
 //! [`query_with_params`], so the URL in an error is the URL sent.
-//! Vectors: `vectors/url_with_params.json`, `vectors/query_into_params.json`.
+//! Vectors: `vectors/url_with_params.json`, `vectors/query_into_params.json`,
+//! `vectors/compose_params.json`.
 
 use serde_json::{Map, Value};
 
-use crate::{form, param_encoding};
+use crate::{form, merge, param_encoding};
 
 /// A param as the wire carries it: its key and its text, `None` for null.
 pub type ParamPair = (String, Option<String>);
@@ -120,8 +122,11 @@ pub fn url_with_params(url: &str, pairs: &[ParamPair], options: &ParamOptions<'_
 }
 
 /// Moves a `?query` in `url` into `params`, decoded as a form (so the host
-/// encodes it once); params already set win over the URL's. The
-/// `#fragment` stays on the URL. A URL without `?` is left as it is.
+/// encodes it once) and merged over them ([`merge::merge`]), as the
+/// reference runtime's `requestClean` does: the params keep their order,
+/// the URL's new keys come after them, and for a key in both the URL's
+/// value wins. The `#fragment` stays on the URL. A URL without `?` is left
+/// as it is.
 ///
 /// ```
 /// use serde_json::{Map, Value, json};
@@ -130,19 +135,60 @@ pub fn url_with_params(url: &str, pairs: &[ParamPair], options: &ParamOptions<'_
 /// let mut url = "https://api.test/x?a=1&b=two+words#top".to_string();
 /// let mut params = Map::new();
 /// params.insert("b".into(), json!("mine"));
+/// params.insert("c".into(), json!(3));
 /// move_query_into_params(&mut url, &mut params);
 /// assert_eq!(url, "https://api.test/x#top");
-/// assert_eq!(Value::Object(params), json!({"a": "1", "b": "mine"}));
+/// assert_eq!(Value::Object(params), json!({"b": "two words", "c": 3, "a": "1"}));
 /// ```
 pub fn move_query_into_params(url: &mut String, params: &mut Map<String, Value>) {
     let (without_fragment, fragment) = split_fragment(url);
     let Some((base, query)) = without_fragment.split_once('?') else {
         return;
     };
-    let mut merged = form::decode(query);
-    merged.extend(std::mem::take(params));
-    *params = merged;
+    merge::merge(params, form::decode(query));
     *url = format!("{base}{fragment}");
+}
+
+/// A request's URL (its query moved out) and params as they are sent,
+/// composed from the app's requestTemplate (`template`: its URL and
+/// params, already rendered) and the request's own, as the reference
+/// runtime's `requestMerge` composes them:
+///
+/// 1. each URL's `?query` moves into its own params, merged over them
+///    ([`move_query_into_params`]);
+/// 2. the request's params (with its URL's query) merge over the
+///    template's (with its URL's query) ([`merge::merge`]);
+/// 3. the URL is the request's, or the template's when the request's is
+///    empty.
+///
+/// So the params go out in this order: the template's, its URL's query,
+/// the request's, the request URL's query; and for a key in several, the
+/// last of them wins, in the place where the key first appeared.
+///
+/// ```
+/// use serde_json::{Map, Value, json};
+/// use zapwasm_rules::url_params::{ParamOptions, compose, pairs, url_with_params};
+///
+/// let template = json!({"tp": 1}).as_object().cloned().unwrap();
+/// let mut url = "https://host/path?x=1 2&y=/&z=a b".to_string();
+/// let mut params = json!({"w": 3}).as_object().cloned().unwrap();
+/// compose(Some(("", &template)), &mut url, &mut params);
+/// let sent = url_with_params(&url, &pairs(&params), &ParamOptions::default());
+/// assert_eq!(sent, "https://host/path?tp=1&w=3&x=1%202&y=%2F&z=a%20b");
+/// ```
+pub fn compose(template: Option<(&str, &Map<String, Value>)>, url: &mut String, params: &mut Map<String, Value>) {
+    move_query_into_params(url, params);
+    let Some((template_url, template_params)) = template else {
+        return;
+    };
+    let mut under_url = template_url.to_string();
+    let mut under = template_params.clone();
+    move_query_into_params(&mut under_url, &mut under);
+    merge::merge(&mut under, std::mem::take(params));
+    *params = under;
+    if url.trim().is_empty() {
+        *url = under_url;
+    }
 }
 
 /// `url` split before its first `#`: the part before, and the fragment

@@ -23,7 +23,6 @@ use zapwasm_rules::Bundle;
 use zapwasm_rules::method_path::{self, MethodPath, MiddlewareKind, OperationKind};
 
 use crate::error::ZError;
-use crate::lifecycle::Flags;
 use crate::middleware::{AfterResponse, BeforeRequest, Middleware};
 use crate::request::Request;
 use crate::z::Z;
@@ -578,4 +577,14 @@ mod tests {
                 .is_none()
         );
     }
+}
+
+/// `App.flags`: the app-wide defaults of two request options, read by the
+/// request lifecycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flags {
+    /// The default of `skipThrowForStatus` (false when unset).
+    pub(crate) skip_throw_for_status: Option<bool>,
+    /// The default of `throwForThrottlingEarly` (true when unset).
+    pub(crate) throw_for_throttling_early: Option<bool>,
 }

@@ -11,7 +11,6 @@ impl Host for Sandbox {
     async fn seal(&mut self, pointer: String) -> wasmtime::Result<Result<String, WitZError>> {
         let call = &self.call;
         let key = call.services.signing.hydration.as_deref();
-        Ok(hydration::seal(&pointer, &call.definition, key, &call.scope.integration)
-            .map_err(|message| WitZError::General(message)))
+        Ok(hydration::seal(&pointer, &call.definition, key, &call.scope.integration).map_err(WitZError::General))
     }
 }
