@@ -239,3 +239,18 @@ async fn a_callback_started_by_one_run_is_resumed_by_another() {
         String::from_utf8_lossy(&twice.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_result_that_fails_its_checks_is_printed_and_exits_with_the_check_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["invoke", FIXTURE, "create", "returns", "--input", r#"{"result":[1,2]}"#, "-q", "--no-state"];
+    let output = zapwasm_in(dir.path(), &args).await;
+    assert_eq!(output.status.code(), Some(16), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+        serde_json::json!([1, 2]),
+        "the result stands"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("result check result.create-object failed"), "{stderr}");
+}

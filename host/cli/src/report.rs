@@ -47,6 +47,14 @@ pub(crate) fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
                     url.rsplit('/').next().unwrap_or_default()
                 );
             }
+            // The result stands, but it breaks a result check: locally that
+            // is an error, with the check failure's own exit code.
+            if !outcome.checks.is_empty() {
+                for failure in &outcome.checks {
+                    eprintln!("zapwasm: result check {} failed: {}", failure.id, failure.message);
+                }
+                return ExitCode::from(exit_code(&ZError::Check { failures: outcome.checks.clone() }.into()));
+            }
             ExitCode::SUCCESS
         }
         Err(error) => print_error(error),

@@ -4,7 +4,7 @@
 //!
 //! The guest SDK renders shorthand requests and the requestTemplate with
 //! [`Renderer`], and refuses a plain `z.request` holding a platform curly
-//! with [`first_platform_curly`]; the host renders a `connectionLabel`
+//! found by [`CurlyInRequest`]; the host renders a `connectionLabel`
 //! template with [`replace`] and its own lookup. Everything else written
 //! in braces (an API's own templates) passes untouched.
 //! Vectors: `vectors/curly_scan.json`, `vectors/curly_render.json`.
@@ -89,16 +89,91 @@ pub fn first_platform_curly(text: &str) -> Option<&str> {
     scan(text).find(Curly::is_platform).map(|curly| curly.text)
 }
 
-/// The first platform curly in any string inside a JSON value (object
-/// values in order, array items in order), as written.
-pub fn first_platform_curly_in(value: &Value) -> Option<&str> {
+/// A platform curly in a request that is not rendered (a plain
+/// `z.request`): the attribute it was found in and the whole string
+/// holding it. Its `Display` is the error `z.request` raises, worded as
+/// the reference runtime's (`throwForCurlies` in its `prepare-request.js`)
+/// in its first and last sentences, so what matches on one matches on the
+/// other; the middle sentence, which tells Zapier's customers and
+/// JavaScript developers what to do, says it for this runtime.
+///
+/// ```
+/// use serde_json::json;
+/// use zapwasm_rules::curly::CurlyInRequest;
+///
+/// let params = json!({"x": "{{bundle.inputData.id}}"});
+/// let found = CurlyInRequest::in_value("params", &params).unwrap();
+/// assert_eq!(found.attribute, "params.x");
+/// assert!(found.to_string().ends_with(r#"Value in violation: "{{bundle.inputData.id}}" in attribute "params.x"."#));
+/// assert_eq!(CurlyInRequest::in_text("url", "https://api.test/{{id}}"), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurlyInRequest {
+    /// Where it is, as the reference names it: `url`, `headers.<name>`,
+    /// `params.<key>`, `body`, `body.<key>.<index>...`: keys and array
+    /// indices joined by `.`.
+    pub attribute: String,
+    /// The whole string holding the curly.
+    pub value: String,
+}
+
+impl CurlyInRequest {
+    /// The curly in `text`, the attribute `attribute`, if it holds one.
+    pub fn in_text(attribute: &str, text: &str) -> Option<CurlyInRequest> {
+        first_platform_curly(text)
+            .map(|_| CurlyInRequest { attribute: attribute.to_string(), value: text.to_string() })
+    }
+
+    /// The first string holding a platform curly inside `value` (object
+    /// values in order, array items in order), which is the attribute
+    /// `root`; its attribute is `root` followed by the keys and indices
+    /// down to it.
+    pub fn in_value(root: &str, value: &Value) -> Option<CurlyInRequest> {
+        let mut path = root.to_string();
+        let text = curly_below(value, &mut path)?;
+        Some(CurlyInRequest { attribute: path, value: text.to_string() })
+    }
+}
+
+/// The first string below `value` holding a platform curly; `path` (the
+/// attribute of `value`) is left as that string's attribute.
+fn curly_below<'v>(value: &'v Value, path: &mut String) -> Option<&'v str> {
     match value {
-        Value::String(text) => first_platform_curly(text),
-        Value::Array(items) => items.iter().find_map(first_platform_curly_in),
-        Value::Object(fields) => fields.values().find_map(first_platform_curly_in),
+        Value::String(text) => first_platform_curly(text).map(|_| text.as_str()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| curly_at(item, path, &i.to_string())),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| curly_at(item, path, key)),
         _ => None,
     }
 }
+
+/// [`curly_below`] for `item`, the child `segment` of the value at `path`:
+/// `path` grows by the segment only when the curly is found there.
+fn curly_at<'v>(item: &'v Value, path: &mut String, segment: &str) -> Option<&'v str> {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(segment);
+    let found = curly_below(item, path);
+    if found.is_none() {
+        path.truncate(len);
+    }
+    found
+}
+
+impl fmt::Display for CurlyInRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "z.request() no longer supports {{{{bundle.*}}}} or {{{{process.*}}}} as of v17 unless it's used in a \
+             shorthand request defined by the integration. Use the values from bundle in your code instead. \
+             Value in violation: \"{}\" in attribute \"{}\".",
+            self.value, self.attribute
+        )
+    }
+}
+
+impl std::error::Error for CurlyInRequest {}
 
 /// `text` with every curly replaced by what `write` pushes for it onto
 /// the output; the text around curlies (and an unclosed `{{`) is kept.
@@ -352,7 +427,10 @@ mod fuzz {
                 }
             }
             if let Ok(value) = serde_json::from_str::<Value>(text) {
-                let _ = first_platform_curly_in(&value);
+                if let Some(found) = CurlyInRequest::in_value("body", &value) {
+                    prop_assert!(found.attribute.starts_with("body"));
+                    prop_assert!(first_platform_curly(&found.value).is_some());
+                }
                 let _ = renderer.render_json(&value, Place::Body);
             }
             Ok(())

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::curly::{self, Place, Renderer};
+use crate::curly::{self, CurlyInRequest, Place, Renderer};
 use crate::dehydrate::{self, Kind, Pointer};
 use crate::method_path::{self, MethodPath, OperationMethod};
 use crate::url_params::{self, ParamOptions};
-use crate::{form, param_encoding};
+use crate::{form, merge, param_encoding};
 
 /// Every vector file, by name, with its text.
 const FILES: &[(&str, &str)] = &[
@@ -21,8 +21,11 @@ const FILES: &[(&str, &str)] = &[
     ("form_decode.json", include_str!("../vectors/form_decode.json")),
     ("url_with_params.json", include_str!("../vectors/url_with_params.json")),
     ("query_into_params.json", include_str!("../vectors/query_into_params.json")),
+    ("compose_params.json", include_str!("../vectors/compose_params.json")),
+    ("merge.json", include_str!("../vectors/merge.json")),
     ("curly_scan.json", include_str!("../vectors/curly_scan.json")),
     ("curly_render.json", include_str!("../vectors/curly_render.json")),
+    ("curly_in_request.json", include_str!("../vectors/curly_in_request.json")),
     ("method_paths.json", include_str!("../vectors/method_paths.json")),
     ("method_path_split.json", include_str!("../vectors/method_path_split.json")),
     ("dehydrate.json", include_str!("../vectors/dehydrate.json")),
@@ -39,8 +42,25 @@ struct Case<I, E> {
 }
 
 /// Runs every case of `file` through `rule`; fails naming each case whose
-/// result is not the expected one.
+/// result is not the expected one. Objects compare as maps: their key
+/// order does not count (see [`check_ordered`]).
 fn check<I: DeserializeOwned, E: DeserializeOwned + PartialEq + Debug>(file: &str, rule: impl Fn(&I) -> E) {
+    check_with(file, rule, |got, expected| got == expected);
+}
+
+/// As [`check`] for a file whose objects' key order counts (params keep
+/// their order on the wire): the result must be the expected JSON, keys
+/// in the same order.
+fn check_ordered<I: DeserializeOwned>(file: &str, rule: impl Fn(&I) -> Value) {
+    check_with(file, rule, |got, expected| got.to_string() == expected.to_string());
+}
+
+/// Runs every case of `file` through `rule`, comparing with `same`.
+fn check_with<I: DeserializeOwned, E: DeserializeOwned + Debug>(
+    file: &str,
+    rule: impl Fn(&I) -> E,
+    same: impl Fn(&E, &E) -> bool,
+) {
     let (_, text) = FILES.iter().find(|(name, _)| *name == file).unwrap_or_else(|| panic!("{file} is not in FILES"));
     let cases: Vec<Case<I, E>> = serde_json::from_str(text).unwrap_or_else(|error| panic!("{file}: {error}"));
     assert!(!cases.is_empty(), "{file} has no cases");
@@ -48,7 +68,7 @@ fn check<I: DeserializeOwned, E: DeserializeOwned + PartialEq + Debug>(file: &st
         .iter()
         .filter_map(|case| {
             let got = rule(&case.input);
-            (got != case.expected)
+            (!same(&got, &case.expected))
                 .then(|| format!("{file}: {}:\n  expected {:?}\n  got      {got:?}", case.name, case.expected))
         })
         .collect();
@@ -134,10 +154,46 @@ struct QueryInput {
 
 #[test]
 fn query_into_params() {
-    check("query_into_params.json", |input: &QueryInput| {
+    check_ordered("query_into_params.json", |input: &QueryInput| {
         let (mut url, mut params) = (input.url.clone(), input.params.clone());
         url_params::move_query_into_params(&mut url, &mut params);
         json!({"url": url, "params": params})
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComposeInput {
+    #[serde(default)]
+    template: Option<QueryInput>,
+    url: String,
+    params: Map<String, Value>,
+}
+
+#[test]
+fn compose_params() {
+    check_ordered("compose_params.json", |input: &ComposeInput| {
+        let (mut url, mut params) = (input.url.clone(), input.params.clone());
+        let template = input.template.as_ref().map(|template| (template.url.as_str(), &template.params));
+        url_params::compose(template, &mut url, &mut params);
+        let sent = url_params::url_with_params(&url, &url_params::pairs(&params), &ParamOptions::default());
+        json!({"url": url, "params": params, "sent": sent})
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeInput {
+    under: Map<String, Value>,
+    over: Map<String, Value>,
+}
+
+#[test]
+fn merge() {
+    check_ordered("merge.json", |input: &MergeInput| {
+        let mut under = input.under.clone();
+        merge::merge(&mut under, input.over.clone());
+        Value::Object(under)
     });
 }
 
@@ -180,6 +236,20 @@ fn curly_render() {
             Ok(value) => json!({ "value": value }),
             Err(error) => json!({ "error": error.to_string() }),
         }
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CurlyInRequestInput {
+    attribute: String,
+    value: Value,
+}
+
+#[test]
+fn curly_in_request() {
+    check("curly_in_request.json", |input: &CurlyInRequestInput| -> Option<String> {
+        CurlyInRequest::in_value(&input.attribute, &input.value).map(|found| found.to_string())
     });
 }
 
