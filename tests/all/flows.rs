@@ -434,3 +434,47 @@ async fn a_callback_is_resumed_after_its_host_was_killed() {
     assert_eq!((resumed["resumed"].clone(), resumed["status"].clone()), (json!(true), json!("done")));
     assert_eq!(resumed["contact_id"], 3);
 }
+
+#[tokio::test]
+async fn tenants_with_hostile_names_never_see_each_others_state() {
+    let host = host_builder().callback_base_url("https://hooks.example.test/callbacks").build().unwrap();
+    let app = host.load_file(FIXTURE).await.unwrap();
+    // Accounts chosen to collide under a careless key encoding.
+    let tenants: Vec<Scope> = zapwasm_host::conformance::hostile_scopes()
+        .into_iter()
+        .map(|scope| Scope::new(scope.integration, scope.account))
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut subscriptions = Vec::new();
+    let mut callbacks = Vec::new();
+    for (i, tenant) in tenants.iter().enumerate() {
+        let input = json!({"value": format!("cursor-of-{i}")}).as_object().cloned().unwrap();
+        let started = app.start_polling("cursor", tenant, input, Default::default(), Duration::from_secs(60));
+        subscriptions.push(started.await.expect("started").subscription);
+        let outcome =
+            app.invoke(Invocation::new("creates.callback.operation.perform", Bundle::default(), tenant.clone()));
+        let url = outcome.await.callback_url.expect("a callback URL");
+        callbacks.push(url.rsplit('/').next().unwrap().to_string());
+    }
+    let now = SystemTime::now();
+    for (i, tenant) in tenants.iter().enumerate() {
+        // Its poll reads its own cursor, and its own seen set (the item was seen at the seed).
+        let polled = app.poll(&subscriptions[i], Default::default()).await.expect("polled");
+        assert_eq!(polled.outcome.result.unwrap().value()[0]["previous"], format!("cursor-of-{i}"), "{tenant:?}");
+        assert!(polled.new_items.is_empty(), "{tenant:?} saw another's seen set");
+        let listed = host.stores().subscriptions.subscriptions(tenant).await.unwrap();
+        assert_eq!(listed.iter().map(|s| &s.id).collect::<Vec<_>>(), [&subscriptions[i].id], "{tenant:?}");
+        for (j, other) in tenants.iter().enumerate().filter(|(j, _)| *j != i) {
+            let theirs = host.stores().callbacks.callback(&ScopeKey::of(other), &callbacks[i], now).await.unwrap();
+            assert_eq!(theirs, None, "{other:?} sees the callback of {tenant:?}");
+            let refused = app.unsubscribe(tenant, &subscriptions[j].id, Default::default()).await;
+            assert!(
+                matches!(refused, Err(FlowError::UnknownSubscription)),
+                "{tenant:?} removed {other:?}'s subscription"
+            );
+        }
+        let own = host.stores().callbacks.callback(&ScopeKey::of(tenant), &callbacks[i], now).await.unwrap();
+        assert_eq!(own.expect("its own callback").scope, *tenant);
+    }
+}
