@@ -15,4 +15,3 @@ mod load;
 mod request;
 mod sandbox;
 mod state;
-mod zz_probe;

@@ -104,8 +104,9 @@
 //!   configs), operations ([`Trigger`], [`Search`], [`Create`],
 //!   [`Operation`]) and fields ([`Field`]);
 //! - [`Bundle`]: what a function receives (its shape is `zapwasm-rules`');
-//! - [`Request`] and [`Response`]; `lifecycle`, the guest half of
-//!   `z.request` between them;
+//! - [`Request`] and [`Response`] (with its [`Extensions`], what
+//!   afterResponse middleware adds for the caller); `lifecycle`, the guest
+//!   half of `z.request` between them;
 //! - middleware: the app's [`BeforeRequest`] and [`AfterResponse`], run by
 //!   the lifecycle;
 //! - [`Z`]: HTTP, cursor, stash, console, callbacks, dehydration, hashing;
@@ -132,6 +133,7 @@ mod app;
 mod error;
 #[doc(hidden)]
 pub mod export;
+mod extensions;
 #[cfg(test)]
 mod fake_http;
 mod lifecycle;
@@ -157,9 +159,11 @@ pub mod bindings {
 }
 
 pub use app::{
-    App, AuthType, Authentication, Create, Field, OAuth1Config, OAuth2Config, Operation, Perform, Search, Text, Trigger,
+    App, AuthType, Authentication, Create, Field, OAuth1Config, OAuth2Config, Operation, Perform, Search, Step, Text,
+    Trigger,
 };
 pub use error::ZError;
+pub use extensions::Extensions;
 pub use middleware::{AfterResponse, BeforeRequest};
 pub use request::{Body, Redirect, Request};
 pub use response::Response;
@@ -170,7 +174,8 @@ pub use zapwasm_rules::{BufferedItem, BufferedMeta, Bundle, Meta};
 /// Everything an integration usually needs: `use zapwasm_guest::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, AuthType, Authentication, Body, Bundle, Create, Field, Level, Map, Meta, OAuth1Config, OAuth2Config,
-        Operation, Perform, Redirect, Request, Response, Search, StashData, Trigger, Value, Z, ZError, json,
+        App, AuthType, Authentication, Body, Bundle, Create, Extensions, Field, Level, Map, Meta, OAuth1Config,
+        OAuth2Config, Operation, Perform, Redirect, Request, Response, Search, StashData, Step, Trigger, Value, Z,
+        ZError, json,
     };
 }

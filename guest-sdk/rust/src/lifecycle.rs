@@ -17,11 +17,11 @@
 //! The steps before and after the import are plain functions, tested
 //! natively; only [`ImportedHttp`] calls the import.
 
-use serde_json::{Map, Value};
-use zapwasm_rules::{form, url_params};
+use serde_json::Value;
+use zapwasm_rules::{form, merge, url_params};
 
-use crate::bindings::zapwasm::integration::http as wire;
 use crate::app::Flags;
+use crate::bindings::zapwasm::integration::http as wire;
 use crate::error::ZError;
 use crate::request::{Body, Redirect, Request};
 use crate::response::Response;
@@ -32,6 +32,8 @@ use crate::z::Z;
 const JSON_TYPE: &str = "application/json; charset=utf-8";
 /// `application/x-www-form-urlencoded`.
 const FORM_TYPE: &str = "application/x-www-form-urlencoded";
+/// What node-fetch labels a string body with when it has no content type.
+const TEXT_TYPE: &str = "text/plain;charset=UTF-8";
 /// Redirect hops followed when the request does not say.
 const DEFAULT_FOLLOW: u32 = 20;
 
@@ -153,10 +155,12 @@ fn rendered_template(z: &Z) -> Option<Result<Request, ZError>> {
 pub(crate) fn prepare(mut request: Request, template: Option<&Request>, flags: &Flags) -> Request {
     request.method = method_of(&request);
     sugar_body(&mut request);
+    // The URL and params as the reference runtime composes them: the
+    // template's params, the request's, then the URL's own query.
+    url_params::compose(template.map(|t| (t.url.as_str(), &t.params)), &mut request.url, &mut request.params);
     if let Some(template) = template {
         merge_template(&mut request, template);
     }
-    url_params::move_query_into_params(&mut request.url, &mut request.params);
     coerce_body(&mut request);
     drop_empty_headers(&mut request);
     request.skip_throw_for_status =
@@ -167,12 +171,18 @@ pub(crate) fn prepare(mut request: Request, template: Option<&Request>, flags: &
 }
 
 /// After beforeRequest: encodes whatever body the middleware left unencoded
-/// and drops emptied headers, by the same rules as [`prepare`].
+/// and drops emptied headers, by the same rules as [`prepare`]; then labels
+/// a text body that has no content type, as the reference runtime's fetch
+/// does when it sends a string (so beforeRequest, as there, does not see
+/// the label).
 pub(crate) fn finalize(mut request: Request) -> Request {
     request.method = method_of(&request);
     sugar_body(&mut request);
     coerce_body(&mut request);
     drop_empty_headers(&mut request);
+    if matches!(request.body, Some(Body::Text(_))) && request.get_header("content-type").is_none() {
+        request.set_header("content-type", TEXT_TYPE);
+    }
     request
 }
 
@@ -198,40 +208,25 @@ fn sugar_body(request: &mut Request) {
     }
 }
 
-/// Merges the template's URL, headers, params and body under the request's:
-/// the request wins, headers compared by name in any case.
+/// Merges the template's headers and body under the request's (its URL
+/// and params are [`url_params::compose`]'s): the request wins, headers
+/// compared by name in any case, two object bodies merged as the reference
+/// runtime merges them ([`merge::merge`]).
 fn merge_template(request: &mut Request, template: &Request) {
     let mut template = template.clone();
     sugar_body(&mut template);
-    if request.url.trim().is_empty() {
-        request.url = template.url;
-    }
     let mut headers: Vec<(String, String)> =
         template.headers.into_iter().filter(|(name, _)| request.get_header(name).is_none()).collect();
     headers.append(&mut request.headers);
     request.headers = headers;
-    let mut params = template.params;
-    params.extend(std::mem::take(&mut request.params));
-    request.params = params;
     request.body = match (template.body, request.body.take()) {
-        (Some(Body::Json(Value::Object(under))), Some(Body::Json(Value::Object(over)))) => {
-            Some(Body::Json(Value::Object(deep_merge(under, over))))
+        (Some(Body::Json(Value::Object(mut under))), Some(Body::Json(Value::Object(over)))) => {
+            merge::merge(&mut under, over);
+            Some(Body::Json(Value::Object(under)))
         }
         (under, None) => under,
         (_, over) => over,
     };
-}
-
-/// `over` merged into `under`, objects recursively; `over` wins.
-fn deep_merge(mut under: Map<String, Value>, over: Map<String, Value>) -> Map<String, Value> {
-    for (key, value) in over {
-        let merged = match (under.remove(&key), value) {
-            (Some(Value::Object(inner)), Value::Object(outer)) => Value::Object(deep_merge(inner, outer)),
-            (_, value) => value,
-        };
-        under.insert(key, merged);
-    }
-    under
 }
 
 /// The content type's media type (before `;`), trimmed.
@@ -407,14 +402,49 @@ mod tests {
     }
 
     #[test]
-    fn a_query_in_the_url_moves_into_params_decoded() {
+    fn a_query_in_the_url_moves_into_params_decoded_after_them_and_winning() {
         let prepared = prepare(
-            Request::get("https://api.test/x?a=1&b=two+words&c=%2F&a=3#top").param("b", "mine"),
+            Request::get("https://api.test/x?a=1&b=two+words&c=%2F&a=3#top").param("b", "mine").param("d", 4),
             None,
             &Flags::default(),
         );
         assert_eq!(prepared.url, "https://api.test/x#top");
-        assert_eq!(Value::Object(prepared.params), json!({"a": ["1", "3"], "b": "mine", "c": "/"}));
+        // Compared as text: the order is what goes on the wire.
+        assert_eq!(
+            Value::Object(prepared.params).to_string(),
+            json!({"b": "two words", "d": 4, "a": ["1", "3"], "c": "/"}).to_string()
+        );
+    }
+
+    #[test]
+    fn params_go_template_then_request_then_url_query() {
+        let template = Request::new("", "").param("tp", 1).param("shared", "template");
+        let request =
+            Request::get("https://host/path?x=1 2&y=/&z=a b&shared=url").param("w", 3).param("shared", "mine");
+        let prepared = prepare(request, Some(&template), &Flags::default());
+        assert_eq!(finalize(prepared).url_with_params(), "https://host/path?tp=1&shared=url&w=3&x=1%202&y=%2F&z=a%20b");
+    }
+
+    #[test]
+    fn a_text_body_without_a_content_type_is_labelled_when_sent_not_before() {
+        let prepared = prepare(Request::post("u").body("raw text"), None, &Flags::default());
+        assert_eq!(prepared.get_header("content-type"), None, "beforeRequest sees no label");
+        let sent = finalize(prepared);
+        assert_eq!(text_body(&sent), "raw text");
+        assert_eq!(sent.get_header("content-type"), Some(TEXT_TYPE));
+
+        let json_string = finalize(prepare(Request::post("u").body(json!("text")), None, &Flags::default()));
+        assert_eq!(json_string.get_header("content-type"), Some(TEXT_TYPE));
+        let typed = finalize(prepare(
+            Request::post("u").header("Content-Type", "text/csv").body("a,b"),
+            None,
+            &Flags::default(),
+        ));
+        assert_eq!(typed.get_header("content-type"), Some("text/csv"));
+        let bytes = finalize(prepare(Request::post("u").body(vec![1u8]), None, &Flags::default()));
+        assert_eq!(bytes.get_header("content-type"), None, "bytes are not labelled");
+        let json = finalize(prepare(Request::post("u").json(json!({"a": 1})), None, &Flags::default()));
+        assert_eq!(json.get_header("content-type"), Some(JSON_TYPE));
     }
 
     #[test]
@@ -558,7 +588,7 @@ mod tests {
     fn curlies_in_a_plain_request_are_refused_before_sending() {
         let (z, sent) = z_for(App::new("1"), json!({}));
         let error = z.request("https://api.test/{{bundle.inputData.id}}").unwrap_err();
-        assert!(error.to_string().starts_with("z.request no longer replaces"), "{error}");
+        assert!(error.to_string().starts_with("z.request() no longer supports {{bundle.*}}"), "{error}");
         assert!(sent.borrow().is_empty());
     }
 
@@ -572,7 +602,7 @@ mod tests {
         ]);
         assert_eq!(sent.borrow().len(), 2);
         assert!(results[0].is_ok());
-        assert!(results[1].as_ref().unwrap_err().to_string().contains("curlies"));
+        assert!(results[1].as_ref().unwrap_err().to_string().contains(r#"in attribute "url""#));
         assert!(matches!(results[2], Err(ZError::Response { status: 404, .. })));
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use zapwasm_rules::form;
 
 use crate::error::{ZError, json_parse_error};
+use crate::extensions::Extensions;
 use crate::request::Request;
 
 /// The content type whose answers are parsed as a form.
@@ -38,6 +39,9 @@ pub struct Response {
     pub request: Request,
     /// Whether `throw_for_status` is skipped after afterResponse.
     pub skip_throw_for_status: bool,
+    /// Values afterResponse middleware added for the caller, one per type
+    /// (see [`Extensions`] for an example). Empty when the host answers.
+    pub extensions: Extensions,
 }
 
 impl Response {
@@ -74,6 +78,7 @@ impl Response {
             skip_throw_for_status: request.skip_throw_for_status.unwrap_or(false),
             request,
             headers,
+            extensions: Extensions::new(),
         }
     }
 

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 use zapwasm_rules::Bundle;
-use zapwasm_rules::curly::{Place, Renderer, first_platform_curly, first_platform_curly_in};
+use zapwasm_rules::curly::{CurlyInRequest, Place, Renderer};
 use zapwasm_rules::url_params;
 
 use crate::error::ZError;
@@ -52,23 +52,28 @@ fn render_request(renderer: &Renderer<'_>, request: &Request) -> Result<Request,
 
 /// Refuses a plain `z.request` whose URL, headers, params or body hold a
 /// platform curly: only shorthand requests are rendered (other `{{..}}`
-/// may be the API's own templates, so they pass).
+/// may be the API's own templates, so they pass). The parts are looked at
+/// as the reference runtime looks at them, after `form` or `json` became
+/// the body: `url`, `headers.<name>`, `params.<key>...`, `body...`; the
+/// error names the first string found and its attribute.
 pub(crate) fn reject_curlies(request: &Request) -> Result<(), ZError> {
-    let found = first_platform_curly(&request.url)
-        .or_else(|| request.headers.iter().find_map(|(_, value)| first_platform_curly(value)))
-        .or_else(|| request.params.values().find_map(first_platform_curly_in))
-        .or_else(|| match &request.body {
-            Some(Body::Text(text)) => first_platform_curly(text),
-            Some(Body::Json(value)) => first_platform_curly_in(value),
-            _ => None,
+    let body = match (&request.body, &request.form, &request.json) {
+        (Some(Body::Text(text)), _, _) => CurlyInRequest::in_text("body", text),
+        (Some(Body::Json(value)), _, _) | (None, Some(value), _) | (None, None, Some(value)) => {
+            CurlyInRequest::in_value("body", value)
+        }
+        (Some(Body::Bytes(_)), _, _) | (None, None, None) => None,
+    };
+    let found = CurlyInRequest::in_text("url", &request.url)
+        .or_else(|| {
+            request.headers.iter().find_map(|(name, value)| CurlyInRequest::in_text(&format!("headers.{name}"), value))
         })
-        .or_else(|| request.json.as_ref().and_then(first_platform_curly_in))
-        .or_else(|| request.form.as_ref().and_then(first_platform_curly_in));
+        .or_else(|| {
+            request.params.iter().find_map(|(key, value)| CurlyInRequest::in_value(&format!("params.{key}"), value))
+        })
+        .or(body);
     match found {
-        Some(curly) => Err(ZError::General(format!(
-            "z.request no longer replaces {{{{curlies}}}}: found \"{curly}\" in the request. \
-             Use values from bundle directly."
-        ))),
+        Some(found) => Err(ZError::General(found.to_string())),
         None => Ok(()),
     }
 }
@@ -125,21 +130,43 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_request_with_curlies_is_refused() {
+    fn a_plain_request_with_curlies_is_refused_naming_the_value_and_its_attribute() {
+        let attribute = |request: Request| match reject_curlies(&request) {
+            Err(ZError::General(message)) => {
+                let (_, tail) = message.split_once("Value in violation: ").expect("the value is named");
+                tail.to_string()
+            }
+            other => panic!("expected the curly error, got {other:?}"),
+        };
         let error = reject_curlies(&Request::get("https://api.test/{{bundle.inputData.id}}")).unwrap_err();
         assert_eq!(
             error,
             ZError::general(
-                "z.request no longer replaces {{curlies}}: found \"{{bundle.inputData.id}}\" in the request. \
-                 Use values from bundle directly."
+                "z.request() no longer supports {{bundle.*}} or {{process.*}} as of v17 unless it's used in a \
+                 shorthand request defined by the integration. Use the values from bundle in your code instead. \
+                 Value in violation: \"https://api.test/{{bundle.inputData.id}}\" in attribute \"url\"."
             )
         );
-        let in_header = Request::get("u").header("X", "{{ process.env.KEY }}");
-        assert!(reject_curlies(&in_header).is_err());
-        let in_body = Request::post("u").json(json!({"a": ["{{bundle.authData.k}}"]}));
-        assert!(reject_curlies(&in_body).is_err());
-        let in_params = Request::get("u").param("a", "{{bundle.inputData.a}}");
-        assert!(reject_curlies(&in_params).is_err());
+        assert_eq!(
+            attribute(Request::get("u").header("X-Key", "{{ process.env.KEY }}")),
+            r#""{{ process.env.KEY }}" in attribute "headers.X-Key"."#
+        );
+        assert_eq!(
+            attribute(Request::post("u").json(json!({"a": ["ok", "{{bundle.authData.k}}"]}))),
+            r#""{{bundle.authData.k}}" in attribute "body.a.1"."#
+        );
+        assert_eq!(
+            attribute(Request::post("u").form(json!({"f": "{{bundle.inputData.f}}"}))),
+            r#""{{bundle.inputData.f}}" in attribute "body.f"."#
+        );
+        assert_eq!(
+            attribute(Request::post("u").body("id={{bundle.inputData.id}}")),
+            r#""id={{bundle.inputData.id}}" in attribute "body"."#
+        );
+        assert_eq!(
+            attribute(Request::get("u").param("a", "ok").param("x", "{{bundle.inputData.x}}")),
+            r#""{{bundle.inputData.x}}" in attribute "params.x"."#
+        );
         let api_template = Request::post("u").body("Hello {{name}}");
         assert!(reject_curlies(&api_template).is_ok());
     }

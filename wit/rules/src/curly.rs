@@ -120,8 +120,7 @@ pub struct CurlyInRequest {
 impl CurlyInRequest {
     /// The curly in `text`, the attribute `attribute`, if it holds one.
     pub fn in_text(attribute: &str, text: &str) -> Option<CurlyInRequest> {
-        first_platform_curly(text)
-            .map(|_| CurlyInRequest { attribute: attribute.to_string(), value: text.to_string() })
+        first_platform_curly(text).map(|_| CurlyInRequest { attribute: attribute.to_string(), value: text.to_string() })
     }
 
     /// The first string holding a platform curly inside `value` (object

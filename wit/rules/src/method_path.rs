@@ -98,6 +98,7 @@ pub const SHORTHAND_SLOTS: &[&str] = &[
     PERFORM_RESUME,
     PERFORM_BUFFER,
     "test",
+    "getRequestToken",
     "getAccessToken",
     "refreshAccessToken",
     "authorizeUrl",

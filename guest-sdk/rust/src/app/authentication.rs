@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use zapwasm_rules::method_path;
 
 use super::fields::{Field, fields_json};
-use super::{Handler, Perform, Slot, Text, Walk};
+use super::{Handler, Perform, Step, Text, Walk};
 use crate::request::Request;
 
 /// How users connect an account.
@@ -47,10 +47,14 @@ pub struct OAuth2Config {
     /// Where the user is sent to grant access; the host renders its curlies
     /// (`{{bundle.inputData.state}}`, `{{bundle.inputData.redirect_uri}}`, `{{process.env.CLIENT_ID}}`).
     pub authorize_url: Request,
-    /// Exchanges `bundle.inputData.code` for tokens, returned as the new authData.
-    pub get_access_token: Perform,
-    /// Refreshes the tokens; the result is merged into authData.
-    pub refresh_access_token: Option<Perform>,
+    /// Exchanges `bundle.inputData.code` for tokens, returned as the new
+    /// authData: a function, or a shorthand request (its curlies read
+    /// `{{bundle.inputData.code}}`, `{{bundle.inputData.redirect_uri}}`,
+    /// `{{process.env.CLIENT_ID}}`, ...).
+    pub get_access_token: Step,
+    /// Refreshes the tokens (`{{bundle.authData.refresh_token}}`); the
+    /// result is merged into authData. A function or a shorthand request.
+    pub refresh_access_token: Option<Step>,
     /// Refresh automatically when a request answers 401.
     pub auto_refresh: bool,
     /// The scopes to ask for.
@@ -62,12 +66,13 @@ pub struct OAuth2Config {
 /// `authentication.oauth1Config`.
 #[derive(Debug, Clone)]
 pub struct OAuth1Config {
-    /// Gets the temporary request token.
-    pub get_request_token: Perform,
+    /// Gets the temporary request token: a function or a shorthand request.
+    pub get_request_token: Step,
     /// Where the user is sent to grant access.
     pub authorize_url: Request,
-    /// Exchanges the verifier for the access token, returned as the new authData.
-    pub get_access_token: Perform,
+    /// Exchanges the verifier for the access token, returned as the new
+    /// authData: a function or a shorthand request.
+    pub get_access_token: Step,
 }
 
 /// `authentication`: how users connect an account, and how it is tested.
@@ -75,9 +80,9 @@ pub struct OAuth1Config {
 pub struct Authentication {
     kind: AuthType,
     fields: Vec<Field>,
-    test: Option<Slot>,
+    test: Option<Step>,
     connection_label: Option<ConnectionLabel>,
-    session_perform: Option<Perform>,
+    session_perform: Option<Step>,
     oauth2: Option<OAuth2Config>,
     oauth1: Option<OAuth1Config>,
 }
@@ -113,13 +118,14 @@ impl Authentication {
 
     /// The connection test (`authentication.test`): succeeds for working credentials.
     pub fn test(mut self, test: Perform) -> Authentication {
-        self.test = Some(Slot::Function(test));
+        self.test = Some(Step::Function(test));
         self
     }
 
-    /// The connection test as a shorthand request.
+    /// The connection test as a shorthand request (`{{bundle.authData.*}}`
+    /// curlies, or none when beforeRequest adds the credentials).
     pub fn test_request(mut self, request: Request) -> Authentication {
-        self.test = Some(Slot::Request(Box::new(request)));
+        self.test = Some(Step::Request(Box::new(request)));
         self
     }
 
@@ -139,7 +145,15 @@ impl Authentication {
     /// Session auth: exchanges the fields for a token, merged into authData
     /// (`authentication.sessionConfig.perform`).
     pub fn session_perform(mut self, perform: Perform) -> Authentication {
-        self.session_perform = Some(perform);
+        self.session_perform = Some(Step::Function(perform));
+        self
+    }
+
+    /// Session auth's exchange as a shorthand request, its curlies reading
+    /// the user's fields (`{{bundle.authData.username}}`); its parsed body
+    /// is merged into authData.
+    pub fn session_perform_request(mut self, request: Request) -> Authentication {
+        self.session_perform = Some(Step::Request(Box::new(request)));
         self
     }
 
@@ -158,22 +172,21 @@ impl Authentication {
     /// What the method path `path` (in `authentication.`) names (see
     /// [`App::method`](super::App::method)).
     pub(super) fn method(&self, path: &str) -> Option<Handler<'_>> {
-        let function = |perform: Option<Perform>| perform.map(Handler::Function);
         match path {
-            method_path::AUTHENTICATION_TEST => self.test.as_ref().map(Slot::handler),
+            method_path::AUTHENTICATION_TEST => self.test.as_ref().map(Step::handler),
             method_path::CONNECTION_LABEL => match &self.connection_label {
                 Some(ConnectionLabel::Function(label)) => Some(Handler::Function(*label)),
                 _ => None,
             },
-            method_path::SESSION_PERFORM => function(self.session_perform),
+            method_path::SESSION_PERFORM => self.session_perform.as_ref().map(Step::handler),
             method_path::OAUTH2_AUTHORIZE_URL => self.oauth2.as_ref().map(|c| Handler::AuthorizeUrl(&c.authorize_url)),
-            method_path::OAUTH2_GET_ACCESS_TOKEN => function(self.oauth2.as_ref().map(|c| c.get_access_token)),
+            method_path::OAUTH2_GET_ACCESS_TOKEN => self.oauth2.as_ref().map(|c| c.get_access_token.handler()),
             method_path::OAUTH2_REFRESH_ACCESS_TOKEN => {
-                function(self.oauth2.as_ref().and_then(|c| c.refresh_access_token))
+                self.oauth2.as_ref().and_then(|c| c.refresh_access_token.as_ref()).map(Step::handler)
             }
-            method_path::OAUTH1_GET_REQUEST_TOKEN => function(self.oauth1.as_ref().map(|c| c.get_request_token)),
+            method_path::OAUTH1_GET_REQUEST_TOKEN => self.oauth1.as_ref().map(|c| c.get_request_token.handler()),
             method_path::OAUTH1_AUTHORIZE_URL => self.oauth1.as_ref().map(|c| Handler::AuthorizeUrl(&c.authorize_url)),
-            method_path::OAUTH1_GET_ACCESS_TOKEN => function(self.oauth1.as_ref().map(|c| c.get_access_token)),
+            method_path::OAUTH1_GET_ACCESS_TOKEN => self.oauth1.as_ref().map(|c| c.get_access_token.handler()),
             _ => None,
         }
     }
@@ -198,9 +211,9 @@ impl Authentication {
             }
             None => {}
         }
-        if let Some(perform) = self.session_perform {
-            let func = walk.function(method_path::SESSION_PERFORM.into(), perform);
-            out.insert("sessionConfig".into(), json!({ "perform": func }));
+        if let Some(perform) = &self.session_perform {
+            let perform = walk.slot(method_path::SESSION_PERFORM.into(), perform);
+            out.insert("sessionConfig".into(), json!({ "perform": perform }));
         }
         if let Some(config) = &self.oauth2 {
             let mut oauth = Map::new();
@@ -208,12 +221,12 @@ impl Authentication {
             oauth.insert("authorizeUrl".into(), authorize_url);
             oauth.insert(
                 "getAccessToken".into(),
-                walk.function(method_path::OAUTH2_GET_ACCESS_TOKEN.into(), config.get_access_token),
+                walk.slot(method_path::OAUTH2_GET_ACCESS_TOKEN.into(), &config.get_access_token),
             );
-            if let Some(refresh) = config.refresh_access_token {
+            if let Some(refresh) = &config.refresh_access_token {
                 oauth.insert(
                     "refreshAccessToken".into(),
-                    walk.function(method_path::OAUTH2_REFRESH_ACCESS_TOKEN.into(), refresh),
+                    walk.slot(method_path::OAUTH2_REFRESH_ACCESS_TOKEN.into(), refresh),
                 );
             }
             oauth.insert("autoRefresh".into(), json!(config.auto_refresh));
@@ -227,13 +240,13 @@ impl Authentication {
             let mut oauth = Map::new();
             oauth.insert(
                 "getRequestToken".into(),
-                walk.function(method_path::OAUTH1_GET_REQUEST_TOKEN.into(), config.get_request_token),
+                walk.slot(method_path::OAUTH1_GET_REQUEST_TOKEN.into(), &config.get_request_token),
             );
             let authorize_url = walk.authorize_url(method_path::OAUTH1_AUTHORIZE_URL.into(), &config.authorize_url);
             oauth.insert("authorizeUrl".into(), authorize_url);
             oauth.insert(
                 "getAccessToken".into(),
-                walk.function(method_path::OAUTH1_GET_ACCESS_TOKEN.into(), config.get_access_token),
+                walk.slot(method_path::OAUTH1_GET_ACCESS_TOKEN.into(), &config.get_access_token),
             );
             out.insert("oauth1Config".into(), Value::Object(oauth));
         }
@@ -263,8 +276,8 @@ mod tests {
                 .oauth2(OAuth2Config {
                     authorize_url: Request::get("https://api.test/authorize")
                         .param("state", "{{bundle.inputData.state}}"),
-                    get_access_token: ok,
-                    refresh_access_token: Some(ok),
+                    get_access_token: Step::Function(ok),
+                    refresh_access_token: Some(Step::Function(ok)),
                     auto_refresh: true,
                     scope: Some("read write".into()),
                     enable_pkce: false,
@@ -295,5 +308,57 @@ mod tests {
             session.definition()["authentication"]["sessionConfig"],
             json!({"perform": {"$func": "authentication.sessionConfig.perform"}})
         );
+    }
+
+    #[test]
+    fn session_and_token_steps_take_shorthand_requests() {
+        let token = |grant: &str| {
+            Request::post("https://api.test/token")
+                .form(json!({"grant_type": grant, "client_id": "{{process.env.CLIENT_ID}}"}))
+        };
+        let app = App::new("1.0.0").authentication(
+            Authentication::new(AuthType::OAuth2)
+                .session_perform_request(
+                    Request::post("https://api.test/session").json(json!({"user": "{{bundle.authData.username}}"})),
+                )
+                .oauth2(OAuth2Config {
+                    authorize_url: Request::get("https://api.test/authorize"),
+                    get_access_token: token("authorization_code").into(),
+                    refresh_access_token: Some(token("refresh_token").into()),
+                    auto_refresh: false,
+                    scope: None,
+                    enable_pkce: false,
+                })
+                .oauth1(OAuth1Config {
+                    get_request_token: Request::post("https://api.test/request-token").into(),
+                    authorize_url: Request::get("https://api.test/authorize"),
+                    get_access_token: Request::post("https://api.test/access-token").into(),
+                }),
+        );
+        let definition = app.definition();
+        let auth = &definition["authentication"];
+        assert_eq!(
+            auth["sessionConfig"]["perform"],
+            json!({"url": "https://api.test/session", "method": "POST", "json": {"user": "{{bundle.authData.username}}"}})
+        );
+        assert_eq!(
+            auth["oauth2Config"]["refreshAccessToken"]["form"],
+            json!({"grant_type": "refresh_token", "client_id": "{{process.env.CLIENT_ID}}"})
+        );
+        assert_eq!(auth["oauth1Config"]["getRequestToken"]["url"], "https://api.test/request-token");
+        for path in [
+            method_path::SESSION_PERFORM,
+            method_path::OAUTH2_GET_ACCESS_TOKEN,
+            method_path::OAUTH2_REFRESH_ACCESS_TOKEN,
+            method_path::OAUTH1_GET_REQUEST_TOKEN,
+            method_path::OAUTH1_GET_ACCESS_TOKEN,
+        ] {
+            assert!(matches!(app.method(path), Some(Handler::Shorthand(_))), "{path}");
+        }
+        // The host finds the same paths in the definition.
+        let listed = method_path::methods(&definition);
+        for path in [method_path::SESSION_PERFORM, method_path::OAUTH1_GET_REQUEST_TOKEN] {
+            assert!(listed.iter().any(|p| p == path), "{path} in {listed:?}");
+        }
     }
 }

@@ -307,10 +307,10 @@ impl<'a> Walk<'a> {
     }
 
     /// A slot's function marker or shorthand request object, its path listed.
-    pub(super) fn slot(&mut self, path: String, slot: &'a Slot) -> Value {
+    pub(super) fn slot(&mut self, path: String, slot: &'a Step) -> Value {
         match slot {
-            Slot::Function(perform) => self.function(path, *perform),
-            Slot::Request(request) => {
+            Step::Function(perform) => self.function(path, *perform),
+            Step::Request(request) => {
                 self.methods.push((path, Handler::Shorthand(request)));
                 request_json(request)
             }
@@ -323,21 +323,57 @@ fn request_json(request: &Request) -> Value {
     serde_json::to_value(request).unwrap_or_else(|_| json!({}))
 }
 
-/// A function or a shorthand request, in a slot that takes either.
+/// A step of the app written as a function or as a shorthand request, in
+/// a place of the definition that takes either, as the reference runtime's
+/// do: an operation's `perform`, `performList`, `performSubscribe` and
+/// `performUnsubscribe`, `authentication.test`,
+/// `sessionConfig.perform`, and the OAuth token steps
+/// ([`OAuth2Config`], [`OAuth1Config`]).
+///
+/// ```
+/// use zapwasm_guest::prelude::*;
+///
+/// fn exchange(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+///     let form = json!({"code": bundle.input_str("code")});
+///     Ok(z.request(Request::post("https://api.example.com/token").form(form))?.data.unwrap_or_default())
+/// }
+///
+/// // The same step, as a function and as a shorthand request.
+/// let function = Step::Function(exchange);
+/// let shorthand: Step = Request::post("https://api.example.com/token")
+///     .form(json!({"code": "{{bundle.inputData.code}}", "client_id": "{{process.env.CLIENT_ID}}"}))
+///     .into();
+/// # let _ = (function, shorthand);
+/// ```
 #[derive(Debug, Clone)]
-pub(super) enum Slot {
-    /// A function.
+pub enum Step {
+    /// A function, called by its method path.
     Function(Perform),
-    /// A shorthand request.
+    /// A shorthand request: its `{{bundle.*}}` and `{{process.env.*}}`
+    /// curlies rendered against the call's bundle and environment, sent
+    /// through the whole `z.request` lifecycle with throwForStatus on, its
+    /// parsed body the result.
     Request(Box<Request>),
 }
 
-impl Slot {
-    /// What the slot names.
+impl From<Request> for Step {
+    fn from(request: Request) -> Step {
+        Step::Request(Box::new(request))
+    }
+}
+
+impl From<Perform> for Step {
+    fn from(perform: Perform) -> Step {
+        Step::Function(perform)
+    }
+}
+
+impl Step {
+    /// What the step names.
     pub(super) fn handler(&self) -> Handler<'_> {
         match self {
-            Slot::Function(perform) => Handler::Function(*perform),
-            Slot::Request(request) => Handler::Shorthand(request),
+            Step::Function(perform) => Handler::Function(*perform),
+            Step::Request(request) => Handler::Shorthand(request),
         }
     }
 }
@@ -503,19 +539,19 @@ mod tests {
                 Authentication::new(AuthType::OAuth2)
                     .test_request(Request::get("https://api.test/me"))
                     .connection_label_fn(ok)
-                    .session_perform(ok)
+                    .session_perform_request(Request::post("https://api.test/session"))
                     .oauth2(OAuth2Config {
                         authorize_url: Request::get("https://api.test/authorize"),
-                        get_access_token: ok,
-                        refresh_access_token: Some(ok),
+                        get_access_token: Step::Function(ok),
+                        refresh_access_token: Some(Request::post("https://api.test/token").into()),
                         auto_refresh: true,
                         scope: None,
                         enable_pkce: false,
                     })
                     .oauth1(OAuth1Config {
-                        get_request_token: ok,
+                        get_request_token: Request::post("https://api.test/request-token").into(),
                         authorize_url: Request::get("https://api.test/authorize"),
-                        get_access_token: ok,
+                        get_access_token: Step::Function(ok),
                     }),
             )
             .before_request(keep)

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use zapwasm_rules::method_path::{self, FieldList, OperationMethod};
 
 use super::fields::Field;
-use super::{Handler, Perform, Slot, Text, Walk};
+use super::{Handler, Perform, Step, Text, Walk};
 use crate::request::Request;
 
 /// A static field, or a function returning fields (dynamic fields).
@@ -24,10 +24,10 @@ enum FieldEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Operation {
     kind: Option<&'static str>,
-    perform: Option<Slot>,
-    perform_list: Option<Slot>,
-    perform_subscribe: Option<Slot>,
-    perform_unsubscribe: Option<Slot>,
+    perform: Option<Step>,
+    perform_list: Option<Step>,
+    perform_subscribe: Option<Step>,
+    perform_unsubscribe: Option<Step>,
     perform_resume: Option<Perform>,
     perform_buffer: Option<Perform>,
     buffer: Option<(Vec<String>, u32)>,
@@ -55,52 +55,52 @@ impl Operation {
 
     /// `perform`: polls, searches, creates, or turns a hook delivery into results.
     pub fn perform(mut self, perform: Perform) -> Operation {
-        self.perform = Some(Slot::Function(perform));
+        self.perform = Some(Step::Function(perform));
         self
     }
 
     /// `perform` as a shorthand request: its curlies are rendered, non-2xx
     /// answers raise, and the result is the parsed body.
     pub fn perform_request(mut self, request: Request) -> Operation {
-        self.perform = Some(Slot::Request(Box::new(request)));
+        self.perform = Some(Step::Request(Box::new(request)));
         self
     }
 
     /// `performList`: a hook trigger's recent items, for samples.
     pub fn perform_list(mut self, perform: Perform) -> Operation {
-        self.perform_list = Some(Slot::Function(perform));
+        self.perform_list = Some(Step::Function(perform));
         self
     }
 
     /// `performList` as a shorthand request (see [`Operation::perform_request`]).
     pub fn perform_list_request(mut self, request: Request) -> Operation {
-        self.perform_list = Some(Slot::Request(Box::new(request)));
+        self.perform_list = Some(Step::Request(Box::new(request)));
         self
     }
 
     /// `performSubscribe`: registers `bundle.targetUrl`; the result becomes `bundle.subscribeData`.
     pub fn perform_subscribe(mut self, perform: Perform) -> Operation {
-        self.perform_subscribe = Some(Slot::Function(perform));
+        self.perform_subscribe = Some(Step::Function(perform));
         self
     }
 
     /// `performSubscribe` as a shorthand request, e.g. a POST of
     /// `{{bundle.targetUrl}}` (see [`Operation::perform_request`]).
     pub fn perform_subscribe_request(mut self, request: Request) -> Operation {
-        self.perform_subscribe = Some(Slot::Request(Box::new(request)));
+        self.perform_subscribe = Some(Step::Request(Box::new(request)));
         self
     }
 
     /// `performUnsubscribe`: removes the subscription in `bundle.subscribeData`.
     pub fn perform_unsubscribe(mut self, perform: Perform) -> Operation {
-        self.perform_unsubscribe = Some(Slot::Function(perform));
+        self.perform_unsubscribe = Some(Step::Function(perform));
         self
     }
 
     /// `performUnsubscribe` as a shorthand request, e.g. a DELETE of
     /// `{{bundle.subscribeData.id}}` (see [`Operation::perform_request`]).
     pub fn perform_unsubscribe_request(mut self, request: Request) -> Operation {
-        self.perform_unsubscribe = Some(Slot::Request(Box::new(request)));
+        self.perform_unsubscribe = Some(Step::Request(Box::new(request)));
         self
     }
 
@@ -163,13 +163,13 @@ impl Operation {
     fn method(&self, method: OperationMethod<'_>) -> Option<Handler<'_>> {
         let function = |perform: Option<Perform>| perform.map(Handler::Function);
         match method {
-            OperationMethod::Named(method_path::PERFORM) => self.perform.as_ref().map(Slot::handler),
-            OperationMethod::Named(method_path::PERFORM_LIST) => self.perform_list.as_ref().map(Slot::handler),
+            OperationMethod::Named(method_path::PERFORM) => self.perform.as_ref().map(Step::handler),
+            OperationMethod::Named(method_path::PERFORM_LIST) => self.perform_list.as_ref().map(Step::handler),
             OperationMethod::Named(method_path::PERFORM_SUBSCRIBE) => {
-                self.perform_subscribe.as_ref().map(Slot::handler)
+                self.perform_subscribe.as_ref().map(Step::handler)
             }
             OperationMethod::Named(method_path::PERFORM_UNSUBSCRIBE) => {
-                self.perform_unsubscribe.as_ref().map(Slot::handler)
+                self.perform_unsubscribe.as_ref().map(Step::handler)
             }
             OperationMethod::Named(method_path::PERFORM_RESUME) => function(self.perform_resume),
             OperationMethod::Named(method_path::PERFORM_BUFFER) => function(self.perform_buffer),

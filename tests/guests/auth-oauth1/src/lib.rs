@@ -1,6 +1,7 @@
 //! OAuth 1 (`tests/all/auth.rs`): the host signs every request with
 //! HMAC-SHA1, the consumer from `CLIENT_ID`/`CLIENT_SECRET` and the token
 //! from authData's `oauth_token`/`oauth_token_secret`; the app adds nothing.
+//! Its getRequestToken and getAccessToken are shorthand requests.
 
 #[path = "../../auth_common.rs"]
 mod common;
@@ -14,10 +15,16 @@ fn app() -> App {
                 .test(common::get)
                 .connection_label("{{bundle.inputData.name}}")
                 .oauth1(OAuth1Config {
-                    get_request_token,
+                    // Asks for a temporary token, signed with the consumer alone.
+                    get_request_token: Request::post("{{process.env.API_BASE}}/oauth/request_token")
+                        .form(json!({"oauth_callback": "{{bundle.inputData.redirect_uri}}"}))
+                        .into(),
                     authorize_url: Request::get("{{process.env.API_BASE}}/authorize")
                         .param("oauth_token", "{{bundle.inputData.oauth_token}}"),
-                    get_access_token,
+                    // Exchanges the verifier for the access token.
+                    get_access_token: Request::post("{{process.env.API_BASE}}/oauth/access_token")
+                        .form(json!({"oauth_verifier": "{{bundle.inputData.oauth_verifier}}"}))
+                        .into(),
                 }),
         )
         .create(common::fetch_create())
@@ -35,16 +42,6 @@ zapwasm_guest::export_app!(app);
 fn post_form(z: &Z, path: &str, form: Value) -> Result<Value, ZError> {
     let request = Request::post(format!("{}{path}", common::base(z)?)).form(form);
     Ok(z.request(request)?.data.unwrap_or(Value::Null))
-}
-
-/// Asks for a temporary token, signed with the consumer alone.
-fn get_request_token(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
-    post_form(z, "/oauth/request_token", json!({"oauth_callback": bundle.input_str("redirect_uri")}))
-}
-
-/// Exchanges the verifier for the access token.
-fn get_access_token(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
-    post_form(z, "/oauth/access_token", json!({"oauth_verifier": bundle.input_str("oauth_verifier")}))
 }
 
 /// POSTs inputData form-encoded to `/notes?via=zapwasm`: the signature

@@ -8,7 +8,7 @@ mod common;
 mod oauth2;
 
 fn app() -> zapwasm_guest::App {
-    oauth2::app(true)
+    oauth2::app(true, oauth2::Steps::Functions)
 }
 
 zapwasm_guest::export_app!(app);
