@@ -15,7 +15,7 @@ mod connect;
 mod dotenv;
 mod flows;
 #[cfg(test)]
-mod fuzzing;
+use zapwasm_fuzzing as fuzzing;
 mod report;
 
 use std::process::ExitCode;

@@ -50,7 +50,7 @@ mod egress;
 mod error;
 mod flows;
 #[cfg(test)]
-mod fuzzing;
+use zapwasm_fuzzing as fuzzing;
 mod host;
 mod incoming;
 mod invoke;

@@ -50,7 +50,7 @@ pub mod text;
 pub mod url_params;
 
 #[cfg(test)]
-mod fuzzing;
+use zapwasm_fuzzing as fuzzing;
 #[cfg(test)]
 mod vectors;
 

@@ -1,4 +1,4 @@
-//! What this crate's fuzz targets share: how many cases to run, the fixed
+//! What the fuzz targets share: how many cases to run, the fixed
 //! seed, the seed corpus, the mutations, and the runner that turns a panic,
 //! a broken property or a case that takes too long into a test failure
 //! naming the smallest input found.
@@ -16,9 +16,9 @@
 //! Failures are not persisted: a finding becomes a plain `#[test]` with the
 //! input the failure printed.
 //!
-//! zapwasm-rules, zapwasm-host and zapwasm-cli each keep a copy of this
-//! file (a crate's tests cannot use another crate's test code): change
-//! the three together.
+//! zapwasm-fuzzing: what the fuzz targets of zapwasm-rules, zapwasm-host
+//! and zapwasm-cli share, as a dev-dependency of each (a crate's tests
+//! cannot use another crate's test code).
 
 use std::fmt;
 use std::path::Path;
@@ -34,11 +34,11 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 
 /// Generated cases per target when `ZAPWASM_FUZZ_CASES` is not set: every
 /// target of a crate together takes a few seconds in a debug build.
-pub(crate) const DEFAULT_CASES: u32 = 2048;
+pub const DEFAULT_CASES: u32 = 2048;
 
 /// The longest input the mutations make. Parsers of untrusted text must
 /// stay about linear up to here.
-pub(crate) const MAX_INPUT: usize = 64 * 1024;
+pub const MAX_INPUT: usize = 64 * 1024;
 
 /// A case taking longer than this fails: a parser that is quadratic (or
 /// worse) on some input shows here long before it hangs a host.
@@ -120,7 +120,7 @@ const TOKENS: &[&[u8]] = &[
 ];
 
 /// Generated cases per target: `ZAPWASM_FUZZ_CASES`, else [`DEFAULT_CASES`].
-pub(crate) fn cases() -> u32 {
+pub fn cases() -> u32 {
     match std::env::var("ZAPWASM_FUZZ_CASES") {
         Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("ZAPWASM_FUZZ_CASES={text:?} is not a number")),
         Err(_) => DEFAULT_CASES,
@@ -153,8 +153,11 @@ fn rng(target: &str) -> TestRng {
 
 /// The seed corpus of `target`: every file in `fuzz-corpus/<target>/`, in
 /// name order. A target without seeds is a mistake, so none fails.
-pub(crate) fn corpus(target: &str) -> Vec<Input> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus").join(target);
+pub fn corpus(target: &str) -> Vec<Input> {
+    // Cargo runs a crate's tests with its manifest directory in the
+    // environment: the corpus is the tested crate's, not this one's.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests");
+    let dir = Path::new(&manifest).join("fuzz-corpus").join(target);
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read the seed corpus {}: {e}", dir.display()))
         .map(|entry| entry.map(|entry| entry.path()))
@@ -172,12 +175,12 @@ pub(crate) fn corpus(target: &str) -> Vec<Input> {
 /// Bytes a target parses. Printed as a byte string literal, so a failing
 /// input can be pasted into a regression test as it is.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Input(pub(crate) Vec<u8>);
+pub struct Input(pub Vec<u8>);
 
 impl Input {
     /// The bytes as text, invalid UTF-8 replaced (what a parser of `&str`
     /// gets from bytes off the wire or a file).
-    pub(crate) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0).into_owned()
     }
 }
@@ -191,7 +194,7 @@ impl fmt::Debug for Input {
 /// One change to an input; positions are fractions of the input's length
 /// at the time, so a mutation applies to any input.
 #[derive(Debug, Clone)]
-pub(crate) enum Mutation {
+pub enum Mutation {
     /// Flip one bit of one byte.
     Flip(Index, u8),
     /// Insert a token, repeated: once, a few times, or thousands of times
@@ -246,7 +249,7 @@ impl Mutation {
 
 /// Mutations inserting [`TOKENS`] and the target's own `tokens` (its
 /// keywords: `realm=`, `authData_`, `$func`, ...).
-pub(crate) fn mutations(tokens: &[&str]) -> impl Strategy<Value = Mutation> + use<> {
+pub fn mutations(tokens: &[&str]) -> impl Strategy<Value = Mutation> + use<> {
     let mut all: Vec<Input> = TOKENS.iter().map(|token| Input(token.to_vec())).collect();
     all.extend(tokens.iter().map(|token| Input(token.as_bytes().to_vec())));
     let times = prop_oneof![12 => Just(1u16), 4 => 2u16..16, 1 => 16u16..8192];
@@ -261,7 +264,7 @@ pub(crate) fn mutations(tokens: &[&str]) -> impl Strategy<Value = Mutation> + us
 
 /// Inputs for a parser: mostly seeds with a few mutations, some made of
 /// tokens only, some arbitrary bytes or characters.
-pub(crate) fn inputs(seeds: &[Input], tokens: &[&str]) -> BoxedStrategy<Input> {
+pub fn inputs(seeds: &[Input], tokens: &[&str]) -> BoxedStrategy<Input> {
     let mut all: Vec<Input> = TOKENS.iter().map(|token| Input(token.to_vec())).collect();
     all.extend(tokens.iter().map(|token| Input(token.as_bytes().to_vec())));
     let mutated =
@@ -283,7 +286,7 @@ pub(crate) fn inputs(seeds: &[Input], tokens: &[&str]) -> BoxedStrategy<Input> {
 /// Runs `check` on every seed of `target`, then on [`cases`] inputs made by
 /// [`inputs`]. `check` returns an error (`prop_assert!`) for a broken
 /// property; a panic, or a case over the time bound, fails the same way.
-pub(crate) fn fuzz(target: &str, tokens: &[&str], check: impl Fn(&Input) -> Result<(), TestCaseError>) {
+pub fn fuzz(target: &str, tokens: &[&str], check: impl Fn(&Input) -> Result<(), TestCaseError>) {
     let seeds = corpus(target);
     let strategy = inputs(&seeds, tokens);
     run(target, seeds, strategy, check);
@@ -291,7 +294,7 @@ pub(crate) fn fuzz(target: &str, tokens: &[&str], check: impl Fn(&Input) -> Resu
 
 /// [`fuzz`] for a parser of text: the input's bytes as UTF-8, invalid
 /// sequences replaced.
-pub(crate) fn fuzz_text(target: &str, tokens: &[&str], check: impl Fn(&str) -> Result<(), TestCaseError>) {
+pub fn fuzz_text(target: &str, tokens: &[&str], check: impl Fn(&str) -> Result<(), TestCaseError>) {
     fuzz(target, tokens, |input| check(&input.text()));
 }
 
@@ -299,7 +302,7 @@ pub(crate) fn fuzz_text(target: &str, tokens: &[&str], check: impl Fn(&str) -> R
 /// runs `check` on each of `seeds`, then on [`cases`] values of `strategy`,
 /// with a fixed seed, the time bound and the hang watchdog. Panics with
 /// the smallest failing input when a case fails.
-pub(crate) fn run<T, S>(target: &str, seeds: Vec<T>, strategy: S, check: impl Fn(&T) -> Result<(), TestCaseError>)
+pub fn run<T, S>(target: &str, seeds: Vec<T>, strategy: S, check: impl Fn(&T) -> Result<(), TestCaseError>)
 where
     T: Clone + fmt::Debug + Send + 'static,
     S: Strategy<Value = T>,
