@@ -241,18 +241,7 @@ pub(crate) fn text_argument(flag: &str, value: &str) -> Result<String, String> {
 fn object(flag: &str, value: &str) -> Result<Map<String, Value>, String> {
     match json(flag, value)? {
         Value::Object(map) => Ok(map),
-        other => Err(format!("{flag}: expected a JSON object, got {}", type_name(&other))),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        other => Err(format!("{flag}: expected a JSON object, got {}", zapwasm_rules::text::type_name(&other))),
     }
 }
 

@@ -149,7 +149,7 @@ pub fn dehydrate(kind: Kind, method: &str, input_data: &Value) -> Result<String,
     let mut bundle = match input_data {
         Value::Null => Map::new(),
         Value::Object(fields) => fields.clone(),
-        other => return Err(DehydrateError::NotAnObject { found: json_type(other) }),
+        other => return Err(DehydrateError::NotAnObject { found: crate::text::type_name(other) }),
     };
     if bundle.get("inputData").is_some_and(truthy) {
         return Err(DehydrateError::WholeBundle);
@@ -240,17 +240,6 @@ fn truthy(value: &Value) -> bool {
         Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
         Value::String(s) => !s.is_empty(),
         Value::Array(_) | Value::Object(_) => true,
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

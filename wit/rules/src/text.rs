@@ -1,5 +1,6 @@
 //! How a JSON value is written where text is expected: a header value, a
-//! form field, a curly inside a longer string.
+//! form field, a curly inside a longer string; and how a message names a
+//! value's type.
 //!
 //! Params have their own variant, [`crate::url_params::param_text`], which
 //! keeps null apart (a missing param is sent empty or dropped).
@@ -23,5 +24,26 @@ pub fn value_text(value: &Value) -> String {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// The type of a JSON value as a message names it: `null`, `a boolean`,
+/// `a number`, `a string`, `an array`, `an object`.
+///
+/// ```
+/// use serde_json::json;
+/// use zapwasm_rules::text::type_name;
+///
+/// assert_eq!(type_name(&json!([1])), "an array");
+/// assert_eq!(type_name(&json!(null)), "null");
+/// ```
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
