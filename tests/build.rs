@@ -1,10 +1,10 @@
 //! Builds the guest components the tests run, once per build of the test
 //! crate: the example integration and the test fixtures, to wasm32-wasip2
-//! with the `guest` profile, in `<target>/guests` (a target directory of its
-//! own, so this nested cargo never waits on the outer one's lock).
+//! with `zapwasm-build` (the guest profile `zapwasm build` uses), in
+//! `<target>/guests` (a target directory of its own, so this nested cargo
+//! never waits on the outer one's lock).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The guest crates, and the environment variable each component's path is exported as.
 const GUESTS: &[(&str, &str)] = &[
@@ -19,6 +19,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("auth_oauth2_plain", "AUTH_OAUTH2_PLAIN_COMPONENT"),
     ("auth_custom", "AUTH_CUSTOM_COMPONENT"),
     ("auth_oauth1", "AUTH_OAUTH1_COMPONENT"),
+    ("invalid", "INVALID_COMPONENT"),
 ];
 
 fn main() {
@@ -41,31 +42,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(&root)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "--target-dir"])
-        .arg(&guest_target);
-    for (package, _) in GUESTS {
-        command.args(["-p", package]);
-    }
-    // The outer build's flags are for the host target, not wasm.
-    for var in
-        ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_RUSTFLAGS"]
-    {
-        command.env_remove(var);
-    }
-    let status = command.status().expect("cargo can be run from a build script");
-    if !status.success() {
-        panic!(
-            "building the guest components failed (see above). If the error is about a missing target, run \
-             `rustup target add wasm32-wasip2`."
-        );
-    }
+    // One cargo run for every guest, with the guest profile `zapwasm build` uses.
+    let packages = GUESTS.iter().map(|(package, _)| *package);
+    let options = zapwasm_build::Options::new(&root).packages(packages).target_dir(&guest_target);
+    let built = match zapwasm_build::build_all(&options) {
+        Ok(built) => built,
+        Err(error) => panic!("building the guest components failed: {error}"),
+    };
     for (package, var) in GUESTS {
-        let path = guest_target.join("wasm32-wasip2/guest").join(format!("{package}.wasm"));
-        assert!(path.is_file(), "the guest build did not produce {}", path.display());
-        println!("cargo:rustc-env={var}={}", path.display());
+        let Some(component) = built.iter().find(|built| built.package == *package) else {
+            panic!("the guest build did not produce {package}");
+        };
+        println!("cargo:rustc-env={var}={}", component.component.display());
     }
 }

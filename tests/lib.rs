@@ -21,6 +21,8 @@ pub const CRM: &str = env!("CRM_COMPONENT");
 pub const FIXTURE: &str = env!("FIXTURE_COMPONENT");
 /// The hostile guest, built by build.rs.
 pub const HOSTILE: &str = env!("HOSTILE_COMPONENT");
+/// The guest with one mistake per definition check, built by build.rs.
+pub const INVALID: &str = env!("INVALID_COMPONENT");
 
 /// A directory that lives as long as the test binary.
 pub fn shared_dir(name: &str) -> PathBuf {
@@ -102,8 +104,12 @@ impl Received {
 /// - `/slow/<ms>`: 200 after that many milliseconds;
 /// - `/redirect/<n>`: 302 to `/redirect/<n-1>`, and `/redirect/0` is 200;
 /// - `/redirect-to?url=<percent-encoded URL>`: 302 to that URL;
+/// - `/redirect-to/<code>?url=<percent-encoded URL>`: that status (a 307, a 308...) to that URL;
 /// - `/gzip`: `{"gzipped": true}`, gzip-encoded when the request accepts gzip;
 /// - `/bytes/<n>`: n bytes of `x`, text/plain;
+/// - `/stream/<n>`: n bytes of `x`, text/plain, streamed from one static buffer;
+/// - `/slow-body/<ms>`: the headers at once, then a 10-byte body, a byte
+///   every `ms` milliseconds;
 /// - anything else: 200 with `{"ok": true}`.
 ///
 /// [`Recorder::answering`] starts one that records the same way but answers
@@ -136,8 +142,20 @@ impl Recorder {
         Recorder::serve(received, app).await
     }
 
+    /// Start one (answering as [`Recorder::start`]) on another address of
+    /// this machine, e.g. [`non_loopback_local_address`].
+    pub async fn start_on(ip: std::net::IpAddr) -> Recorder {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let app = axum::Router::new().fallback(answer).with_state(received.clone());
+        Recorder::serve_on(received, app, ip).await
+    }
+
     async fn serve(received: Arc<Mutex<Vec<Received>>>, app: axum::Router) -> Recorder {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        Recorder::serve_on(received, app, [127, 0, 0, 1].into()).await
+    }
+
+    async fn serve_on(received: Arc<Mutex<Vec<Received>>>, app: axum::Router, ip: std::net::IpAddr) -> Recorder {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind a local address");
         let addr: SocketAddr = listener.local_addr().expect("a local address");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -198,6 +216,12 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
             let target = percent_decode(target);
             (StatusCode::FOUND, [("location", target)]).into_response()
         }
+        ["redirect-to", code] => {
+            let target = parts.uri.query().and_then(|q| q.strip_prefix("url=")).unwrap_or("/");
+            let status =
+                code.parse().ok().and_then(|code| StatusCode::from_u16(code).ok()).unwrap_or(StatusCode::FOUND);
+            (status, [("location", percent_decode(target))]).into_response()
+        }
         ["redirect", n] => match n.parse::<u32>().unwrap_or(0) {
             0 => axum::Json(json!({"redirected": true})).into_response(),
             n => (StatusCode::FOUND, [("location", format!("/redirect/{}", n - 1))]).into_response(),
@@ -214,8 +238,31 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
             }
         }
         ["bytes", n] => ([("content-type", "text/plain")], "x".repeat(n.parse().unwrap_or(0))).into_response(),
+        ["stream", n] => streamed(n.parse().unwrap_or(0), 64 << 10, Duration::ZERO),
+        ["slow-body", ms] => streamed(10, 1, Duration::from_millis(ms.parse().unwrap_or(0))),
         _ => axum::Json(json!({"ok": true})).into_response(),
     }
+}
+
+/// A body of `len` bytes of `x`, sent in chunks of `chunk` bytes (at most
+/// 64 KiB) of one static buffer (the server allocates nothing per byte, so
+/// a test measuring the host's memory measures the host), the first chunk
+/// with the headers and each next one `pause` later.
+fn streamed(len: usize, chunk: usize, pause: Duration) -> Response {
+    static CHUNK: [u8; 64 << 10] = [b'x'; 64 << 10];
+    let chunk = chunk.clamp(1, CHUNK.len());
+    let chunks = futures::stream::unfold(len, move |left| async move {
+        if left == 0 {
+            return None;
+        }
+        let n = left.min(chunk);
+        let chunk = Bytes::from_static(&CHUNK[..n]);
+        if !pause.is_zero() && left < len {
+            tokio::time::sleep(pause).await;
+        }
+        Some((Ok::<_, std::convert::Infallible>(chunk), left - n))
+    });
+    ([("content-type", "text/plain")], axum::body::Body::from_stream(chunks)).into_response()
 }
 
 fn lower_headers(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -353,4 +400,28 @@ pub fn z_error(outcome: Outcome) -> zapwasm_host::ZError {
         Err(zapwasm_host::CallError::Integration { error }) => error,
         other => panic!("expected an integration error, got {other:?}"),
     }
+}
+
+/// An IPv4 address of this machine that is not loopback (an interface's),
+/// from the kernel's table of local addresses, checked by binding it;
+/// `None` on a machine with loopback only. A connection to it stays on this
+/// machine, but the host classes it by its range (private, documentation,
+/// global), not as loopback: how the tests make a request start off
+/// loopback without leaving the machine.
+pub fn non_loopback_local_address() -> Option<std::net::IpAddr> {
+    let table = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
+    let mut last = None;
+    for line in table.lines() {
+        let line = line.trim();
+        if let Some(ip) = line.strip_prefix("|-- ") {
+            last = ip.parse::<std::net::Ipv4Addr>().ok();
+        } else if line.starts_with("/32 host LOCAL")
+            && let Some(ip) = last.take()
+            && !ip.is_loopback()
+            && std::net::TcpListener::bind((ip, 0)).is_ok()
+        {
+            return Some(ip.into());
+        }
+    }
+    None
 }

@@ -156,7 +156,7 @@ async fn session_auth_never_refreshes_twice() {
 }
 
 #[tokio::test]
-async fn session_auth_perform_gets_a_token_and_the_label_renders() {
+async fn session_auth_perform_as_a_shorthand_request_gets_a_token_and_the_label_renders() {
     let api = token_api().await;
     let app = load(AUTH_SESSION, &api.base_url).await;
     let outcome = call(
@@ -165,8 +165,12 @@ async fn session_auth_perform_gets_a_token_and_the_label_renders() {
         bundle(json!({"username": "ada", "password": "pw"}), json!({})),
     )
     .await;
-    assert_eq!(ok(&outcome), json!({"sessionKey": "session-2"}));
+    assert_eq!(ok(&outcome), json!({"sessionKey": "session-2"}), "the result is the parsed body");
     assert_eq!(api.requests(), ["POST /session"]);
+    // `{{process.env.API_BASE}}` in the URL, `{{bundle.authData.*}}` in the body.
+    let session = &api.received()[0];
+    assert_eq!(session.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(std::str::from_utf8(&session.body), Ok(r#"{"username":"ada","password":"pw"}"#));
 
     let invocation = Invocation::new(
         "authentication.test",
@@ -222,6 +226,46 @@ async fn oauth2_get_access_token_exchanges_the_code() {
         Scope::new("test", "account-1"),
     );
     assert_eq!(label(&app.connection_label(invocation).await), "Ada");
+}
+
+#[tokio::test]
+async fn oauth2_shorthand_steps_render_the_code_the_refresh_token_and_the_client_id() {
+    let api = token_api().await;
+    let app = host()
+        .load_file(AUTH_OAUTH2_PLAIN)
+        .await
+        .expect("the OAuth 2 guest loads")
+        .with_env([("API_BASE", api.base_url.clone()), ("CLIENT_ID", "cid".into())]);
+    let input = json!({"code": "c0de", "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": "v-1"});
+    let outcome = call(&app, "authentication.oauth2Config.getAccessToken", bundle(json!({}), input)).await;
+    assert_eq!(ok(&outcome), json!({"access_token": "access-2", "refresh_token": "refresh-2"}));
+    let outcome = call(
+        &app,
+        "authentication.oauth2Config.refreshAccessToken",
+        bundle(json!({"access_token": "access-1", "refresh_token": "refresh-1"}), json!({})),
+    )
+    .await;
+    assert_eq!(ok(&outcome), json!({"access_token": "access-2", "refresh_token": "refresh-2"}));
+    let invocation = Invocation::new(
+        "authentication.test",
+        bundle(json!({"access_token": "access-2"}), json!({})),
+        Scope::new("test", "account-1"),
+    );
+    assert_eq!(label(&app.connection_label(invocation).await), "Ada", "the shorthand test's result labels it");
+
+    assert_eq!(api.requests(), ["POST /oauth/token", "POST /oauth/token", "GET /me"]);
+    let received = api.received();
+    assert_eq!(received[0].header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        std::str::from_utf8(&received[0].body),
+        Ok("grant_type=authorization_code&code=c0de&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_verifier=v-1\
+            &client_id=cid")
+    );
+    assert_eq!(
+        std::str::from_utf8(&received[1].body),
+        Ok("grant_type=refresh_token&refresh_token=refresh-1&client_id=cid")
+    );
+    assert_eq!(received[2].header("authorization"), Some("Bearer access-2"), "beforeRequest adds the token");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! 127.0.0.1.
 
 mod auth;
+mod censoring;
 mod checks;
 mod cli;
 mod connect;
@@ -11,7 +12,10 @@ mod errors;
 mod flows;
 mod hostile;
 mod hydration;
+mod init;
 mod load;
 mod request;
 mod sandbox;
+mod serve;
 mod state;
+mod validate;

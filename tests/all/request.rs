@@ -10,7 +10,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use zapwasm_host::{App, Bundle, CallError, Host, Level, LimitKind, Limits, Meta, Outcome, Policy, Source, ZError};
-use zapwasm_tests::{LIFECYCLE, MapResolver, Received, Recorder, call, host, host_builder, input, ok, z_error};
+use zapwasm_tests::{
+    LIFECYCLE, MapResolver, Received, Recorder, call, host, host_builder, input, non_loopback_local_address, ok,
+    z_error,
+};
 
 async fn lifecycle() -> App {
     lifecycle_on(&host()).await
@@ -93,7 +96,7 @@ async fn remove_missing_values_from_params_drops_them_and_skip_encoding_chars_st
 }
 
 #[tokio::test]
-async fn a_query_in_the_url_moves_into_params_and_is_encoded_once() {
+async fn a_query_in_the_url_moves_into_params_after_them_and_is_encoded_once() {
     let server = Recorder::start().await;
     let (outcome, received) = send(
         &server,
@@ -104,7 +107,61 @@ async fn a_query_in_the_url_moves_into_params_and_is_encoded_once() {
     )
     .await;
     ok(&outcome);
-    assert_eq!(only(&received).uri, "/search?q=a%20b&x=1&y=c%20d");
+    assert_eq!(only(&received).uri, "/search?y=c%20d&q=a%20b&x=1");
+}
+
+#[tokio::test]
+async fn params_go_template_then_request_then_url_query_the_urls_value_winning() {
+    let server = Recorder::start().await;
+    let app = lifecycle().await.with_env([("TEMPLATE_TP", "1".to_string())]);
+    // The reference runtime's example, raw spaces in the URL included.
+    let request = json!({"url": format!("{}/path?x=1 2&y=/&z=a b", server.base_url), "params": {"w": 3}});
+    let (outcome, received) = send_with(&app, &server, request).await;
+    ok(&outcome);
+    assert_eq!(only(&received).uri, "/path?tp=1&w=3&x=1%202&y=%2F&z=a%20b");
+
+    // A key in several places: the URL's query over the request's params
+    // over the template's, each key where it first appeared.
+    let request = json!({
+        "url": format!("{}/path?w=url&tp=url", server.base_url),
+        "params": {"w": 3, "tp": "request", "r": "request"},
+    });
+    let (outcome, received) = send_with(&app, &server, request).await;
+    ok(&outcome);
+    assert_eq!(received[1].uri, "/path?tp=url&w=url&r=request");
+    let request = json!({"url": format!("{}/path", server.base_url), "params": {"tp": "request"}});
+    let (outcome, received) = send_with(&app, &server, request).await;
+    ok(&outcome);
+    assert_eq!(received[2].uri, "/path?tp=request");
+}
+
+#[tokio::test]
+async fn a_string_body_without_a_content_type_is_sent_as_utf8_text() {
+    let server = Recorder::start().await;
+    let url = format!("{}/text", server.base_url);
+    let (outcome, received) = send(&server, json!({"method": "POST", "url": url, "body": "raw text"})).await;
+    ok(&outcome);
+    let request = only(&received);
+    assert_eq!(request.header("content-type"), Some("text/plain;charset=UTF-8"));
+    assert_eq!(request.body, b"raw text");
+
+    // A content type of the request's own is kept.
+    let request = json!({"method": "POST", "url": url, "body": "a,b", "headers": {"Content-Type": "text/csv"}});
+    let (outcome, received) = send(&server, request).await;
+    ok(&outcome);
+    let types: Vec<&str> =
+        received[1].headers.iter().filter(|(name, _)| name == "content-type").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(types, ["text/csv"]);
+    assert_eq!(received[1].body, b"a,b");
+}
+
+#[tokio::test]
+async fn after_response_hands_typed_values_to_the_caller_in_extensions() {
+    let server = Recorder::start().await;
+    let (outcome, _) = send(&server, json!({"url": format!("{}/x", server.base_url)})).await;
+    // The lifecycle guest's afterResponse middlewares each push their mark
+    // into one typed value; the create reads it back from the response.
+    assert_eq!(ok(&outcome)["after_marks"], json!(["a1", "a2"]));
 }
 
 #[tokio::test]
@@ -349,15 +406,40 @@ async fn request_all_sends_in_parallel_each_through_the_whole_pipeline() {
     assert_eq!(outcome.logs.iter().filter(|line| line.source == Source::Http).count(), 4);
 }
 
+/// The reference runtime's message for a platform curly in a plain
+/// z.request, naming the string and where it was.
+fn curly_error(value: &str, attribute: &str) -> ZError {
+    ZError::general(format!(
+        "z.request() no longer supports {{{{bundle.*}}}} or {{{{process.*}}}} as of v17 unless it's used in a \
+         shorthand request defined by the integration. Use the values from bundle in your code instead. \
+         Value in violation: \"{value}\" in attribute \"{attribute}\"."
+    ))
+}
+
 #[tokio::test]
-async fn curlies_in_a_plain_request_are_an_error() {
+async fn curlies_in_a_plain_request_are_an_error_naming_the_attribute() {
     let server = Recorder::start().await;
-    let (outcome, received) =
-        send(&server, json!({"url": format!("{}/items", server.base_url), "params": {"q": "{{bundle.inputData.q}}"}}))
-            .await;
-    let error = z_error(outcome);
-    assert!(error.to_string().contains("{{bundle.inputData.q}}"), "the error names the curly: {error}");
-    assert!(received.is_empty(), "nothing is sent");
+    let url = format!("{}/items", server.base_url);
+    let in_url = format!("{url}/{{{{bundle.inputData.id}}}}");
+    let cases = [
+        (
+            json!({"url": url, "params": {"a": "ok", "x": "{{bundle.inputData.id}}"}}),
+            "{{bundle.inputData.id}}",
+            "params.x",
+        ),
+        (json!({ "url": in_url }), in_url.as_str(), "url"),
+        (json!({"url": url, "headers": {"X-Key": "k {{process.env.KEY}}"}}), "k {{process.env.KEY}}", "headers.X-Key"),
+        (
+            json!({"method": "POST", "url": url, "json": {"a": {"b": ["x", "{{bundle.authData.token}}"]}}}),
+            "{{bundle.authData.token}}",
+            "body.a.b.1",
+        ),
+    ];
+    for (request, value, attribute) in cases {
+        let (outcome, received) = send(&server, request).await;
+        assert_eq!(z_error(outcome), curly_error(value, attribute));
+        assert!(received.is_empty(), "nothing is sent ({attribute})");
+    }
 }
 
 #[tokio::test]
@@ -561,26 +643,99 @@ async fn a_redirect_that_lands_on_a_loopback_host_is_an_error() {
     // So is loopback asked for directly.
     let (outcome, _) = send_with(&app, &server, json!({"url": format!("http://127.0.0.1:{port}/direct")})).await;
     assert_eq!(ok(&outcome)["data"], json!({"ok": true}));
+    // A chain that connected to loopback first (api.test is 127.0.0.1) may
+    // go on within it, whatever names lead there.
+    for target in [format!("http://127.0.0.1:{port}/landed"), format!("http://localhost:{port}/landed")] {
+        let request = json!({"url": format!("http://api.test:{port}/redirect-to"), "params": {"url": target}});
+        let (outcome, _) = send_with(&app, &server, request).await;
+        assert_eq!(ok(&outcome)["data"], json!({"ok": true}), "{target}");
+    }
 
+    // A chain that started off loopback may not land on it, by a name that
+    // resolves there or by any literal.
+    let Some(ip) = non_loopback_local_address() else {
+        eprintln!("skipped the redirects from off loopback: this machine has no address but loopback");
+        return;
+    };
+    let public = Recorder::start_on(ip).await;
+    let loopback: std::net::IpAddr = [127, 0, 0, 1].into();
+    let host = host_builder()
+        .policy(Policy { allow_private: true, ..Policy::local_development() })
+        .resolver(Arc::new(MapResolver(vec![
+            ("public.test".into(), ip),
+            ("api.test".into(), loopback),
+            ("localhost".into(), loopback),
+        ])))
+        .build()
+        .expect("a host");
+    let app = lifecycle_on(&host).await;
+    let start = format!("http://public.test:{}/redirect-to", public.port());
     for (target, host) in [
-        (format!("http://127.0.0.1:{port}/landed"), "127.0.0.1"),
-        (format!("http://localhost:{port}/landed"), "localhost"),
-        (format!("http://[::1]:{port}/landed"), "[::1]"),
+        (format!("http://127.0.0.1:{port}/landed"), "127.0.0.1".to_string()),
+        (format!("http://localhost:{port}/landed"), "localhost".into()),
+        (format!("http://[::1]:{port}/landed"), "[::1]".into()),
+        (format!("http://0.0.0.0:{port}/landed"), "0.0.0.0".into()),
+        (format!("http://api.test:{port}/landed"), "api.test (127.0.0.1)".into()),
     ] {
         let before = server.received().len();
-        let request = json!({"url": format!("http://api.test:{port}/redirect-to"), "params": {"url": target}});
+        let request = json!({"url": start, "params": {"url": target}});
         let (outcome, received) = send_with(&app, &server, request).await;
-        assert_eq!(received.len(), before + 1, "{target}: only the first hop reaches the server");
-        assert!(received[before].uri.starts_with("/redirect-to?url="), "{:?}", received[before]);
+        assert_eq!(received.len(), before, "{target}: nothing reaches loopback");
+        let from = public.received().last().expect("the first hop reached the public server").uri.clone();
         assert_eq!(
             z_error(outcome),
             ZError::general(format!(
-                "request to {host} denied by the egress policy: a redirect from api.test may not land on a loopback \
-                 host; loopback is reachable only by a request made to it directly (Policy::allow_loopback)"
+                "request to {host} denied by the egress policy: a redirect from public.test may not land on a \
+                 loopback host; loopback is reachable only by a request that started on it (Policy::allow_loopback) \
+                 (hop 1 of the request, redirected from http://public.test:{}{from})",
+                public.port()
             )),
             "{target}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_redirect_from_loopback_to_loopback_is_followed_when_loopback_is_allowed() {
+    // wit/BEHAVIOUR.md, "Where zapwasm differs on purpose": the reference
+    // runtime refuses every redirect onto loopback; a host whose policy
+    // opens loopback (local development) follows one that started there.
+    let server = Recorder::start().await;
+    let app = api_test_host(&server).await;
+    let port = server.port();
+    let target = format!("http://localhost:{port}/landed");
+    let request = json!({"url": format!("http://127.0.0.1:{port}/redirect-to"), "params": {"url": target}});
+    let (outcome, received) = send_with(&app, &server, request).await;
+    let result = ok(&outcome);
+    assert_eq!(result["redirected"], true);
+    assert_eq!(result["url"], target);
+    let uris: Vec<&str> = received.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris, [format!("/redirect-to?url=http%3A%2F%2Flocalhost%3A{port}%2Flanded").as_str(), "/landed"]);
+}
+
+#[tokio::test]
+async fn the_user_agent_is_zapwasms_or_the_embedders_and_an_integrations_own_header_wins() {
+    let server = Recorder::start().await;
+    let url = format!("{}/ua", server.base_url);
+    ok(&send(&server, json!({ "url": url })).await.0);
+    let host = host_builder().user_agent("acme-automations/2.1 zapwasm").build().expect("a host");
+    let app = lifecycle_on(&host).await;
+    ok(&send_with(&app, &server, json!({ "url": url })).await.0);
+    let (outcome, received) =
+        send_with(&app, &server, json!({"url": url, "headers": {"User-Agent": "my-integration/1"}})).await;
+    ok(&outcome);
+    let agents: Vec<Vec<&str>> = received
+        .iter()
+        .map(|r| r.headers.iter().filter(|(name, _)| name == "user-agent").map(|(_, v)| v.as_str()).collect())
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            vec![concat!("zapwasm/", env!("CARGO_PKG_VERSION"))],
+            vec!["acme-automations/2.1 zapwasm"],
+            vec!["my-integration/1"]
+        ]
+    );
 }
 
 /// A bundle with every part a shorthand request's curlies may read.
@@ -629,6 +784,31 @@ async fn shorthand_subscribe_and_unsubscribe_render_every_kind_of_curly_everywhe
     let unsubscribe = &received[1];
     assert_eq!(unsubscribe.method, "DELETE");
     assert_eq!(unsubscribe.uri, "/hooks/hook-7?target=https%3A%2F%2Fhooks.zapwasm.test%2Fabc%3Fx%3D1");
+}
+
+#[tokio::test]
+async fn shorthand_perform_list_and_a_search_perform_render_their_curlies() {
+    // Lists answer arrays, as a trigger's and a search's results must be.
+    let server = Recorder::answering(|request: &Received| {
+        let id = if request.uri.starts_with("/hooks") { 1 } else { 2 };
+        axum::Json(json!([{ "id": id }])).into_response()
+    })
+    .await;
+    let app = lifecycle().await.with_env([("API_BASE", server.base_url.clone()), ("REGION", "eu-west".into())]);
+    let mut bundle = hook_bundle();
+    bundle.meta.limit = 5;
+    let outcome = call(&app, "triggers.hook.operation.performList", bundle).await;
+    assert_eq!(ok(&outcome), json!([{"id": 1}]), "the result is the parsed body");
+    let outcome = call(&app, "searches.find.operation.perform", input(json!({"q": "Ada L"}))).await;
+    assert_eq!(ok(&outcome), json!([{"id": 2}]));
+
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].method, "GET");
+    assert_eq!(received[0].uri, "/hooks/acme/recent?limit=5", "authData in the URL, meta in a param");
+    assert_eq!(received[0].header("x-key"), Some("k-12345"));
+    assert_eq!(received[0].header("x-order"), Some("b1,b2"), "through the middleware");
+    assert_eq!(received[1].uri, "/items?q=Ada%20L&key=eu-west", "inputData and process.env in params");
 }
 
 #[tokio::test]

@@ -1,10 +1,15 @@
 //! A misbehaving guest ends its own call with a typed error; the host and
 //! the next call go on.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use zapwasm_host::{Bundle, CallError, Invocation, Level, LimitKind, Limits, Policy, Scope, Source};
+use zapwasm_host::{
+    Bundle, CallError, CursorStore, Invocation, Level, LimitKind, Limits, Policy, Scope, ScopeKey, Source, StateError,
+    Stores,
+};
 use zapwasm_tests::{call, fixture, host, host_builder, input};
 
 async fn assert_next_call_works(app: &zapwasm_host::App) {
@@ -58,6 +63,75 @@ async fn a_loop_does_not_stop_other_calls_on_the_same_host() {
     let (spun, polite) = tokio::join!(spinning, polite);
     assert!(polite.result.is_ok(), "{:?}", polite.result);
     assert!(matches!(spun.result, Err(CallError::Limit { limit: LimitKind::Timeout, .. })));
+}
+
+/// A cursor store that answers after a second: a host import that
+/// outlasts the call's deadline.
+struct SlowCursors;
+
+impl CursorStore for SlowCursors {
+    fn cursor<'a>(&'a self, _scope: &'a ScopeKey) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(None)
+        })
+    }
+
+    fn set_cursor<'a>(
+        &'a self,
+        _scope: &'a ScopeKey,
+        _value: String,
+        _expires: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The deadline is a hard bound on when a call returns: a guest waiting in
+/// a host import that answers after the deadline does not get to finish
+/// and return its result then (the import answers after a second; the
+/// deadline is 100 ms).
+#[tokio::test]
+async fn a_call_waiting_past_its_deadline_returns_a_timeout_not_a_late_result() {
+    let host = host_builder().stores(Stores::memory().cursors(Arc::new(SlowCursors))).build().unwrap();
+    let app = fixture(&host).await;
+    let started = Instant::now();
+    let invocation = Invocation::new("triggers.cursor.operation.perform", Bundle::default(), Scope::new("test", "a"))
+        .timeout(Duration::from_millis(100));
+    let outcome = app.invoke(invocation).await;
+    match outcome.result {
+        Err(CallError::Limit { limit: LimitKind::Timeout, value }) => assert_eq!(value, "0.1 s"),
+        other => panic!("expected the timeout limit, got {other:?}"),
+    }
+    // Not a timing target: ending before the import answered is the point.
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+/// More guests spinning than the host has threads: each moves to the
+/// background pool, each ends with the timeout, and a call that waits
+/// meanwhile is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_spinning_guests_end_at_their_deadline_and_leave_room_for_others() {
+    let host = host();
+    let app = fixture(&host).await;
+    let spinners: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let spin = Invocation::local("triggers.spin.operation.perform", Bundle::default())
+                    .timeout(Duration::from_millis(500));
+                app.invoke(spin).await.result
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let polite = call(&app, "triggers.echo.operation.perform", input(json!({"n": 1}))).await;
+    assert!(polite.result.is_ok(), "{:?}", polite.result);
+    for spinner in spinners {
+        let result = spinner.await.unwrap();
+        assert!(matches!(result, Err(CallError::Limit { limit: LimitKind::Timeout, .. })), "{result:?}");
+    }
+    assert_next_call_works(&app).await;
 }
 
 #[tokio::test]

@@ -118,7 +118,7 @@ fn start_export(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
 /// `creates.export_contact.operation.performResume`: the started export
 /// updated with what the CRM posted back
 /// (`{"export_id","status":"done","contact_id","lines"}`), marked `resumed`.
-fn finish_export(_z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+pub(crate) fn finish_export(_z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     let mut result = Map::new();
     for part in [&bundle.output_data, &bundle.cleaned_request] {
         if let Some(Value::Object(fields)) = part {

@@ -21,6 +21,8 @@ mod creates;
 mod hydrators;
 mod middleware;
 mod searches;
+#[cfg(test)]
+mod tests;
 mod triggers;
 
 use zapwasm_guest::prelude::*;

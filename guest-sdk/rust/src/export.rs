@@ -119,7 +119,7 @@ fn discard<T>(value: T) {
 }
 
 /// Runs what `method_path` names.
-fn call(z: &Z, method_path: &str) -> Result<Value, ZError> {
+pub(crate) fn call(z: &Z, method_path: &str) -> Result<Value, ZError> {
     match z.method(method_path) {
         Some(Handler::Function(perform)) => perform(z, z.bundle()),
         Some(Handler::Shorthand(request)) => lifecycle::perform_shorthand(z, request),

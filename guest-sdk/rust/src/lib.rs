@@ -141,6 +141,8 @@ mod middleware;
 mod request;
 mod response;
 mod shorthand;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod tree;
 mod z;
 

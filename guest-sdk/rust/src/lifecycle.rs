@@ -1,10 +1,12 @@
 //! The guest half of `z.request`, in the reference platform's order:
 //!
 //! 1. defaults and body coercion ([`prepare`]): the method upper-cased, the
-//!    app's requestTemplate (rendered) merged under the request, a `?query`
-//!    moved into params, `json`/`form`/object bodies encoded, GET bodies
-//!    dropped, `skipThrowForStatus` and `throwForThrottlingEarly` resolved;
-//! 2. the app's beforeRequest middleware, in order;
+//!    params composed (the template's, the request's, then the URL's own
+//!    query), the app's requestTemplate (rendered) merged under the request,
+//!    `json`/`form`/object bodies encoded, GET bodies dropped,
+//!    `skipThrowForStatus` and `throwForThrottlingEarly` resolved;
+//! 2. the app's beforeRequest middleware, in order, then [`finalize`]
+//!    (a text body labelled `text/plain;charset=UTF-8`);
 //! 3. the host's `http` import ([`to_wire`], [`Transport`]): auth, params
 //!    encoding, egress policy, I/O, redirects, logging, the 401 and 429 checks;
 //! 4. the [`Response`] built, the app's afterResponse middleware in order,

@@ -34,12 +34,22 @@ pub(crate) struct Invocation {
     app: App,
     bundle: Bundle,
     transport: Box<dyn Transport>,
+    /// The environment `z.env` reads, when not the process's: a native
+    /// test's (`testing`), so a test sees only what it set.
+    env: Option<Vec<(String, String)>>,
 }
 
 impl Invocation {
     /// A call of `app` with `bundle`, sending requests through `transport`.
     pub(crate) fn new(app: App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
-        Invocation { app, bundle, transport }
+        Invocation { app, bundle, transport, env: None }
+    }
+
+    /// The same call with only this environment visible to `z.env`.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn with_env(mut self, env: Vec<(String, String)>) -> Invocation {
+        self.env = Some(env);
+        self
     }
 }
 
@@ -235,6 +245,9 @@ impl Z {
 
     /// A variable of the integration's environment (what the operator configured).
     pub fn env(&self, name: &str) -> Option<String> {
+        if let Some(env) = &self.invocation.env {
+            return env.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+        }
         std::env::var(name).ok()
     }
 }

@@ -15,7 +15,9 @@
 //! `target/zapwasm-bench.json`.
 //!
 //! Parts, by role: `workers` runs the in-process scenarios (`no_io`,
-//! `http_get`, `in_flight`, `censor`, the cached load); `cold_start` times
+//! `http_get`, `in_flight`, `censor`, the cached load), `neighbours` the
+//! healthy calls next to spinning guests and the calls 256 at once, `soak`
+//! the 100,000 calls against a failing upstream; `cold_start` times
 //! the `zapwasm` CLI; `reference` drives zapier-platform-core through
 //! `benches/reference/bench.js`, round by round with one-round `http_get`
 //! workers for zapwasm's side of the comparison; `servers` are what the
@@ -29,6 +31,8 @@
 
 #[path = "zapwasm/cold_start.rs"]
 mod cold_start;
+#[path = "zapwasm/neighbours.rs"]
+mod neighbours;
 #[path = "zapwasm/reference.rs"]
 mod reference;
 #[path = "zapwasm/report.rs"]
@@ -37,6 +41,8 @@ mod report;
 mod servers;
 #[path = "zapwasm/setup.rs"]
 mod setup;
+#[path = "zapwasm/soak.rs"]
+mod soak;
 #[path = "zapwasm/stats.rs"]
 mod stats;
 #[path = "zapwasm/workers.rs"]
@@ -53,7 +59,8 @@ use crate::workers::WorkerConfig;
 const COMMAND: &str = "cargo bench -p zapwasm-bench --bench zapwasm";
 
 /// The scenarios, in the order they run.
-const SCENARIOS: &[&str] = &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference"];
+const SCENARIOS: &[&str] =
+    &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference", "neighbours", "soak"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -95,6 +102,12 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
     let target = setup::target_dir();
     eprintln!("building the bench guest component");
     let component = setup::build_guest(&target)?;
+    let fixture = if selected.contains(&"neighbours") {
+        eprintln!("building the fixture guest component (the spinning guest)");
+        setup::build_guest_package(&target, "fixture")?
+    } else {
+        Default::default()
+    };
     let machine = setup::machine();
     eprintln!("machine: {machine}");
 
@@ -109,6 +122,8 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
     let worker = |scenario: &str| WorkerConfig {
         scenario: scenario.into(),
         component: component.clone(),
+        fixture: fixture.clone(),
+        fault_urls: servers.fault_urls.clone(),
         base_url: base_url.clone(),
         slow_url: servers.slow_url.clone(),
         api_key: servers::API_KEY.into(),
@@ -140,6 +155,16 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
             }),
             "http_get" => run("http_get", worker("http_get")),
             "censor" => run("censor", worker("censor")),
+            "neighbours" => run("neighbours", worker("neighbours")),
+            "soak" => {
+                runtime.block_on(servers::fault_counts(&servers.counts_url));
+                let mut result = run("soak", worker("soak"));
+                // What the upstream received, against what was sent.
+                if let Some(counts) = runtime.block_on(servers::fault_counts(&servers.counts_url)) {
+                    result["upstream_received"] = counts;
+                }
+                result
+            }
             "in_flight" => {
                 let flight = |count: usize, side: &str| {
                     let config = WorkerConfig { count, side: side.into(), ..worker("in_flight") };

@@ -39,11 +39,196 @@ pub enum Command {
     Invoke(Box<InvokeArgs>),
     /// Print what an integration offers: authentication, triggers, searches, creates.
     Describe(Box<DescribeArgs>),
+    /// Run the platform half as an HTTP service: connections, calls, REST
+    /// hooks, polling, callbacks and stashed files, with durable state in
+    /// --state-dir.
+    ///
+    /// Settings come from the TOML file of --config, then `ZAPWASM_*`
+    /// environment variables, then these flags. The first line on stdout is
+    /// `listening on http://ADDR`; logs go to stderr (`ZAPWASM_LOG=debug`
+    /// for more). SIGTERM or Ctrl-C stops it gracefully: no new requests,
+    /// the work in flight finishes (up to `shutdown_grace_seconds`), queued
+    /// work stays in the state directory for the next start.
+    #[command(after_long_help = serve_help())]
+    Serve(Box<ServeArgs>),
+    /// Check an integration's definition before anything runs: the
+    /// platform's schema (keys, required parts, field types, request
+    /// methods, references between operations) and its publishing checks
+    /// D001-D026 that need only the definition. Each finding has its ID,
+    /// severity, JSON path and a fix.
+    ///
+    /// TARGET is a component (.wasm) or an integration crate's directory,
+    /// built first (default: the current directory). Exit codes: 0 no
+    /// errors (warnings allowed, unless --strict); 6 the definition has
+    /// errors; 2 usage; 3 load error; 7 the build failed.
+    Validate(Box<ValidateArgs>),
+    /// Build an integration crate to a component for wasm32-wasip2 with the
+    /// guest profile (opt-level "s", LTO, one codegen unit, panic = abort,
+    /// the JSON crates at opt-level 3) whatever its Cargo.toml says, and
+    /// precompile it into the cache. Prints the component's path on stdout,
+    /// its size and the build time on stderr. Exit codes: 0 built; 7 the
+    /// build failed; 3 the component does not load.
+    Build(Box<BuildArgs>),
+    /// Create a new integration crate in DIR that builds as it is: the
+    /// guest profile, an example trigger and create, a native test and a
+    /// README, with the authentication of --template.
+    ///
+    /// The crate depends on zapwasm-guest by path when DIR is inside a
+    /// zapwasm checkout (starting from the checkout's Cargo.lock), else by
+    /// version from crates.io; --sdk picks one (`git` with --sdk-git URL).
+    Init(Box<InitArgs>),
+}
+
+/// The templates of `zapwasm init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// An API key the user pastes (custom auth), a polling trigger.
+    #[value(name = "api-key")]
+    ApiKey,
+    /// OAuth 2 with PKCE and refresh, a polling trigger.
+    #[value(name = "oauth2")]
+    OAuth2,
+    /// Username and password exchanged for a session key, a polling trigger.
+    #[value(name = "session")]
+    Session,
+    /// An API key, and a REST hook trigger (subscribe, unsubscribe, performList).
+    #[value(name = "rest-hook")]
+    RestHook,
+}
+
+impl Template {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::ApiKey => "api-key",
+            Template::OAuth2 => "oauth2",
+            Template::Session => "session",
+            Template::RestHook => "rest-hook",
+        }
+    }
+}
+
+/// Where a new crate gets zapwasm-guest from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SdkSource {
+    /// A directory (default inside a zapwasm checkout: its guest-sdk/rust).
+    Path,
+    /// A git repository (--sdk-git URL).
+    Git,
+    /// A version from crates.io (default elsewhere: this CLI's version).
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create (new or empty); its name is the crate's.
+    pub dir: PathBuf,
+    /// The authentication and trigger to start from.
+    #[arg(long, value_enum, default_value = "api-key")]
+    pub template: Template,
+    /// How the crate depends on zapwasm-guest.
+    #[arg(long, value_enum)]
+    pub sdk: Option<SdkSource>,
+    /// --sdk path: the SDK's directory (default: guest-sdk/rust of the checkout DIR is in).
+    #[arg(long = "sdk-path", value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
+    /// --sdk git: the repository's URL.
+    #[arg(long = "sdk-git", value_name = "URL")]
+    pub sdk_git: Option<String>,
+    /// --sdk version: the version requirement (default: this CLI's version).
+    #[arg(long = "sdk-version", value_name = "VERSION")]
+    pub sdk_version: Option<String>,
+}
+
+/// Where compiled components are cached.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Where compiled components are cached (default: the user's cache directory).
+    #[arg(long = "cache-dir")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled components.
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The component (.wasm) or an integration crate's directory (default: the current directory).
+    #[arg(value_name = "COMPONENT|DIR")]
+    pub target: Option<PathBuf>,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 6 on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The integration crate's directory (default: the current directory).
+    pub dir: Option<PathBuf>,
+    /// Cargo's target directory (default: the crate's own).
+    #[arg(long = "target-dir")]
+    pub target_dir: Option<PathBuf>,
+    /// Fail rather than update Cargo.lock.
+    #[arg(long)]
+    pub locked: bool,
+    /// Only cargo's errors on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The end of `zapwasm serve --help`: a development command line, and a
+/// complete config file.
+fn serve_help() -> String {
+    format!(
+        "Development, the example CRM and its API on loopback, no token:\n\n    \
+         zapwasm serve --dev --allow-loopback --listen 127.0.0.1:8080 --state-dir .zapwasm \\\n        \
+         --app crm=crm.wasm --app-env crm:CRM_BASE_URL=http://127.0.0.1:8787\n\n\
+         A complete config file (every setting may be left out):\n\n{}",
+        zapwasm_serve::EXAMPLE_CONFIG
+    )
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file (TOML); `zapwasm serve --help` ends with a complete one.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The address to listen on (default 127.0.0.1:8080; port 0 takes a free one). [env: ZAPWASM_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// What hook, callback and file URLs start with (default http://ADDR). [env: ZAPWASM_PUBLIC_URL]
+    #[arg(long = "public-url", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The state directory (default .zapwasm). [env: ZAPWASM_STATE_DIR]
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Serve the component at PATH as NAME (repeatable).
+    #[arg(long = "app", value_name = "NAME=PATH")]
+    pub app: Vec<String>,
+    /// An environment variable of app NAME (repeatable).
+    #[arg(long = "app-env", value_name = "NAME:KEY=VALUE")]
+    pub app_env: Vec<String>,
+    /// Let integrations reach loopback addresses, over plain http too (development). [env: ZAPWASM_ALLOW_LOOPBACK]
+    #[arg(long = "allow-loopback")]
+    pub allow_loopback: bool,
+    /// Development: listen on loopback only, no control token, a master key made in the state directory. [env: ZAPWASM_DEV]
+    #[arg(long)]
+    pub dev: bool,
+    /// Where compiled components are cached (default: the user's cache directory). [env: ZAPWASM_CACHE_DIR]
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// The component (.wasm).
+    /// The component (.wasm), or an integration crate's directory (built first).
     pub component: PathBuf,
     /// Print the whole definition as JSON.
     #[arg(long)]
@@ -54,7 +239,7 @@ pub struct DescribeArgs {
 
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
-    /// The component (.wasm).
+    /// The component (.wasm), or an integration crate's directory (built first).
     pub component: PathBuf,
     /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth start|test|label|refresh`,
     /// or a flow: `subscribe KEY` (a hook trigger), `deliver SUBSCRIPTION` (a hook
@@ -197,6 +382,10 @@ pub struct HostArgs {
     /// Bytes stashed per call (default 150 MB).
     #[arg(long = "max-stash-bytes")]
     pub max_stash_bytes: Option<u64>,
+    /// Memory the host itself may hold for a call (bodies it buffers, the
+    /// call's records), in MiB (default 64).
+    #[arg(long = "host-memory-mb")]
+    pub host_memory_mb: Option<u64>,
     /// Where compiled components are cached (default: the user's cache directory).
     #[arg(long = "cache-dir")]
     pub cache_dir: Option<PathBuf>,

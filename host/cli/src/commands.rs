@@ -7,22 +7,125 @@ use serde_json::Value;
 use zapwasm_host::{App, Host, Invocation};
 
 use crate::EXIT_LOAD;
-use crate::args::{Cli, Command, DescribeArgs, HostArgs, InvokeArgs};
+use crate::args::{Cli, Command, DescribeArgs, HostArgs, InvokeArgs, ServeArgs};
 use crate::config::{self, InvokeConfig, scope};
-use crate::report::{print_outcome, usage, with_causes};
+use crate::report::{print_json, print_outcome, safe, usage, with_causes};
 use crate::{connect, flows};
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Invoke(args) => invoke(*args).await,
         Command::Describe(args) => describe(*args).await,
+        Command::Serve(args) => serve(*args).await,
+        Command::Validate(args) => crate::validate::run(*args).await,
+        Command::Build(args) => crate::component::build_command(*args).await,
+        Command::Init(args) => crate::init::run(*args),
     }
+}
+
+/// `zapwasm serve`: the config file, then the environment, then the flags,
+/// handed to zapwasm-serve; the service's first line on stdout says where
+/// it listens.
+async fn serve(args: ServeArgs) -> ExitCode {
+    use std::io::Write as _;
+    use zapwasm_serve::{Config, ServeError, Server};
+
+    init_tracing();
+    let config = (|| -> Result<Config, ServeError> {
+        let mut config = match &args.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(std::env::vars())?;
+        if let Some(listen) = &args.listen {
+            config.listen = Some(listen.clone());
+        }
+        if let Some(url) = &args.public_url {
+            config.public_url = Some(url.clone());
+        }
+        if let Some(dir) = &args.state_dir {
+            config.state_dir = Some(dir.clone());
+        }
+        if let Some(dir) = &args.cache_dir {
+            config.cache_dir = Some(dir.clone());
+        }
+        config.dev |= args.dev;
+        config.policy.allow_loopback |= args.allow_loopback;
+        for app in &args.app {
+            config.add_app(app)?;
+        }
+        for pair in &args.app_env {
+            config.add_app_env(pair)?;
+        }
+        Ok(config)
+    })();
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => return usage(e),
+    };
+    let server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(e @ ServeError::Config(_)) => return usage(e),
+        Err(e @ ServeError::Load { .. }) => {
+            eprintln!("zapwasm: {e}");
+            return ExitCode::from(EXIT_LOAD);
+        }
+        Err(e) => {
+            eprintln!("zapwasm: {}", with_causes(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "listening on http://{}", server.local_addr()).and_then(|()| stdout.flush()).is_err() {
+        eprintln!("zapwasm: cannot write to stdout");
+    }
+    drop(stdout);
+    match server.run(terminated()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zapwasm: {}", with_causes(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs on stderr, at the level of `ZAPWASM_LOG` (error, warn, info,
+/// debug, trace; default info).
+fn init_tracing() {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match std::env::var("ZAPWASM_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "error" => LevelFilter::ERROR,
+        "warn" => LevelFilter::WARN,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        "off" => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    };
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_ansi(false).try_init();
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there are signals.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn load(component: &Path, host_args: &HostArgs) -> Result<(Host, App), ExitCode> {
     let host = config::build_host(host_args).map_err(usage)?;
+    // A crate's directory is built first, so nothing runs a stale component.
+    let component = &crate::component::resolve(Some(component)).await?;
     let app = host.load_file(component).await.map_err(|e| {
-        eprintln!("zapwasm: cannot load {}: {}", component.display(), with_causes(&e));
+        eprintln!("zapwasm: cannot load {}: {}", component.display(), safe(&with_causes(&e)));
         ExitCode::from(EXIT_LOAD)
     })?;
     Ok((host, app))
@@ -62,11 +165,12 @@ async fn describe(args: DescribeArgs) -> ExitCode {
     };
     let definition = app.definition();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(definition.json()).unwrap_or_default());
+        print_json(definition.json());
         return ExitCode::SUCCESS;
     }
+    // Every text below but the file name is the integration's own.
     let version = definition.get("version").and_then(Value::as_str).unwrap_or("?");
-    println!("{} (version {version})", args.component.display());
+    println!("{} (version {})", args.component.display(), safe(version));
     match definition.auth_type() {
         Some(kind) => {
             let fields: Vec<&str> = definition
@@ -74,7 +178,7 @@ async fn describe(args: DescribeArgs) -> ExitCode {
                 .and_then(Value::as_array)
                 .map(|f| f.iter().filter_map(|f| f.get("key").and_then(Value::as_str)).collect())
                 .unwrap_or_default();
-            println!("authentication: {kind} (fields: {})", fields.join(", "));
+            println!("authentication: {} (fields: {})", safe(kind), safe(&fields.join(", ")));
         }
         None => println!("authentication: none"),
     }
@@ -85,9 +189,9 @@ async fn describe(args: DescribeArgs) -> ExitCode {
             last_kind = Some(op.kind);
         }
         let kind = op.trigger_type.map(|t| format!(" [{t}]")).unwrap_or_default();
-        println!("  {}{kind}: {} ({})", op.key, op.label, op.methods.join(", "));
+        println!("  {}: {} ({})", safe(&format!("{}{kind}", op.key)), safe(&op.label), safe(&op.methods.join(", ")));
         if !op.description.is_empty() {
-            println!("      {}", op.description);
+            println!("      {}", safe(&op.description));
         }
     }
     ExitCode::SUCCESS

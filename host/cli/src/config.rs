@@ -43,11 +43,16 @@ impl InvokeConfig {
         meta.is_filling_dynamic_dropdown = args.is_filling_dynamic_dropdown;
         meta.is_populating_dedupe = args.is_populating_dedupe;
         if let Some(limit) = args.limit {
+            if !(limit == -1 || (0..=1_000_000_000).contains(&limit)) {
+                return Err(format!("--limit must be -1 (no limit) or between 0 and 1000000000, got {limit}"));
+            }
             meta.limit = limit;
         }
         if let Some(page) = args.page {
+            in_range("--page", page)?;
             meta.page = page;
         }
+        in_range("--auth-timeout", args.auth_timeout)?;
         meta.paging_token = args.paging_token.clone();
         meta.timezone = args.timezone.clone();
         if !args.meta.is_empty() {
@@ -164,43 +169,85 @@ pub fn policy(args: &HostArgs) -> Result<Policy, String> {
     };
     let limits = &mut policy.limits;
     if let Some(secs) = args.timeout {
-        // `try_`: a number of seconds too large for a Duration (found by
-        // fuzzing: `--timeout 1e300` panicked) is refused like any other.
+        // Checked before the conversion: a number of seconds too large for
+        // a Duration (found by fuzzing: `--timeout 1e300` panicked), or
+        // large enough to overflow a deadline, is refused like any other.
+        if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS as f64) {
+            return Err(format!(
+                "--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (a day), got {secs}"
+            ));
+        }
         limits.timeout = Duration::try_from_secs_f64(secs)
             .ok()
             .filter(|timeout| !timeout.is_zero())
             .ok_or_else(|| format!("--timeout must be a positive number of seconds, got {secs}"))?;
     }
-    let positive = |flag: &str, value: Option<u64>, slot: &mut u64| match value {
-        Some(0) => Err(format!("{flag} must be at least 1")),
-        Some(v) => {
-            *slot = v;
-            Ok(())
+    // Every other number, against its range (`LIMIT_FLAGS`); MiB are
+    // multiplied only once in range, so nothing wraps (found by fuzzing:
+    // `--memory-mb 17592186044417` became a 1 MiB limit).
+    let checked = |flag: &str, value: Option<u64>| value.map(|v| in_range(flag, v).map(|()| v)).transpose();
+    if let Some(mb) = checked("--memory-mb", args.memory_mb)? {
+        limits.memory_bytes = mb << 20;
+    }
+    if let Some(mb) = checked("--host-memory-mb", args.host_memory_mb)? {
+        limits.host_memory_bytes = mb << 20;
+    }
+    for (flag, value, slot) in [
+        ("--max-response-bytes", args.max_response_bytes, &mut limits.response_body_bytes),
+        ("--max-request-bytes", args.max_request_bytes, &mut limits.request_body_bytes),
+        ("--max-result-bytes", args.max_result_bytes, &mut limits.result_bytes),
+        ("--max-log-bytes", args.max_log_bytes, &mut limits.log_bytes),
+        ("--max-stash-bytes", args.max_stash_bytes, &mut limits.stash_bytes),
+    ] {
+        if let Some(value) = checked(flag, value)? {
+            *slot = value;
         }
-        None => Ok(()),
-    };
-    // Checked: a shift would wrap (found by fuzzing: `--memory-mb
-    // 17592186044417` became a 1 MiB limit, 2^44 "must be at least 1").
-    let memory_bytes = args
-        .memory_mb
-        .map(|mb| mb.checked_mul(1 << 20).ok_or_else(|| format!("--memory-mb is too large: {mb} MiB")))
-        .transpose()?;
-    positive("--memory-mb", memory_bytes, &mut limits.memory_bytes)?;
-    positive("--max-response-bytes", args.max_response_bytes, &mut limits.response_body_bytes)?;
-    positive("--max-request-bytes", args.max_request_bytes, &mut limits.request_body_bytes)?;
-    positive("--max-result-bytes", args.max_result_bytes, &mut limits.result_bytes)?;
-    positive("--max-log-bytes", args.max_log_bytes, &mut limits.log_bytes)?;
-    positive("--max-stash-bytes", args.max_stash_bytes, &mut limits.stash_bytes)?;
-    let mut requests = u64::from(limits.max_requests);
-    positive("--max-requests", args.max_requests.map(u64::from), &mut requests)?;
-    limits.max_requests = requests as u32;
-    let mut concurrent = u64::from(limits.max_concurrent_requests);
-    positive("--max-concurrent-requests", args.max_concurrent_requests.map(u64::from), &mut concurrent)?;
-    limits.max_concurrent_requests = concurrent as u32;
+    }
+    // In range means it fits: the ranges of both are within u32.
+    if let Some(n) = checked("--max-requests", args.max_requests.map(u64::from))? {
+        limits.max_requests = n as u32;
+    }
+    if let Some(n) = checked("--max-concurrent-requests", args.max_concurrent_requests.map(u64::from))? {
+        limits.max_concurrent_requests = n as u32;
+    }
     Ok(policy)
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+/// The longest `--timeout` and `--auth-timeout`, in seconds: a day. No
+/// call or browser round trip needs more, and it keeps deadlines far from
+/// overflowing.
+const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// Each numeric flag, with the least and the most it takes and why the
+/// most: a clear error instead of a limit that cannot be met, a wrapped
+/// multiplication or a panic further in.
+const LIMIT_FLAGS: &[(&str, u64, u64, &str)] = &[
+    ("--memory-mb", 1, 4096, "MiB; a WebAssembly memory holds at most 4 GiB"),
+    ("--host-memory-mb", 1, 65536, "MiB"),
+    ("--max-requests", 1, 1_000_000, "requests"),
+    ("--max-concurrent-requests", 1, 1000, "requests in flight"),
+    ("--max-response-bytes", 1, 4 << 30, "bytes; a body goes into guest memory, at most 4 GiB"),
+    ("--max-request-bytes", 1, 4 << 30, "bytes; a body comes out of guest memory, at most 4 GiB"),
+    ("--max-result-bytes", 1, 4 << 30, "bytes; a result comes out of guest memory, at most 4 GiB"),
+    ("--max-log-bytes", 1, 1 << 30, "bytes"),
+    ("--max-stash-bytes", 1, 1 << 40, "bytes"),
+    ("--auth-timeout", 1, MAX_TIMEOUT_SECS, "seconds"),
+    ("--page", 0, 1_000_000_000, "pages"),
+];
+
+/// Whether a numeric flag's value is in its range (`LIMIT_FLAGS`).
+fn in_range(flag: &str, value: u64) -> Result<(), String> {
+    let Some((_, least, most, unit)) = LIMIT_FLAGS.iter().find(|(name, ..)| *name == flag) else {
+        return Ok(());
+    };
+    if (*least..=*most).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{flag} must be between {least} and {most} ({unit}), got {value}"))
+    }
+}
+
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
@@ -264,6 +311,8 @@ mod tests {
         match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.command {
             Command::Invoke(args) => policy(&args.host),
             Command::Describe(args) => policy(&args.host),
+            Command::Serve(_) => Err("not invoke".into()),
+            _ => Err("not invoke".into()),
         }
     }
 
@@ -275,9 +324,85 @@ mod tests {
         assert!(policy_of(&["--timeout=1e300"]).unwrap_err().contains("--timeout"));
         assert!(policy_of(&["--timeout=0.0000000001"]).unwrap_err().contains("--timeout"));
         assert_eq!(policy_of(&["--timeout=0.5"]).unwrap().limits.timeout, Duration::from_millis(500));
-        assert!(policy_of(&["--memory-mb=17592186044417"]).unwrap_err().contains("too large"));
-        assert!(policy_of(&["--memory-mb=17592186044416"]).unwrap_err().contains("too large"));
+        assert!(policy_of(&["--memory-mb=17592186044417"]).unwrap_err().contains("--memory-mb must be between"));
+        assert!(policy_of(&["--memory-mb=17592186044416"]).unwrap_err().contains("--memory-mb must be between"));
         assert_eq!(policy_of(&["--memory-mb=64"]).unwrap().limits.memory_bytes, 64 << 20);
+    }
+
+    /// Every numeric flag refuses what is out of its range with a message
+    /// naming the flag and the range, and takes what is in it.
+    #[test]
+    fn every_numeric_flag_is_range_checked() {
+        for (flag, bad) in [
+            ("--timeout", "0"),
+            ("--timeout", "-1"),
+            ("--timeout", "NaN"),
+            ("--timeout", "inf"),
+            ("--timeout", "86401"),
+            ("--timeout", "1e18"),
+            ("--memory-mb", "0"),
+            ("--memory-mb", "4097"),
+            ("--memory-mb", "18446744073709551615"),
+            ("--host-memory-mb", "0"),
+            ("--host-memory-mb", "17592186044416"),
+            ("--max-requests", "0"),
+            ("--max-requests", "4294967295"),
+            ("--max-concurrent-requests", "0"),
+            ("--max-concurrent-requests", "4294967295"),
+            ("--max-response-bytes", "0"),
+            ("--max-response-bytes", "18446744073709551615"),
+            ("--max-request-bytes", "0"),
+            ("--max-request-bytes", "4294967297"),
+            ("--max-result-bytes", "0"),
+            ("--max-result-bytes", "4294967297"),
+            ("--max-log-bytes", "0"),
+            ("--max-log-bytes", "1073741825"),
+            ("--max-stash-bytes", "0"),
+            ("--max-stash-bytes", "18446744073709551615"),
+        ] {
+            let error = policy_of(&[&format!("{flag}={bad}")]).unwrap_err();
+            assert!(error.contains(flag) && error.contains("must be"), "{flag}={bad}: {error}");
+        }
+        let policy = policy_of(&[
+            "--timeout=86400",
+            "--memory-mb=4096",
+            "--host-memory-mb=1",
+            "--max-requests=1000000",
+            "--max-concurrent-requests=1000",
+            "--max-response-bytes=4294967296",
+            "--max-log-bytes=1",
+        ])
+        .unwrap();
+        assert_eq!(policy.limits.timeout, Duration::from_secs(86400));
+        assert_eq!(policy.limits.memory_bytes, 4 << 30);
+        assert_eq!(policy.limits.host_memory_bytes, 1 << 20);
+        assert_eq!((policy.limits.max_requests, policy.limits.max_concurrent_requests), (1_000_000, 1000));
+        assert_eq!(policy.limits.response_body_bytes, 4 << 30);
+    }
+
+    /// The bundle's and `auth start`'s numbers too.
+    #[test]
+    fn invoke_numbers_are_range_checked() {
+        let config = |flags: &[&str]| {
+            let argv = ["zapwasm", "invoke", "app.wasm", "auth", "test", "--env-file=/dev/null"];
+            match Cli::try_parse_from(argv.into_iter().chain(flags.iter().copied())).map_err(|e| e.to_string())?.command
+            {
+                Command::Invoke(args) => InvokeConfig::from_args(&args).map(|_| ()),
+                _ => Err("not invoke".into()),
+            }
+        };
+        for bad in [
+            "--limit=-2",
+            "--limit=9223372036854775807",
+            "--page=1000000001",
+            "--auth-timeout=0",
+            "--auth-timeout=86401",
+        ] {
+            let error = config(&[bad]).unwrap_err();
+            let flag = bad.split('=').next().unwrap();
+            assert!(error.contains(flag) && error.contains("must be"), "{bad}: {error}");
+        }
+        assert!(config(&["--limit=-1", "--page=3", "--auth-timeout=600"]).is_ok());
     }
 }
 
@@ -367,9 +492,11 @@ mod fuzz {
         }
         if let Ok(policy) = policy(&args.host) {
             if let Some(mb) = args.host.memory_mb {
-                prop_assert_eq!(Some(policy.limits.memory_bytes), mb.checked_mul(1 << 20));
+                prop_assert!((1..=4096).contains(&mb));
+                prop_assert_eq!(policy.limits.memory_bytes, mb << 20);
             }
             if let Some(secs) = args.host.timeout {
+                prop_assert!(secs > 0.0 && secs <= 86400.0);
                 prop_assert_eq!(Some(policy.limits.timeout), Duration::try_from_secs_f64(secs).ok());
             }
         }

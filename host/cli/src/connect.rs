@@ -22,7 +22,7 @@ use zapwasm_host::{App, Authorization, ConnectError, Invocation, Outcome};
 use crate::args::InvokeArgs;
 use crate::config::InvokeConfig;
 use crate::config::scope;
-use crate::report::{print_error, print_logs, with_causes};
+use crate::report::{print_error, print_logs, safe, with_causes};
 use crate::{EXIT_CONNECT, EXIT_USAGE, dotenv};
 
 /// The path the OAuth redirect listener answers on.
@@ -87,16 +87,16 @@ fn ask_fields(app: &App, given: &[String], current: &Map<String, Value>) -> Resu
         let fallback = current.get(key).cloned().or_else(|| field.get("default").cloned());
         let shown = match &fallback {
             Some(_) if secret => " [keep current]".to_string(),
-            Some(Value::String(value)) => format!(" [{value}]"),
-            Some(value) => format!(" [{value}]"),
+            Some(Value::String(value)) => format!(" [{}]", safe(value)),
+            Some(value) => format!(" [{}]", safe(&value.to_string())),
             None => String::new(),
         };
         let label = text("label").unwrap_or(key);
         if let Some(help) = text("helpText") {
-            eprintln!("  {help}");
+            eprintln!("  {}", safe(help));
         }
         let required = if flag("required") { ", required" } else { "" };
-        eprint!("{label} ({key}{required}){shown}: ");
+        eprint!("{} ({}{required}){shown}: ", safe(label), safe(key));
         let _ = std::io::stderr().flush();
         let answer = if interactive && secret {
             rpassword::read_password().map_err(|e| format!("cannot read {key} from the terminal: {e}"))?
@@ -141,7 +141,7 @@ async fn oauth(app: &App, args: &InvokeArgs, bundle: zapwasm_host::Bundle) -> Re
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.redirect_port);
     let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
     let authorization = app.authorize(&scope(args), bundle.clone(), &redirect_uri).await.map_err(connect_failed)?;
-    eprintln!("zapwasm: open this URL in your browser and allow access:\n\n  {}\n", authorization.url);
+    eprintln!("zapwasm: open this URL in your browser and allow access:\n\n  {}\n", safe(&authorization.url));
     eprintln!(
         "zapwasm: waiting up to {} s for the redirect to {redirect_uri} (register it with the provider)",
         args.auth_timeout
@@ -286,7 +286,7 @@ async fn verify_and_save(app: &App, args: &InvokeArgs, env_file: &Path, auth_dat
             Ok(label) => {
                 let label = label.value();
                 let label = label.as_str().filter(|l| !l.is_empty()).unwrap_or("(no connection label)");
-                eprintln!("zapwasm: the credentials work: connected as {label}");
+                eprintln!("zapwasm: the credentials work: connected as {}", safe(label));
             }
             Err(error) => {
                 eprintln!(
@@ -307,7 +307,7 @@ fn save(env_file: &Path, auth_data: &Map<String, Value>) -> ExitCode {
     match write_env(env_file, auth_data) {
         Ok(()) => {
             let keys: Vec<&str> = auth_data.keys().map(String::as_str).collect();
-            eprintln!("zapwasm: wrote authData ({}) to {}", keys.join(", "), env_file.display());
+            eprintln!("zapwasm: wrote authData ({}) to {}", safe(&keys.join(", ")), env_file.display());
             ExitCode::SUCCESS
         }
         Err(e) => fail(EXIT_CONNECT, format!("cannot write {}: {e}", env_file.display())),
@@ -340,6 +340,6 @@ fn connect_failed(error: ConnectError) -> ExitCode {
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("zapwasm: {message}");
+    eprintln!("zapwasm: {}", safe(&message.to_string()));
     ExitCode::from(code)
 }

@@ -121,7 +121,7 @@ pub(crate) async fn run(host: &Host, app: &App, args: &InvokeArgs, config: &Invo
         ["hydrate", text] => match app.hydrate(text, auth_data, account).await {
             Ok(outcome) => print_outcome(&outcome, args),
             Err(error) => {
-                eprintln!("zapwasm: cannot hydrate: {error}");
+                eprintln!("zapwasm: cannot hydrate: {}", crate::report::safe(&error.to_string()));
                 ExitCode::from(EXIT_FLOW)
             }
         },
@@ -209,7 +209,7 @@ fn print_quiet_logs(outcome: &Outcome, args: &InvokeArgs) {
 }
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    crate::report::print_json(value);
 }
 
 /// Prints why a flow's step did not run; its exit code.
@@ -224,7 +224,7 @@ fn flow_error(error: FlowError, args: &InvokeArgs) -> ExitCode {
             usage("subscribing a REST hook needs --hook-base-url (the address your hook receiver answers)")
         }
         other => {
-            eprintln!("zapwasm: {other}");
+            eprintln!("zapwasm: {}", crate::report::safe(&other.to_string()));
             ExitCode::from(EXIT_FLOW)
         }
     }

@@ -10,13 +10,16 @@
 
 mod args;
 mod commands;
+mod component;
 mod config;
 mod connect;
 mod dotenv;
 mod flows;
+mod init;
 #[cfg(test)]
 use zapwasm_fuzzing as fuzzing;
 mod report;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -31,6 +34,11 @@ const EXIT_CONNECT: u8 = 4;
 /// Exit code for a flow's step that was refused: an unknown subscription
 /// or callback, a trigger that cannot run the flow.
 const EXIT_FLOW: u8 = 5;
+/// Exit code for a definition with errors (`zapwasm validate`).
+const EXIT_INVALID: u8 = 6;
+/// Exit code for a crate that did not build (`zapwasm build`, or a
+/// directory given to another command).
+const EXIT_BUILD: u8 = 7;
 /// Exit code for a failure of the state in `--state-dir` (as for a call's
 /// [`zapwasm_host::CallError::State`]).
 const EXIT_STATE: u8 = 33;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::auth::{label, refresh};
 use crate::cache::CacheUse;
 use crate::definition::Definition;
+use crate::definition_checks::Finding;
 use crate::invoke::{Env, Invocation, Loaded, Outcome};
 use crate::json::Json;
 
@@ -48,6 +49,15 @@ impl App {
     /// How it was loaded.
     pub fn load_info(&self) -> &LoadInfo {
         &self.load
+    }
+
+    /// What the definition checks found when the component was loaded
+    /// ([`check_definition`](crate::check_definition)): the schema's rules
+    /// and the platform's publishing checks that need only the definition.
+    /// A host loads an app whatever they say; an embedder can log them as
+    /// warnings or refuse apps with errors.
+    pub fn findings(&self) -> &[Finding] {
+        &self.load.findings
     }
 
     /// The same app with this environment (what the guest reads through
@@ -121,4 +131,6 @@ pub struct LoadInfo {
     /// damaged (the component was compiled again, or its definition read
     /// again, and the entry replaced).
     pub cache_warning: Option<String>,
+    /// What the definition checks found ([`App::findings`]).
+    pub findings: Arc<[Finding]>,
 }

@@ -1,6 +1,7 @@
 //! Secrets censored out of every text the host emits.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use base64::Engine as _;
 use zapwasm_rules::param_encoding;
 
 /// authData keys whose values are not secret: they name the account rather
@@ -15,6 +16,24 @@ const MIN_SECRET_LEN: usize = 3;
 /// RFC 3986 unreserved characters.
 const UNRESERVED: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// `base64(username:password)`, what basic auth sends (RFC 7617).
+pub(crate) fn basic_credentials(username: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+}
+
+/// The WHATWG URL percent-encode sets (as the `url` crate applies them to
+/// a URL's fragment, path, query and userinfo): a secret written raw into a
+/// guest's URL reaches the record encoded by one of these.
+const URL_FRAGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
+const URL_PATH: &percent_encoding::AsciiSet = &URL_FRAGMENT.add(b'#').add(b'?').add(b'{').add(b'}');
+const URL_QUERY: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>');
+const URL_SPECIAL_QUERY: &percent_encoding::AsciiSet = &URL_QUERY.add(b'\'');
+const URL_USERINFO: &percent_encoding::AsciiSet =
+    &URL_PATH.add(b'/').add(b':').add(b';').add(b'=').add(b'@').add(b'[').add(b'\\').add(b']').add(b'^').add(b'|');
+const URL_PATH_SEGMENT: &percent_encoding::AsciiSet = &URL_PATH.add(b'/').add(b'%').add(b'\\');
 
 /// The replacement for a secret.
 pub(crate) const CENSORED: &str = ":censored:";
@@ -39,13 +58,16 @@ impl Censor {
     }
 
     /// The values to censor among these authData values and secret
-    /// environment values, in a stable order (equal lists make equal censors).
+    /// environment values, with what the host derives from them, in a
+    /// stable order (equal lists make equal censors).
     pub(crate) fn secrets<'a>(
         auth_data: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
         env_secrets: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
+        let auth_data: Vec<(&String, &serde_json::Value)> = auth_data.into_iter().collect();
+        let field = |name: &str| auth_data.iter().find(|(k, _)| k.as_str() == name).and_then(|(_, v)| v.as_str());
         let mut secrets: Vec<String> = auth_data
-            .into_iter()
+            .iter()
             .filter(|(key, _)| !SAFE_AUTH_KEYS.contains(&key.to_ascii_lowercase().as_str()))
             .filter_map(|(_, value)| match value {
                 serde_json::Value::String(s) => Some(s.clone()),
@@ -55,6 +77,11 @@ impl Censor {
             .chain(env_secrets.into_iter().map(str::to_string))
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
+        // What the host derives itself: basic auth's credentials (the
+        // username is not secret, the pair is).
+        if let Some(password) = field("password").filter(|p| !p.is_empty()) {
+            secrets.push(basic_credentials(field("username").unwrap_or_default(), password));
+        }
         secrets.sort();
         secrets.dedup();
         secrets
@@ -63,7 +90,10 @@ impl Censor {
     /// A censor for `secrets` (from [`Censor::secrets`]) and their encodings.
     pub(crate) fn for_secrets(mut secrets: Vec<String>) -> Censor {
         // Secrets also show up percent-encoded in URLs (as encodeURIComponent,
-        // RFC 3986 and form encoding write them) and escaped in JSON.
+        // RFC 3986 and form encoding write them, and as the URL parser
+        // encodes what is written raw into each part of a URL), escaped in
+        // JSON, and in base64 the way API keys are sent as basic credentials
+        // (`key:`).
         let encoded: Vec<String> = secrets
             .iter()
             .flat_map(|s| {
@@ -71,18 +101,32 @@ impl Censor {
                 // encodeURIComponent is how the host encodes params.
                 let mut forms = vec![param_encoding::encode(s, "")];
                 forms.extend(
-                    [UNRESERVED, percent_encoding::NON_ALPHANUMERIC]
-                        .iter()
-                        .map(|set| percent_encoding::utf8_percent_encode(s, set).to_string()),
+                    [
+                        UNRESERVED,
+                        percent_encoding::NON_ALPHANUMERIC,
+                        URL_FRAGMENT,
+                        URL_PATH,
+                        URL_PATH_SEGMENT,
+                        URL_QUERY,
+                        URL_SPECIAL_QUERY,
+                        URL_USERINFO,
+                    ]
+                    .iter()
+                    .map(|set| percent_encoding::utf8_percent_encode(s, set).to_string()),
                 );
                 forms.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
                 forms.push(json.trim_matches('"').to_string());
+                forms.push(base64::engine::general_purpose::STANDARD.encode(s));
+                forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{s}:")));
                 forms
             })
             .collect();
         secrets.extend(encoded);
         secrets.sort();
         secrets.dedup();
+        // A form shorter than a secret may be (an encoding of nothing
+        // special) would blank out ordinary text.
+        secrets.retain(|s| s.len() >= MIN_SECRET_LEN);
         if secrets.is_empty() {
             return Censor::default();
         }
@@ -97,6 +141,11 @@ impl Censor {
             .build(&secrets)
             .ok();
         Censor { matcher }
+    }
+
+    /// Whether a text holds a secret.
+    pub(crate) fn finds(&self, text: &str) -> bool {
+        self.matcher.as_ref().is_some_and(|matcher| matcher.is_match(text))
     }
 
     /// The text with every secret replaced.

@@ -173,7 +173,7 @@ pub fn primary_key(definition: &Definition, trigger_key: &str, item: &Value) -> 
 
 /// The primary key fields of a trigger's operation: its static
 /// `outputFields` marked primary, else `id` (a `$func` list counts as none).
-fn primary_fields(operation: &Value) -> Vec<&str> {
+pub(crate) fn primary_fields(operation: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = Vec::new();
     if let Some(fields) = operation.get("outputFields").and_then(Value::as_array) {
         for field in fields {
@@ -192,7 +192,7 @@ fn primary_fields(operation: &Value) -> Vec<&str> {
 }
 
 /// The fields of `primary` that `item` lacks (absent or null).
-fn missing_fields<'k>(primary: &[&'k str], item: &Map<String, Value>) -> Vec<&'k str> {
+pub(crate) fn missing_fields<'k>(primary: &[&'k str], item: &Map<String, Value>) -> Vec<&'k str> {
     primary.iter().copied().filter(|key| item.get(*key).is_none_or(Value::is_null)).collect()
 }
 
@@ -513,13 +513,9 @@ impl Report {
 fn describe(value: &Value) -> String {
     let kind = match value {
         Value::Null => return "null".to_string(),
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
         Value::Array(items) if items.is_empty() => return "an empty array".to_string(),
-        Value::Array(_) => "an array",
         Value::Object(map) if map.is_empty() => return "an empty object".to_string(),
-        Value::Object(_) => "an object",
+        other => zapwasm_rules::text::type_name(other),
     };
     format!("{kind} {}", quote(value))
 }

@@ -21,6 +21,9 @@ pub use zapwasm_rules::method_path::OperationKind;
 pub struct Definition {
     json: Value,
     methods: Vec<String>,
+    /// Paths of keys the text repeated within one object: the parse kept
+    /// only the last, so the definition checks report them from here.
+    duplicate_keys: Vec<String>,
 }
 
 /// One trigger, search or create, as `describe` shows it.
@@ -52,12 +55,13 @@ impl Definition {
         }
         let mut methods = method_path::methods(&json);
         methods.sort();
-        Ok(Definition { json, methods })
+        let duplicate_keys = crate::definition_checks::duplicate_keys(text);
+        Ok(Definition { json, methods, duplicate_keys })
     }
 
     /// A definition with nothing in it (used while the real one is read).
     pub(crate) fn empty() -> Definition {
-        Definition { json: Value::Object(Map::new()), methods: Vec::new() }
+        Definition { json: Value::Object(Map::new()), methods: Vec::new(), duplicate_keys: Vec::new() }
     }
 
     /// The definition as JSON.
@@ -73,6 +77,12 @@ impl Definition {
     /// Whether `path` names a function or a shorthand request.
     pub fn has_method(&self, path: &str) -> bool {
         self.methods.iter().any(|m| m == path)
+    }
+
+    /// The JSON paths of keys the definition's text held twice in one
+    /// object (`triggers.new_item`): the parsed JSON keeps only the last.
+    pub fn duplicate_keys(&self) -> &[String] {
+        &self.duplicate_keys
     }
 
     /// The value at a dotted path (`triggers.new_contact.operation`).
@@ -220,6 +230,8 @@ mod fuzz {
             }
             let _ = definition.auth_type();
             let _ = definition.refreshes_on_401();
+            // The checks every load runs take whatever the guest returned.
+            let _ = crate::definition_checks::check_definition(&definition);
             for summary in definition.operations() {
                 let again = definition.operation(summary.kind, &summary.key);
                 prop_assert!(again.is_some_and(|again| again.methods == summary.methods && again.noun == summary.noun));

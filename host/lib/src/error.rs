@@ -123,6 +123,8 @@ pub enum LimitKind {
     Log,
     /// [`Limits::stash_bytes`](crate::Limits::stash_bytes).
     Stash,
+    /// [`Limits::host_memory_bytes`](crate::Limits::host_memory_bytes).
+    HostMemory,
 }
 
 impl LimitKind {
@@ -137,6 +139,23 @@ impl LimitKind {
             LimitKind::Result => "result size",
             LimitKind::Log => "log size",
             LimitKind::Stash => "stash size",
+            LimitKind::HostMemory => "host memory",
+        }
+    }
+
+    /// What raises the limit: the [`Limits`](crate::Limits) field, and the
+    /// `zapwasm` flag that sets it.
+    pub fn raised_by(self) -> &'static str {
+        match self {
+            LimitKind::Timeout => "Limits::timeout (--timeout)",
+            LimitKind::Memory => "Limits::memory_bytes (--memory-mb)",
+            LimitKind::Requests => "Limits::max_requests (--max-requests)",
+            LimitKind::ResponseBody => "Limits::response_body_bytes (--max-response-bytes)",
+            LimitKind::RequestBody => "Limits::request_body_bytes (--max-request-bytes)",
+            LimitKind::Result => "Limits::result_bytes (--max-result-bytes)",
+            LimitKind::Log => "Limits::log_bytes (--max-log-bytes)",
+            LimitKind::Stash => "Limits::stash_bytes (--max-stash-bytes)",
+            LimitKind::HostMemory => "Limits::host_memory_bytes (--host-memory-mb)",
         }
     }
 }
@@ -173,7 +192,7 @@ pub enum CallError {
         message: String,
     },
     /// The call ran into one of the policy's limits.
-    #[error("the call exceeded the {} limit ({value})", .limit.name())]
+    #[error("the call exceeded the {} limit ({value}); raise {}", .limit.name(), .limit.raised_by())]
     Limit {
         /// Which limit.
         limit: LimitKind,

@@ -14,6 +14,7 @@ use crate::bindings;
 use crate::cache::{CacheUse, Cached, ComponentCache, FileStamp, FileStamps};
 use crate::capability::stash::StashError;
 use crate::definition::Definition;
+use crate::definition_checks::{Finding, check_definition};
 use crate::egress::{Resolver, SystemResolver};
 use crate::error::LoadError;
 use crate::invoke::{self, Loaded, Runner};
@@ -35,7 +36,11 @@ pub struct HostBuilder {
     hydration_secret: Option<Vec<u8>>,
     stash_secret: Option<Vec<u8>>,
     stash_url_lifetime: Duration,
+    user_agent: String,
 }
+
+/// The user agent a host sends unless its embedder sets one.
+const DEFAULT_USER_AGENT: &str = concat!("zapwasm/", env!("CARGO_PKG_VERSION"));
 
 impl HostBuilder {
     /// The egress policy and per-call limits. Default: [`Policy::default`].
@@ -147,6 +152,18 @@ impl HostBuilder {
         self
     }
 
+    /// The `User-Agent` every request carries unless the integration sends
+    /// its own. Default: `zapwasm/<version>`, so an API's operator sees which
+    /// runtime calls it; an embedder names its own service instead (and may
+    /// keep the runtime in it, e.g. `acme-automations/2.1 zapwasm/0.1.0`).
+    ///
+    /// [`HostBuilder::build`] fails with [`LoadError::Engine`] if the value
+    /// cannot be a header value (a control character, a newline).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> HostBuilder {
+        self.user_agent = user_agent.into();
+        self
+    }
+
     /// Build the host: the engine, the linker and the HTTP clients.
     pub fn build(self) -> Result<Host, LoadError> {
         let runtime = Runtime::new(&self.pool)?;
@@ -156,9 +173,16 @@ impl HostBuilder {
         let signing = Signing::new(self.hydration_secret, self.stash_secret, self.stash_url_lifetime).map_err(|e| {
             LoadError::Engine { what: "the system gave no randomness for the stash key", source: e.to_string().into() }
         })?;
-        let services =
-            Services::new(policy.clone(), resolver, self.stores, self.callback_base_url, self.hook_base_url, signing)
-                .map_err(|e| LoadError::Engine { what: "cannot build the HTTP client", source: e.into() })?;
+        let services = Services::new(
+            policy.clone(),
+            resolver,
+            self.stores,
+            self.callback_base_url,
+            self.hook_base_url,
+            signing,
+            &self.user_agent,
+        )
+        .map_err(|e| LoadError::Engine { what: "cannot build the HTTP client", source: e.into() })?;
         let slots = tokio::sync::Semaphore::new(self.pool.instances as usize);
         let runner = Arc::new(Runner { runtime, services: Arc::new(services), slots });
         Ok(Host {
@@ -205,6 +229,7 @@ impl Host {
             hydration_secret: None,
             stash_secret: None,
             stash_url_lifetime: STASH_URL_LIFETIME,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
         }
     }
 
@@ -275,7 +300,13 @@ impl Host {
     async fn finish_load(&self, started: Instant, found: Found) -> Result<App, LoadError> {
         let (digest, cached) = match found {
             Found::Recent { digest, linked } => {
-                let load = LoadInfo { cache: CacheUse::Hit, duration: started.elapsed(), digest, cache_warning: None };
+                let load = LoadInfo {
+                    cache: CacheUse::Hit,
+                    duration: started.elapsed(),
+                    digest,
+                    cache_warning: None,
+                    findings: linked.findings,
+                };
                 let loaded = Loaded::new(self.inner.runner.clone(), linked.pre, linked.definition);
                 return Ok(App::new(Arc::new(loaded), load));
             }
@@ -314,12 +345,15 @@ impl Host {
                 definition
             }
         };
+        // Checked on every load (not kept in the cache): a newer host may
+        // check more than the one that filled the cache.
+        let findings: Arc<[Finding]> = check_definition(&definition).into();
         let definition = Arc::new(definition);
         if self.inner.cache.is_enabled() {
-            let linked = Linked { pre: pre.clone(), definition: definition.clone() };
+            let linked = Linked { pre: pre.clone(), definition: definition.clone(), findings: findings.clone() };
             self.inner.recent.lock().unwrap_or_else(|e| e.into_inner()).insert(&digest, linked);
         }
-        let load = LoadInfo { cache, duration: started.elapsed(), digest, cache_warning: warning };
+        let load = LoadInfo { cache, duration: started.elapsed(), digest, cache_warning: warning, findings };
         let loaded = Loaded::new(self.inner.runner.clone(), pre, definition);
         Ok(App::new(Arc::new(loaded), load))
     }
@@ -390,6 +424,7 @@ impl HostInner {
 struct Linked {
     pre: bindings::Exports,
     definition: Arc<Definition>,
+    findings: Arc<[Finding]>,
 }
 
 /// The components a host loaded last, so loading one again (an embedder

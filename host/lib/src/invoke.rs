@@ -6,7 +6,11 @@
 //! [`Loaded`] component and its [`Env`]; nothing here knows the public `App`
 //! or the `Host` that loaded the component.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -14,6 +18,7 @@ use serde_json::Value;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::{self, WitZError};
+use crate::budget::HostBudget;
 use crate::bundle::{Bundle, Scope};
 use crate::censor::Censor;
 use crate::checks;
@@ -26,10 +31,14 @@ use crate::sandbox::{CallContext, HostAbort, Sandbox};
 use crate::services::Services;
 use crate::state::{CALLBACK_TTL, PendingCallback, expires_after};
 
-/// How long past the deadline the whole-call timer fires. The epoch check
-/// inside guest code normally ends a call first, with a cleaner trap; the
-/// timer catches a call stuck in a host import.
-const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+/// How long past the deadline the whole-call timer fires: two epoch ticks.
+/// A guest computing at its deadline is interrupted at the next tick, with
+/// a cleaner trap; the timer ends the call of a guest stuck in a host
+/// import, waiting for a thread of the caller's runtime, or moved to the
+/// background pool, without waiting for it (a moved guest is interrupted
+/// when its thread next runs it, and lets go of its pool slot then). It
+/// was 250 ms, which was how late such calls ended.
+const DEADLINE_GRACE: Duration = Duration::from_millis(2);
 
 /// One call to make: a method path, its bundle, and whose state it uses.
 ///
@@ -168,16 +177,25 @@ pub(crate) struct Env {
     pub(crate) secret: Vec<String>,
 }
 
-enum Entry<'a> {
+/// What to call. Owned: the guest's future may move to the background pool.
+enum Entry {
     Definition,
-    Run { method: &'a str, bundle: &'a str },
+    Run { method: String, bundle: String },
+}
+
+/// The deadline `timeout` after `start`; a timeout too long to add (an
+/// embedder's `Duration::MAX`) is a deadline a century away rather than a
+/// panic.
+fn deadline_after(start: Instant, timeout: Duration) -> Instant {
+    start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Call `definition()` on a fresh instance.
-pub(crate) async fn read_definition(runner: &Runner, pre: &bindings::Exports) -> Result<String, CallError> {
+pub(crate) async fn read_definition(runner: &Arc<Runner>, pre: &bindings::Exports) -> Result<String, CallError> {
     let limits = runner.services.policy.limits.clone();
-    let record = SharedRecord::new(Arc::new(Censor::default()), limits.log_bytes);
-    let deadline = Instant::now() + limits.timeout;
+    let budget = HostBudget::new(limits.host_memory_bytes);
+    let record = SharedRecord::new(Arc::new(Censor::default()), limits.log_bytes, budget.clone());
+    let deadline = deadline_after(Instant::now(), limits.timeout);
     let call = CallContext {
         method: "definition".into(),
         scope: Scope::new("", ""),
@@ -190,8 +208,8 @@ pub(crate) async fn read_definition(runner: &Runner, pre: &bindings::Exports) ->
         invocation_id: Default::default(),
         deadline,
         counters: Default::default(),
+        budget,
     };
-    let _slot = runner.slots.acquire().await;
     call_guest(runner, pre, Arc::new(call), Entry::Definition).await.0
 }
 
@@ -206,7 +224,8 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
     let secret_values: Vec<&str> =
         env.vars.iter().filter(|(k, _)| env.secret.contains(k)).map(|(_, v)| v.as_str()).collect();
     let censor = loaded.censor_for(Censor::secrets(&invocation.bundle.auth_data, secret_values));
-    let record = SharedRecord::new(censor.clone(), limits.log_bytes);
+    let budget = HostBudget::new(limits.host_memory_bytes);
+    let record = SharedRecord::new(censor, limits.log_bytes, budget.clone());
     let fail = |error: CallError, record: &SharedRecord| {
         let (logs, http) = record.finish();
         Outcome {
@@ -230,9 +249,8 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
             return fail(CallError::InvalidBundle { message: e.to_string() }, &record);
         }
     };
-    let deadline = started + limits.timeout;
+    let deadline = deadline_after(started, limits.timeout);
     let result_limit = limits.result_bytes;
-    let log_limit = limits.log_bytes;
     let call = Arc::new(CallContext {
         method: invocation.method.clone(),
         scope: invocation.scope,
@@ -247,11 +265,11 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
         invocation_id: Default::default(),
         deadline,
         counters: Default::default(),
+        budget,
     });
 
-    let _slot = runner.slots.acquire().await;
     let (result, callback_url) =
-        call_guest(runner, &loaded.pre, call.clone(), Entry::Run { method: &invocation.method, bundle: &bundle }).await;
+        call_guest(runner, &loaded.pre, call.clone(), Entry::Run { method: invocation.method.clone(), bundle }).await;
     let result = result.and_then(|json| {
         if json.len() as u64 > result_limit {
             return Err(CallError::Limit { limit: LimitKind::Result, value: format!("{result_limit} bytes") });
@@ -260,22 +278,25 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
             message: format!("the integration returned a result that is not JSON: {e}"),
         })
     });
-    let result = match result {
-        Ok(_) if record.log_overflowed() => {
-            Err(CallError::Limit { limit: LimitKind::Log, value: format!("{log_limit} bytes") })
-        }
-        other => other.map_err(|e| censor_error(e, &censor)),
+    let result = match (result, record.overflow()) {
+        (Ok(_), Some(overflow)) => Err(overflow),
+        (other, _) => other.map_err(|e| censor_error(e, &record)),
     };
     // Parsed only for a method with checks: most results are only passed on.
     let mut checks = match &result {
         Ok(json) if checks::has_checks(&loaded.definition, &invocation.method) => {
             checks::result_checks(&loaded.definition, &invocation.method, &invocation.bundle, &json.value())
                 .into_iter()
-                .map(|failure| CheckFailure { id: failure.id, message: censor.apply(&failure.message) })
+                .map(|failure| CheckFailure { id: failure.id, message: record.censor_text(&failure.message) })
                 .collect()
         }
         _ => Vec::new(),
     };
+    // The deadline bounds the host's work on the result too (the checks
+    // above may parse it): checked once more where the result is final,
+    // before a pending callback is written, so a call refused as late
+    // leaves nothing behind. The write itself is not cut at the deadline.
+    let result = refuse_late(result, deadline, Instant::now(), || timeout_error(call.limits.timeout));
     // A call that asked for a callback waits for it in the store; one that
     // cannot be stored could never be resumed, so it fails.
     let result = match (result, call.invocation_id.get()) {
@@ -308,11 +329,58 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
 }
 
 /// Instantiate and call; classify whatever went wrong.
+///
+/// The call holds a pool slot from here until its instance is dropped. Its
+/// guest runs on the caller's task until it has computed for
+/// [`PoolConfig::background_after`](crate::PoolConfig::background_after),
+/// then moves to the background pool (see [`placed`]). The caller's timer
+/// ends the call at its deadline plus [`DEADLINE_GRACE`] wherever the guest
+/// is, and a result that comes after the deadline is refused
+/// ([`refuse_late`]).
 async fn call_guest(
-    runner: &Runner,
+    runner: &Arc<Runner>,
     pre: &bindings::Exports,
     call: Arc<CallContext>,
-    entry: Entry<'_>,
+    entry: Entry,
+) -> (Result<String, CallError>, Option<String>) {
+    let (deadline, timeout) = (call.deadline, call.limits.timeout);
+    let slot = Slot::acquire(runner).await;
+    let placement = Arc::new(Placement::default());
+    let guest: Guest = Box::pin(execute(runner.clone(), pre.clone(), call, entry, slot, placement.clone()));
+    await_guest(guest, placement, runner.runtime.background(), deadline, timeout).await
+}
+
+/// Wait for `guest` until `deadline` plus [`DEADLINE_GRACE`]; its result
+/// only if it came before the deadline.
+async fn await_guest(
+    guest: Guest,
+    placement: Arc<Placement>,
+    background: Option<&tokio::runtime::Handle>,
+    deadline: Instant,
+    timeout: Duration,
+) -> (Result<String, CallError>, Option<String>) {
+    let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
+    match tokio::time::timeout(budget, placed(guest, placement, background)).await {
+        Err(_elapsed) => (Err(timeout_error(timeout)), None),
+        Ok((result, callback_url)) => {
+            (refuse_late(result, deadline, Instant::now(), || timeout_error(timeout)), callback_url)
+        }
+    }
+}
+
+/// A guest's run, owned, so that it can move to another thread pool.
+type Guest = Pin<Box<dyn Future<Output = (Result<String, CallError>, Option<String>)> + Send>>;
+
+/// The store and instance of one call, from instantiation to the result.
+async fn execute(
+    runner: Arc<Runner>,
+    pre: bindings::Exports,
+    call: Arc<CallContext>,
+    entry: Entry,
+    // Dropped after the store (declared before it): the instance is back in
+    // the pool before another call may take its slot.
+    _slot: Slot,
+    placement: Arc<Placement>,
 ) -> (Result<String, CallError>, Option<String>) {
     let deadline = call.deadline;
     let record = call.record.clone();
@@ -321,28 +389,208 @@ async fn call_guest(
     let mut store = Store::new(&runner.runtime.engine, Sandbox::new(call));
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_epoch_deadline(1);
-    // At every epoch tick: past the deadline, or with the log limit spent,
-    // interrupt; otherwise yield to the executor so a CPU-bound guest does
-    // not starve the calls sharing its thread.
+    // At every epoch tick the guest is found running: past the deadline,
+    // with a limit spent, or given up by its caller, interrupt; after
+    // `move_after` such ticks, move to the background pool; otherwise yield
+    // to the executor so a CPU-bound guest does not starve the calls
+    // sharing its thread.
+    let move_after = runner.runtime.background().map(|_| runner.runtime.background_after_ticks);
+    let mut ticks = 0;
+    let on_tick = placement.clone();
     store.epoch_deadline_callback(move |store| {
-        let stop = Instant::now() >= deadline || store.data().call.record.log_overflowed();
-        Ok(if stop { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+        let stop = Instant::now() >= deadline
+            || store.data().call.record.overflowed()
+            || on_tick.abandoned.load(Ordering::Relaxed);
+        if stop {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        ticks += 1;
+        if Some(ticks) == move_after {
+            on_tick.move_asked.store(true, Ordering::Relaxed);
+            return Ok(UpdateDeadline::YieldCustom(1, Box::pin(HandOff(false))));
+        }
+        Ok(UpdateDeadline::Yield(1))
     });
-    let budget = deadline.saturating_duration_since(Instant::now()) + DEADLINE_GRACE;
-    let outcome = tokio::time::timeout(budget, async {
+    let outcome = async {
         let instance = pre.instantiate(&mut store).await.map_err(|e| (true, e))?;
-        call_entry(pre, &mut store, &instance, entry).await.map_err(|e| (false, e))
-    })
+        call_entry(&pre, &mut store, &instance, entry).await.map_err(|e| (false, e))
+    }
     .await;
-    let timeout =
-        || CallError::Limit { limit: LimitKind::Timeout, value: format!("{} s", timeout_value.as_secs_f64()) };
     let result = match outcome {
-        Err(_elapsed) => Err(timeout()),
-        Ok(Ok(Ok(json))) => Ok(json),
-        Ok(Ok(Err(error))) => Err(CallError::from(ZError::from(error as WitZError))),
-        Ok(Err((instantiating, error))) => Err(classify(&error, instantiating, &store, &record, memory_limit, timeout)),
+        Ok(Ok(json)) => Ok(json),
+        Ok(Err(error)) => Err(CallError::from(ZError::from(error as WitZError))),
+        Err((instantiating, error)) => {
+            Err(classify(&error, instantiating, &store, &record, memory_limit, || timeout_error(timeout_value)))
+        }
     };
     (result, store.data().callback_url.clone())
+}
+
+/// The timeout limit error.
+fn timeout_error(timeout: Duration) -> CallError {
+    CallError::Limit { limit: LimitKind::Timeout, value: format!("{} s", timeout.as_secs_f64()) }
+}
+
+/// The deadline is a hard bound on when a call returns: a result that comes
+/// at or after it is refused as a timeout. Without this a guest that
+/// yielded at an epoch tick just before its deadline, and was resumed after
+/// it, could finish before the next tick and return its result late (by as
+/// long as it waited for a thread).
+fn refuse_late<T>(
+    result: Result<T, CallError>,
+    deadline: Instant,
+    now: Instant,
+    timeout: impl FnOnce() -> CallError,
+) -> Result<T, CallError> {
+    match result {
+        Ok(_) if now >= deadline => Err(timeout()),
+        other => other,
+    }
+}
+
+/// A pool slot held by a call's guest (a permit of [`Runner::slots`]), given
+/// back when the guest's future is dropped, wherever that is: a guest that
+/// moved to the background pool may outlive its caller by up to an epoch
+/// tick of its thread, and its instance is in the pool until then.
+struct Slot(Option<Arc<Runner>>);
+
+impl Slot {
+    async fn acquire(runner: &Arc<Runner>) -> Slot {
+        match runner.slots.acquire().await {
+            Ok(permit) => {
+                permit.forget();
+                Slot(Some(runner.clone()))
+            }
+            // The semaphore is never closed.
+            Err(_) => Slot(None),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(runner) = &self.0 {
+            runner.slots.add_permits(1);
+        }
+    }
+}
+
+/// Where a call's guest runs, shared by its epoch callback and its caller.
+#[derive(Default)]
+struct Placement {
+    /// Set by the epoch callback: the guest has computed long enough to move.
+    move_asked: AtomicBool,
+    /// Set when the caller of a moved guest stops waiting (its deadline):
+    /// interrupt at the next tick.
+    abandoned: AtomicBool,
+}
+
+/// Run `guest` on the caller's task until it asks to move, then on the
+/// background pool, waiting for its result.
+///
+/// Guests that compute for long thus leave the caller's runtime, whose
+/// threads drive the I/O and the short steps of every other call; a moved
+/// guest is polled with the caller's runtime entered, so the requests it
+/// spawns and the timers it sets stay there. Dropping this future (the
+/// caller's deadline) drops the guest: on the caller's thread, unless a
+/// background thread is running it at that moment, and then that thread
+/// interrupts it at its next epoch tick (it is marked abandoned). Either
+/// way a moved guest never waits for an idle core to let go of its pool
+/// slot.
+async fn placed(
+    mut guest: Guest,
+    placement: Arc<Placement>,
+    background: Option<&tokio::runtime::Handle>,
+) -> (Result<String, CallError>, Option<String>) {
+    let done = std::future::poll_fn(|cx| match guest.as_mut().poll(cx) {
+        Poll::Ready(done) => Poll::Ready(Some(done)),
+        Poll::Pending if placement.move_asked.load(Ordering::Relaxed) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await;
+    if let Some(done) = done {
+        return done;
+    }
+    let Some(background) = background else { return guest.await };
+    let moved = Arc::new(Moved { guest: std::sync::Mutex::new(Some(guest)), placement });
+    let _abandon = Abandon(moved.clone());
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let on_background = Entered { runtime: tokio::runtime::Handle::current(), moved };
+    background.spawn(async move {
+        if let Some(done) = on_background.await {
+            let _ = sender.send(done);
+        }
+    });
+    receiver.await.unwrap_or_else(|_| {
+        (Err(CallError::Trap { message: "the call's background task ended without a result".into() }), None)
+    })
+}
+
+/// A guest that moved to the background pool: the pool's task polls it,
+/// its caller drops it if it gives up (see [`placed`]).
+struct Moved {
+    guest: std::sync::Mutex<Option<Guest>>,
+    placement: Arc<Placement>,
+}
+
+/// When the caller stops waiting, however that happens: mark the guest
+/// abandoned, and drop it here if no background thread is running it.
+struct Abandon(Arc<Moved>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.placement.abandoned.store(true, Ordering::Relaxed);
+        let taken = match self.0.guest.try_lock() {
+            Ok(mut guest) => guest.take(),
+            Err(_) => None,
+        };
+        drop(taken);
+    }
+}
+
+/// A moved guest, polled with the caller's runtime entered: what it spawns
+/// and the timers it sets belong to that runtime, whose I/O driver is not
+/// behind guests that compute. `None` if its caller dropped it.
+struct Entered {
+    runtime: tokio::runtime::Handle,
+    moved: Arc<Moved>,
+}
+
+impl Future for Entered {
+    type Output = Option<(Result<String, CallError>, Option<String>)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let _entered = self.runtime.enter();
+        let mut slot = self.moved.guest.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(guest) = slot.as_mut() else { return Poll::Ready(None) };
+        match guest.as_mut().poll(cx) {
+            Poll::Ready(done) => {
+                let finished = slot.take();
+                drop(slot);
+                drop(finished);
+                Poll::Ready(Some(done))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The yield at which a guest moves: pending once, so that the caller's
+/// poll returns and hands the guest over, and ready when polled again, on
+/// the background pool.
+struct HandOff(bool);
+
+impl Future for HandOff {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 /// Call `entry` on a fresh `instance`.
@@ -350,12 +598,12 @@ async fn call_entry(
     pre: &bindings::Exports,
     store: &mut Store<Sandbox>,
     instance: &wasmtime::component::Instance,
-    entry: Entry<'_>,
+    entry: Entry,
 ) -> wasmtime::Result<Result<String, WitZError>> {
     Ok(match entry {
         Entry::Definition => Ok(pre.definition(&mut *store, instance)?.call_async(&mut *store, ()).await?.0),
         Entry::Run { method, bundle } => {
-            pre.run(&mut *store, instance)?.call_async(&mut *store, (method, bundle)).await?.0
+            pre.run(&mut *store, instance)?.call_async(&mut *store, (method.as_str(), bundle.as_str())).await?.0
         }
     })
 }
@@ -371,11 +619,8 @@ fn classify(
     if let Some(HostAbort(call_error)) = error.downcast_ref::<HostAbort>() {
         return call_error.clone();
     }
-    if record.log_overflowed() {
-        return CallError::Limit {
-            limit: LimitKind::Log,
-            value: format!("{} bytes", store.data().call.limits.log_bytes),
-        };
+    if let Some(overflow) = record.overflow() {
+        return overflow;
     }
     if store.data().memory.hit {
         return CallError::Limit { limit: LimitKind::Memory, value: format!("{} MiB", memory_limit >> 20) };
@@ -398,8 +643,8 @@ fn classify(
 }
 
 /// Errors carry text from the integration: censor it like the logs.
-fn censor_error(error: CallError, censor: &Censor) -> CallError {
-    let c = |s: String| censor.apply(&s);
+fn censor_error(error: CallError, record: &SharedRecord) -> CallError {
+    let c = |s: String| record.censor_text(&s);
     match error {
         CallError::Integration { error } => CallError::Integration {
             error: match error {
@@ -428,5 +673,50 @@ fn censor_error(error: CallError, censor: &Censor) -> CallError {
         CallError::Trap { message } => CallError::Trap { message: c(message) },
         CallError::InvalidBundle { message } => CallError::InvalidBundle { message: c(message) },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_timeout<T: std::fmt::Debug>(result: &Result<T, CallError>) -> bool {
+        matches!(result, Err(CallError::Limit { limit: LimitKind::Timeout, .. }))
+    }
+
+    /// The late results: a guest that resumes after its deadline and
+    /// finishes before any epoch tick or timer looks. The guest here holds
+    /// its thread past the deadline and then returns in the same poll, so
+    /// neither the epoch check nor the whole-call timer can end it: only
+    /// the check where the result is final does.
+    #[tokio::test]
+    async fn a_result_that_comes_after_the_deadline_is_a_timeout() {
+        let deadline = Instant::now() + Duration::from_millis(5);
+        let late: Guest = Box::pin(async {
+            std::thread::sleep(Duration::from_millis(20));
+            (Ok("[]".to_string()), None)
+        });
+        let (result, _) = await_guest(late, Arc::default(), None, deadline, Duration::from_millis(5)).await;
+        assert!(is_timeout(&result), "{result:?}");
+
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let in_time: Guest = Box::pin(async { (Ok("[]".to_string()), None) });
+        let (result, _) = await_guest(in_time, Arc::default(), None, deadline, Duration::from_secs(60)).await;
+        assert_eq!(result.ok().as_deref(), Some("[]"));
+    }
+
+    /// Errors that come late are what happened, and stay; only results are
+    /// refused.
+    #[test]
+    fn only_results_are_refused_after_the_deadline() {
+        let now = Instant::now();
+        let timeout = || timeout_error(Duration::from_secs(1));
+        assert!(is_timeout(&refuse_late(Ok(()), now, now, timeout)));
+        assert!(refuse_late(Ok(()), now + Duration::from_millis(1), now, timeout).is_ok());
+        let error = CallError::Trap { message: "trapped".into() };
+        assert!(matches!(
+            refuse_late::<()>(Err(error), now, now + Duration::from_secs(1), timeout),
+            Err(CallError::Trap { .. })
+        ));
     }
 }

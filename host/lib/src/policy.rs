@@ -159,6 +159,23 @@ pub struct Limits {
     /// Bytes stashed per call. Default 150 MB, the reference platform's
     /// limit for a buffered file.
     pub stash_bytes: u64,
+    /// Bytes the host itself holds for one call at once: request bodies
+    /// copied out of the guest while they are sent, response bodies from
+    /// their first byte until the guest has them (every response of a
+    /// `send-all` at once), and the call's log lines and exchange records.
+    /// Buffers count by their capacity, as they grow. Default 64 MiB.
+    ///
+    /// The trade-off: guest memory is capped by
+    /// [`memory_bytes`](Limits::memory_bytes), but a guest can ask the host
+    /// to buffer for it (forty 20 MiB responses in one `send-all` under a
+    /// 16 MiB guest); this caps that. A host's own memory for calls is then
+    /// at most this times the calls running at once (bounded by
+    /// [`PoolConfig::instances`](crate::PoolConfig::instances)), so lower it
+    /// on a host running many calls at once. The default holds one response
+    /// at the default [`response_body_bytes`](Limits::response_body_bytes)
+    /// with room for the call's records; a call that needs several large
+    /// bodies at once (a fan-out of downloads) needs it raised.
+    pub host_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -173,6 +190,7 @@ impl Default for Limits {
             result_bytes: 6 << 20,
             log_bytes: 1 << 20,
             stash_bytes: 150_000_000,
+            host_memory_bytes: 64 << 20,
         }
     }
 }

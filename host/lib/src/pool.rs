@@ -1,4 +1,7 @@
-//! Sizing of the pooling instance allocator.
+//! Sizing of the pooling instance allocator, and the background pool where
+//! guests that compute run.
+
+use std::time::Duration;
 
 /// How many instances the pooling allocator holds, and how big each may be.
 ///
@@ -29,8 +32,47 @@ pub struct PoolConfig {
     pub max_memory_bytes: usize,
     /// Bytes of each memory and table kept resident between uses of a slot.
     /// Default 1 MiB: re-zeroing it by hand is cheaper than the madvise and
-    /// page faults it saves; more costs resident memory per idle slot.
+    /// page faults it saves; more costs resident memory per idle slot (see
+    /// "Memory under sustained load" above).
     pub keep_resident_bytes: usize,
+    /// Threads of the background pool: where a call's guest moves once it
+    /// has computed for [`background_after`](PoolConfig::background_after),
+    /// so that guests that compute cannot delay the I/O and the short steps
+    /// of the other calls. Default: the machine's cores.
+    ///
+    /// The threads run in Linux's `SCHED_IDLE` class: they get the cores
+    /// nothing else wants, and any other thread that wakes up (a worker
+    /// with an answer to read, the embedder's own work) takes the core at
+    /// once. What a moved guest awaits (its HTTP requests, its timers)
+    /// still runs on the caller's runtime; only its computing moves. A
+    /// moved guest past its deadline is dropped by its caller (or
+    /// interrupted within an epoch tick if it is running), so it never
+    /// holds its pool slot waiting for an idle core.
+    ///
+    /// The cost: a call that computes for long gets only the CPU time the
+    /// rest of the host leaves idle, so on a host kept busy by calls that
+    /// wait on I/O (or by other processes) it can reach its deadline where
+    /// it would have finished; the move costs a task spawn, once per call
+    /// that moves. The threads idle until a guest moves. `0` turns the pool
+    /// off: every guest runs on the caller's runtime to the end, yielding
+    /// at every epoch tick, and four guests spinning on two cores take most
+    /// of the machine from their neighbours (BENCHMARKS.md, "Fair under
+    /// load").
+    pub background_threads: usize,
+    /// How long a call's guest computes on the caller's runtime before it
+    /// moves to the background pool. Default 10 ms, counted in epoch ticks
+    /// (1 ms) that found the guest running: far more than the whole guest
+    /// time of a call that mostly waits on I/O (0.1-0.5 ms for a call
+    /// making one request), so those never move, and short enough that a
+    /// guest spinning from the start holds a worker of the caller's runtime
+    /// for about 10 ms (in 1 ms slices) before it moves.
+    ///
+    /// Lower moves CPU-heavy calls out of the way sooner, but a call whose
+    /// thread is preempted by the OS under load counts the ticks it spends
+    /// preempted too, so too low a value moves healthy calls on a busy
+    /// machine; higher lets each spinning guest take more of the caller's
+    /// runtime before it moves.
+    pub background_after: Duration,
 }
 
 impl Default for PoolConfig {
@@ -42,6 +84,8 @@ impl Default for PoolConfig {
             tables_per_component: 4,
             max_memory_bytes: 256 << 20,
             keep_resident_bytes: 1 << 20,
+            background_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            background_after: Duration::from_millis(10),
         }
     }
 }

@@ -12,7 +12,9 @@ use serde::Serialize;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use crate::budget::HostBudget;
 use crate::censor::Censor;
+use crate::error::{CallError, LimitKind};
 
 /// A log line's level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -76,6 +78,10 @@ pub struct HttpExchange {
     pub response_body: Option<String>,
     /// Why there was no response.
     pub error: Option<String>,
+    /// What the host did not send on this hop because a redirect led to
+    /// another origin: the names of the credential headers it dropped, and
+    /// `body` when it dropped the body of a 307 or 308.
+    pub dropped_on_redirect: Vec<String>,
     /// Time from sending to the end of the body.
     pub duration: Duration,
 }
@@ -89,7 +95,9 @@ pub(crate) struct CallRecord {
     pub(crate) logs: Vec<LogLine>,
     pub(crate) exchanges: Vec<HttpExchange>,
     log_bytes: u64,
-    pub(crate) log_overflow: bool,
+    /// The limit the record ran into (the log limit, or the host's memory
+    /// budget): the call must end with it.
+    overflow: Option<CallError>,
     partial_stdout: Vec<u8>,
     partial_stderr: Vec<u8>,
 }
@@ -99,16 +107,70 @@ pub(crate) struct CallRecord {
 pub(crate) struct SharedRecord {
     inner: Arc<Mutex<CallRecord>>,
     censor: Arc<Censor>,
+    /// Values the host derived from secrets during this call (a digest
+    /// answer, an OAuth 1 signature, credentials from a URL), censored
+    /// like the secrets themselves.
+    derived: Arc<Mutex<Derived>>,
     log_limit: u64,
+    /// What the record keeps counts against the call's host memory.
+    budget: Arc<HostBudget>,
+}
+
+#[derive(Default)]
+struct Derived {
+    values: Vec<String>,
+    censor: Option<Arc<Censor>>,
+}
+
+/// What one exchange record holds, roughly, in bytes.
+fn exchange_bytes(exchange: &HttpExchange) -> u64 {
+    let pairs = |pairs: &[(String, String)]| pairs.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>();
+    let text = exchange.method.len()
+        + exchange.url.len()
+        + pairs(&exchange.request_headers)
+        + pairs(&exchange.response_headers)
+        + exchange.request_body.as_ref().map_or(0, String::len)
+        + exchange.response_body.as_ref().map_or(0, String::len)
+        + exchange.error.as_ref().map_or(0, String::len)
+        + exchange.dropped_on_redirect.iter().map(|d| d.len() + 24).sum::<usize>();
+    (text + std::mem::size_of::<HttpExchange>()) as u64
 }
 
 impl SharedRecord {
-    pub(crate) fn new(censor: Arc<Censor>, log_limit: u64) -> SharedRecord {
-        SharedRecord { inner: Arc::default(), censor, log_limit }
+    pub(crate) fn new(censor: Arc<Censor>, log_limit: u64, budget: Arc<HostBudget>) -> SharedRecord {
+        SharedRecord { inner: Arc::default(), censor, derived: Arc::default(), log_limit, budget }
     }
 
-    pub(crate) fn censor(&self) -> &Censor {
-        &self.censor
+    /// The text with every secret, and every value derived from one so
+    /// far, replaced.
+    pub(crate) fn censor_text(&self, text: &str) -> String {
+        let censored = self.censor.apply(text);
+        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        match derived {
+            Some(derived) => derived.apply(&censored),
+            None => censored,
+        }
+    }
+
+    /// Censor these values from now on: the host derived them from
+    /// secrets (they and their encodings are as secret as the source).
+    pub(crate) fn add_derived(&self, values: impl IntoIterator<Item = String>) {
+        let mut derived = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        let before = derived.values.len();
+        for value in values {
+            if value.len() >= 3 && !derived.values.contains(&value) {
+                derived.values.push(value);
+            }
+        }
+        if derived.values.len() != before {
+            derived.censor = Some(Arc::new(Censor::for_secrets(derived.values.clone())));
+        }
+    }
+
+    /// Whether a text holds a secret of the call, or a value derived from one.
+    pub(crate) fn holds_secret(&self, text: &str) -> bool {
+        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        self.censor.finds(text) || derived.is_some_and(|derived| derived.finds(text))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CallRecord> {
@@ -117,30 +179,54 @@ impl SharedRecord {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keep a log line. Returns false once the call's log limit is spent:
-    /// the line was dropped and the call must end.
+    /// Keep a log line. Returns false once the call's log limit or host
+    /// memory is spent: the line was dropped and the call must end
+    /// ([`SharedRecord::overflow`] says with what).
     pub(crate) fn log(&self, level: Level, source: Source, message: &str) -> bool {
-        self.log_censored(level, source, self.censor.apply(message))
+        self.log_censored(level, source, self.censor_text(message))
     }
 
     /// [`SharedRecord::log`] for a line built only from censored parts.
     pub(crate) fn log_censored(&self, level: Level, source: Source, message: String) -> bool {
         let mut record = self.lock();
+        if record.overflow.is_some() {
+            return false;
+        }
         record.log_bytes += message.len() as u64;
         if record.log_bytes > self.log_limit {
-            record.log_overflow = true;
+            record.overflow =
+                Some(CallError::Limit { limit: LimitKind::Log, value: format!("{} bytes", self.log_limit) });
+            return false;
+        }
+        let size = (message.len() + std::mem::size_of::<LogLine>()) as u64;
+        if let Err(exhausted) = self.budget.keep(size) {
+            record.overflow = Some(exhausted.into());
             return false;
         }
         record.logs.push(LogLine { level, source, message });
         true
     }
 
+    /// Keep an exchange record (built from censored parts); past the host
+    /// memory budget it is dropped and the call must end.
     pub(crate) fn exchange(&self, exchange: HttpExchange) {
-        self.lock().exchanges.push(exchange);
+        let mut record = self.lock();
+        match self.budget.keep(exchange_bytes(&exchange)) {
+            Ok(()) => record.exchanges.push(exchange),
+            Err(exhausted) => {
+                record.overflow.get_or_insert(exhausted.into());
+            }
+        }
     }
 
-    pub(crate) fn log_overflowed(&self) -> bool {
-        self.lock().log_overflow
+    /// Whether the record ran into a limit (the call must end).
+    pub(crate) fn overflowed(&self) -> bool {
+        self.lock().overflow.is_some()
+    }
+
+    /// The limit the record ran into, if any.
+    pub(crate) fn overflow(&self) -> Option<CallError> {
+        self.lock().overflow.clone()
     }
 
     /// Take everything recorded; output still lacking a newline becomes a line.
@@ -158,17 +244,45 @@ impl SharedRecord {
                 self.log(level_of(source), source, &String::from_utf8_lossy(&rest));
             }
         }
-        let mut record = self.lock();
-        (std::mem::take(&mut record.logs), std::mem::take(&mut record.exchanges))
+        let (mut logs, mut exchanges) = {
+            let mut record = self.lock();
+            (std::mem::take(&mut record.logs), std::mem::take(&mut record.exchanges))
+        };
+        // A value derived during the call (credentials in a URL) may have
+        // been logged before the host derived it: censor what was kept
+        // again with everything derived by the end.
+        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        if let Some(derived) = derived {
+            let again = |text: &mut String| *text = derived.apply(text);
+            for line in &mut logs {
+                again(&mut line.message);
+            }
+            for exchange in &mut exchanges {
+                again(&mut exchange.url);
+                for (name, value) in exchange.request_headers.iter_mut().chain(exchange.response_headers.iter_mut()) {
+                    again(name);
+                    again(value);
+                }
+                for text in
+                    [&mut exchange.request_body, &mut exchange.response_body, &mut exchange.error].into_iter().flatten()
+                {
+                    again(text);
+                }
+            }
+        }
+        (logs, exchanges)
     }
 
     /// The last line the guest wrote to stderr (its panic message, after a trap).
     pub(crate) fn last_stderr_line(&self) -> Option<String> {
-        let record = self.lock();
-        if !record.partial_stderr.is_empty() {
-            return Some(self.censor.apply(String::from_utf8_lossy(&record.partial_stderr).trim_end()));
-        }
-        record.logs.iter().rev().find(|l| l.source == Source::Stderr).map(|l| l.message.clone())
+        let partial = {
+            let record = self.lock();
+            if record.partial_stderr.is_empty() {
+                return record.logs.iter().rev().find(|l| l.source == Source::Stderr).map(|l| l.message.clone());
+            }
+            String::from_utf8_lossy(&record.partial_stderr).trim_end().to_string()
+        };
+        Some(self.censor_text(&partial))
     }
 
     fn write_output(&self, source: Source, bytes: &[u8]) {
@@ -237,7 +351,7 @@ impl AsyncWrite for OutputPipe {
         // Past the log limit the output is dropped; the epoch check ends the
         // call within a tick and `invoke` reports the log limit. (An error
         // here would leave the guest waiting in WASI's flush instead.)
-        if !self.record.log_overflowed() {
+        if !self.record.overflowed() {
             self.record.write_output(self.source, buf);
         }
         Poll::Ready(Ok(buf.len()))
@@ -264,7 +378,7 @@ mod tests {
     /// debug build; at the default 1 MiB log limit, minutes).
     #[test]
     fn a_long_line_written_a_byte_at_a_time_takes_linear_time() {
-        let record = SharedRecord::new(Arc::new(Censor::default()), 1 << 20);
+        let record = SharedRecord::new(Arc::new(Censor::default()), 1 << 20, HostBudget::new(u64::MAX));
         let started = Instant::now();
         for _ in 0..(256 << 10) {
             record.write_output(Source::Stdout, b"1");
@@ -305,16 +419,20 @@ mod fuzz {
         let seeds = seeds.into_iter().flat_map(|seed| [(seed.clone(), 4096, false), (seed, 1, true)]).collect();
         type Case = (Input, usize, bool);
         fuzzing::run("guest_output", seeds, strategy, |(output, write_size, stderr): &Case| {
-            let record = SharedRecord::new(Arc::new(Censor::for_secrets(vec![SECRET.to_string()])), LOG_LIMIT);
+            let record = SharedRecord::new(
+                Arc::new(Censor::for_secrets(vec![SECRET.to_string()])),
+                LOG_LIMIT,
+                HostBudget::new(u64::MAX),
+            );
             let source = if *stderr { Source::Stderr } else { Source::Stdout };
             for write in output.0.chunks(*write_size) {
-                if !record.log_overflowed() {
+                if !record.overflowed() {
                     record.write_output(source, write);
                 }
             }
             let (lines, _) = record.finish();
             // After `finish`: the pending last line may be what passes the limit.
-            let overflowed = record.log_overflowed();
+            let overflowed = record.overflowed();
             let kept: usize = lines.iter().map(|line| line.message.len()).sum();
             prop_assert!(kept as u64 <= LOG_LIMIT);
             for line in &lines {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::budget::HostBudget;
 use crate::bundle::Scope;
 use crate::definition::Definition;
 use crate::error::{CallError, LimitKind};
@@ -31,6 +32,8 @@ pub(crate) struct CallContext {
     pub(crate) invocation_id: std::sync::OnceLock<String>,
     pub(crate) deadline: Instant,
     pub(crate) counters: Counters,
+    /// What the host holds for this call ([`Limits::host_memory_bytes`]).
+    pub(crate) budget: Arc<HostBudget>,
 }
 
 /// What a call has spent of its limits so far.

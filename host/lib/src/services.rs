@@ -6,16 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::egress::{self, Encodings, Resolver};
+use crate::egress::{Clients, Resolver};
 use crate::policy::Policy;
 use crate::state::Stores;
 
 /// Host-wide services the capabilities use.
 pub(crate) struct Services {
-    /// The client for requests that accept compressed bodies (the default).
-    pub(crate) http: reqwest::Client,
-    /// The client for requests with `compress: false`.
-    pub(crate) http_identity: reqwest::Client,
+    /// The HTTP clients, per encoding and per kind of hop.
+    pub(crate) http: Clients,
     pub(crate) policy: Arc<Policy>,
     pub(crate) stores: Stores,
     pub(crate) callback_base_url: Option<String>,
@@ -63,10 +61,10 @@ impl Services {
         callback_base_url: Option<String>,
         hook_base_url: Option<String>,
         signing: Signing,
+        user_agent: &str,
     ) -> Result<Services, reqwest::Error> {
         Ok(Services {
-            http: egress::client(&policy, &resolver, Encodings::Decompressed)?,
-            http_identity: egress::client(&policy, &resolver, Encodings::Identity)?,
+            http: Clients::new(&policy, &resolver, user_agent)?,
             policy,
             stores,
             callback_base_url,

@@ -9,6 +9,8 @@ pub struct Results {
     pub scenarios: Map<String, Value>,
     pub targets: Vec<Target>,
     rows: Vec<Row>,
+    /// Tables of their own (`neighbours`, `soak`), printed after the main one.
+    extra: Vec<String>,
 }
 
 /// One target of issue 5, with what was measured.
@@ -334,6 +336,15 @@ impl Results {
             );
         }
 
+        let neighbours = get("neighbours");
+        if neighbours.get("http_get").is_some() {
+            self.neighbours(&neighbours);
+        }
+        let soak = get("soak");
+        if soak.get("runs").is_some() {
+            self.soak(&soak);
+        }
+
         let censor = get("censor");
         if !censor.is_null() {
             let lat = ratio(num(&censor, "with_secrets.median_us"), num(&censor, "without_secrets.median_us"));
@@ -347,6 +358,211 @@ impl Results {
                 format!("latency x{}", fmt(lat, 2)),
             );
         }
+    }
+
+    /// `neighbours`: rows for the healthy calls alone and next to the
+    /// spinners, a table of its own, and the targets of "Fair under load".
+    fn neighbours(&mut self, n: &Value) {
+        let spinners = n["spinners"].as_u64().unwrap_or(0);
+        let as_row = |f: &Value| {
+            json!({
+                "median_us": num(f, "median_ms").map(|v| v * 1e3),
+                "p99_us": num(f, "p99_ms").map(|v| v * 1e3),
+                "calls_per_s": f["ok_per_s"],
+            })
+        };
+        for kind in ["no_io", "http_get"] {
+            let k = &n[kind];
+            let alone = &k["alone"]["healthy"];
+            let lanes = &k["lanes"];
+            self.row("neighbours", format!("{kind} c={lanes}, alone (baseline)"), &as_row(alone), "-", "-");
+            for (variant, label) in [("pool", "background pool"), ("no_pool", "no background pool")] {
+                let next = &k[variant]["healthy"];
+                let thr = ratio(num(next, "ok_per_s"), num(alone, "ok_per_s"));
+                let p99 = ratio(num(next, "p99_ms"), num(alone, "p99_ms"));
+                self.row(
+                    "neighbours",
+                    format!("{kind} c={lanes}, next to {spinners} spinning, {label}"),
+                    &as_row(next),
+                    format!("{kind} alone"),
+                    format!(
+                        "throughput x{}, p99 x{}, {} timeouts",
+                        fmt(thr, 2),
+                        fmt(p99, 2),
+                        next["timeouts"].as_u64().unwrap_or(0)
+                    ),
+                );
+                self.merge(
+                    "neighbours",
+                    json!({ format!("{kind}_{variant}_throughput_ratio"): thr, format!("{kind}_{variant}_p99_ratio"): p99 }),
+                );
+            }
+        }
+
+        let mut t = vec![
+            format!(
+                "Fair under load (deadline {} ms; spinners loop until it):",
+                fmt(num(n, "deadline_ms"), 0)
+            ),
+            String::new(),
+            "| phase | healthy ok/s | median ms | p99 ms | p99.9 ms | healthy timeouts / errors | results after the deadline | spinners: timeouts of calls | spinners past deadline p50 / p99 / p99.9 / max ms | in flight: healthy, spinners (mean); most | CPU s (background threads) |".into(),
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|".into(),
+        ];
+        let mut phases: Vec<(String, Value)> = Vec::new();
+        for kind in ["no_io", "http_get"] {
+            let lanes = &n[kind]["lanes"];
+            phases.push((format!("{kind} c={lanes} alone"), n[kind]["alone"].clone()));
+            phases.push((format!("{kind} c={lanes} + {spinners} spinning, background pool"), n[kind]["pool"].clone()));
+            phases.push((
+                format!("{kind} c={lanes} + {spinners} spinning, no background pool"),
+                n[kind]["no_pool"].clone(),
+            ));
+        }
+        for (key, label) in [
+            ("mixed_pool", "256 at once: one-GET + 4 spinning, background pool"),
+            ("mixed_no_pool", "256 at once: one-GET + 4 spinning, no background pool"),
+            ("spinning_pool", "256 at once, all spinning, background pool"),
+            ("spinning_no_pool", "256 at once, all spinning, no background pool"),
+        ] {
+            phases.push((label.into(), n["crowd"][key].clone()));
+        }
+        let mut late_results = 0;
+        for (label, p) in &phases {
+            let h = &p["healthy"];
+            let sp = &p["spinners"];
+            late_results += p["all"]["ok_after_deadline_host"].as_u64().unwrap_or(0);
+            let past = |f: &Value| {
+                format!(
+                    "{} / {} / {} / {}",
+                    fmt(num(f, "past_deadline_ms.p50"), 1),
+                    fmt(num(f, "past_deadline_ms.p99"), 1),
+                    fmt(num(f, "past_deadline_ms.p999"), 1),
+                    fmt(num(f, "past_deadline_ms.max"), 1)
+                )
+            };
+            t.push(format!(
+                "| {label} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {}, {}; {} | {} ({}) |",
+                fmt(num(h, "ok_per_s"), 0),
+                fmt(num(h, "median_ms"), 2),
+                fmt(num(h, "p99_ms"), 2),
+                fmt(num(h, "p999_ms"), 2),
+                h["timeouts"].as_u64().map_or("-".into(), |v| v.to_string()),
+                h["errors"].as_u64().map_or("-".into(), |v| v.to_string()),
+                p["all"]["ok_after_deadline_host"],
+                if sp.is_null() { "-".into() } else { format!("{} of {}", sp["timeouts"], sp["calls"]) },
+                if sp.is_null() { "-".into() } else { past(sp) },
+                fmt(num(h, "mean_in_flight"), 1),
+                fmt(num(sp, "mean_in_flight"), 1),
+                p["most_in_flight"],
+                fmt(num(p, "cpu_s"), 1),
+                fmt(num(p, "background_cpu_s"), 1),
+            ));
+        }
+        t.push(String::new());
+        t.push(format!(
+            "256 at once, every call (one-GET + spinning, background pool): past the deadline p99 / p99.9 / max {} / {} / {} ms; timeouts among them {} of {}",
+            fmt(num(&n["crowd"]["mixed_pool"], "all.past_deadline_ms.p99"), 1),
+            fmt(num(&n["crowd"]["mixed_pool"], "all.past_deadline_ms.p999"), 1),
+            fmt(num(&n["crowd"]["mixed_pool"], "all.past_deadline_ms.max"), 1),
+            n["crowd"]["mixed_pool"]["all"]["timeouts"],
+            n["crowd"]["mixed_pool"]["all"]["calls"],
+        ));
+        self.extra.push(t.join("\n"));
+
+        let h = &n["http_get"];
+        let thr = ratio(num(&h["pool"]["healthy"], "ok_per_s"), num(&h["alone"]["healthy"], "ok_per_s"));
+        let p99 = ratio(num(&h["pool"]["healthy"], "p99_ms"), num(&h["alone"]["healthy"], "p99_ms"));
+        self.target(
+            "neighbours_throughput",
+            "one-GET calls next to 4 spinning guests keep >= 70% of their throughput alone",
+            thr.map(|r| r * 100.0),
+            "%",
+            |v| v >= 70.0,
+        );
+        self.target("neighbours_p99", "... and their p99 grows at most 2x", p99, "x", |v| v <= 2.0);
+        let healthy_timeouts =
+            ["no_io", "http_get"].iter().filter_map(|k| n[*k]["pool"]["healthy"]["timeouts"].as_u64()).sum::<u64>()
+                as f64;
+        self.target(
+            "neighbours_timeouts",
+            "... and none of them times out (no_io and one-GET)",
+            Some(healthy_timeouts),
+            " timeouts",
+            |v| v == 0.0,
+        );
+        self.target(
+            "deadline_p999",
+            "256 at once (one-GET + 4 spinning): calls end <= 50 ms past their deadline at p99.9",
+            num(&n["crowd"]["mixed_pool"], "all.past_deadline_ms.p999"),
+            " ms",
+            |v| v <= 50.0,
+        );
+        self.target(
+            "no_late_results",
+            "no result is returned after its deadline (every phase)",
+            Some(late_results as f64),
+            " results",
+            |v| v == 0.0,
+        );
+    }
+
+    /// `soak`: the confusion table, the resident set and its slope, calls
+    /// not accounted for.
+    fn soak(&mut self, s: &Value) {
+        let mut t = vec![format!(
+            "Soak ({} ms deadline; about 3% injected faults; `upstream_received` in the JSON is what the upstream saw):",
+            fmt(num(s, "deadline_ms"), 0)
+        )];
+        let runs = s["runs"].as_object().cloned().unwrap_or_default();
+        for (lanes, run) in &runs {
+            let mut outcomes: Vec<String> = Vec::new();
+            for cell in run["confusion"].as_array().into_iter().flatten() {
+                let o = cell["outcome"].as_str().unwrap_or("?").to_string();
+                if !outcomes.contains(&o) {
+                    outcomes.push(o);
+                }
+            }
+            t.push(String::new());
+            t.push(format!(
+                "{} calls, {lanes} in flight: {} calls/s; not accounted for {}; faultless ok median / p99 {} / {} ms",
+                run["calls"],
+                fmt(num(run, "calls_per_s"), 0),
+                run["not_accounted_for"],
+                fmt(num(run, "ok_median_ms"), 1),
+                fmt(num(run, "ok_p99_ms"), 1),
+            ));
+            t.push(String::new());
+            t.push(format!("| injected \\ outcome | injected | {} |", outcomes.join(" | ")));
+            t.push(format!("|---|---:|{}", "---:|".repeat(outcomes.len())));
+            for fault in crate::servers::FAULTS {
+                let cells: Vec<String> = outcomes
+                    .iter()
+                    .map(|o| {
+                        run["confusion"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|c| c["fault"] == *fault && c["outcome"] == o.as_str())
+                            .map_or("".into(), |c| c["calls"].to_string())
+                    })
+                    .collect();
+                t.push(format!("| {fault} | {} | {} |", run["injected"][*fault], cells.join(" | ")));
+            }
+            let rss: Vec<String> = run["rss_mib"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| format!("{} at {}k", fmt(num(r, "mib"), 1), r["calls"].as_u64().unwrap_or(0) / 1000))
+                .collect();
+            t.push(String::new());
+            t.push(format!(
+                "RSS MiB: {} before, {}; slope 50k-100k {} KiB per 1,000 calls",
+                fmt(num(run, "rss_before_mib"), 1),
+                rss.join(", "),
+                fmt(num(run, "rss_slope_kib_per_1000_calls"), 1)
+            ));
+        }
+        self.extra.push(t.join("\n"));
     }
 
     fn merge(&mut self, key: &str, extra: Value) {
@@ -378,6 +594,10 @@ impl Results {
                 row.baseline,
                 row.ratio
             );
+        }
+        for table in &self.extra {
+            println!();
+            println!("{table}");
         }
         println!();
         println!("| target | measured | met |");

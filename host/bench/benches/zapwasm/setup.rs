@@ -27,12 +27,18 @@ pub fn target_dir() -> PathBuf {
 /// Build the bench guest to a component with the `guest` profile, in a
 /// target directory of its own; its path.
 pub fn build_guest(target: &Path) -> Result<PathBuf, String> {
+    build_guest_package(target, "bench")
+}
+
+/// Build the guest crate `package` (`bench`, or `fixture` for the
+/// `neighbours` scenario's spinning guest) as [`build_guest`] does.
+pub fn build_guest_package(target: &Path, package: &str) -> Result<PathBuf, String> {
     let guest_target = target.join("bench-guests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace_root())
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "-p", "bench", "--target-dir"])
+        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2", "-p", package, "--target-dir"])
         .arg(&guest_target);
     // Flags meant for the host build are not for wasm.
     for var in
@@ -46,7 +52,7 @@ pub fn build_guest(target: &Path) -> Result<PathBuf, String> {
                     `rustup target add wasm32-wasip2`"
             .into());
     }
-    let component = guest_target.join("wasm32-wasip2/guest/bench.wasm");
+    let component = guest_target.join(format!("wasm32-wasip2/guest/{package}.wasm"));
     if component.is_file() { Ok(component) } else { Err(format!("the guest build made no {}", component.display())) }
 }
 

@@ -272,3 +272,26 @@ impl RssSampler {
         self.peak_kib.load(Ordering::Relaxed) as f64 / 1024.0
     }
 }
+
+/// CPU time (user + system) of this process's threads whose name starts
+/// with `prefix` (as /proc shows names: their first 15 bytes), e.g. the
+/// host's background pool, `zapwasm-backgro`.
+pub fn threads_cpu_time(prefix: &str) -> Duration {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    let mut total = 0.0;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the name (which ends with the last ')'): utime and
+        // stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        total += (field(11) + field(12)) / ticks;
+    }
+    Duration::from_secs_f64(total)
+}

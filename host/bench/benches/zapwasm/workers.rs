@@ -22,10 +22,19 @@ use crate::stats::{self, Figures, Phase, RssSampler, TaskRecord};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerConfig {
     /// `no_io`, `http_get`, `http_get_zapwasm`, `in_flight`, `censor`,
-    /// `load`, or `prime` (fill the compiled-component cache).
+    /// `load`, `neighbours`, `soak`, or `prime` (fill the compiled-component
+    /// cache).
     pub scenario: String,
     /// The bench guest component.
     pub component: PathBuf,
+    /// The test fixture component, whose `spin` trigger loops forever
+    /// (`neighbours`).
+    #[serde(default)]
+    pub fixture: PathBuf,
+    /// The soak server's base URLs by injected fault (`soak`): `none`,
+    /// `500`, `429`, `slow`, `truncated`, `closed`.
+    #[serde(default)]
+    pub fault_urls: Vec<(String, String)>,
     /// The example CRM API.
     pub base_url: String,
     /// The endpoint that answers after 1 s.
@@ -64,9 +73,16 @@ pub fn main(config: WorkerConfig) {
             "in_flight" => in_flight(&config).await,
             "censor" => censor(&config).await,
             "load" => load(&config).await,
+            "neighbours" => crate::neighbours::run(&config).await,
+            "soak" => crate::soak::run(&config).await,
             "prime" => {
                 let host = local_host(Some(&config.cache_dir));
-                json!({ "cache": format!("{:?}", load_app(&host, &config).await.load_info().cache) })
+                let mut cache = vec![format!("{:?}", load_app(&host, &config).await.load_info().cache)];
+                if config.fixture.is_file() {
+                    let fixture = host.load_file(&config.fixture).await.map(|app| app.load_info().cache);
+                    cache.push(format!("{fixture:?}"));
+                }
+                json!({ "cache": cache })
             }
             other => json!({ "error": format!("unknown scenario {other}") }),
         }
@@ -75,7 +91,7 @@ pub fn main(config: WorkerConfig) {
 }
 
 /// A host for local benchmarks: loopback allowed, the default pool.
-fn local_host(cache_dir: Option<&PathBuf>) -> Host {
+pub fn local_host(cache_dir: Option<&PathBuf>) -> Host {
     let mut builder = Host::builder().policy(Policy::local_development());
     if let Some(dir) = cache_dir {
         builder = builder.cache_dir(dir);
@@ -83,7 +99,7 @@ fn local_host(cache_dir: Option<&PathBuf>) -> Host {
     builder.build().expect("the host builds")
 }
 
-async fn load_app(host: &Host, config: &WorkerConfig) -> App {
+pub async fn load_app(host: &Host, config: &WorkerConfig) -> App {
     host.load_file(&config.component).await.expect("the bench component loads")
 }
 
@@ -137,9 +153,9 @@ where
 }
 
 /// The bench guest's triggers, by method path.
-const NO_IO: &str = "triggers.no_io.operation.perform";
+pub const NO_IO: &str = "triggers.no_io.operation.perform";
 const EMPTY: &str = "triggers.empty.operation.perform";
-const HTTP_GET: &str = "triggers.http_get.operation.perform";
+pub const HTTP_GET: &str = "triggers.http_get.operation.perform";
 const HTTP_GET_RAW: &str = "triggers.http_get_raw.operation.perform";
 
 /// A trigger call whose result must be an array of `expected` items.
@@ -154,11 +170,11 @@ async fn invoke_expecting(app: App, method: &'static str, bundle: Bundle, expect
     }
 }
 
-fn truncate(text: &str) -> String {
+pub fn truncate(text: &str) -> String {
     text.chars().take(200).collect()
 }
 
-fn api_bundle(api_key: &str) -> Bundle {
+pub fn api_bundle(api_key: &str) -> Bundle {
     let mut bundle = Bundle::default();
     bundle.auth_data.insert("api_key".into(), api_key.into());
     bundle

@@ -16,7 +16,11 @@ impl Host for Sandbox {
         if self.call.record.log(level, Source::Console, &message) {
             return Ok(());
         }
-        let value = format!("{} bytes", self.call.limits.log_bytes);
-        Err(wasmtime::Error::new(HostAbort(CallError::Limit { limit: LimitKind::Log, value })))
+        // The record ran into the log limit or the host's memory budget.
+        let error = self.call.record.overflow().unwrap_or_else(|| CallError::Limit {
+            limit: LimitKind::Log,
+            value: format!("{} bytes", self.call.limits.log_bytes),
+        });
+        Err(wasmtime::Error::new(HostAbort(error)))
     }
 }

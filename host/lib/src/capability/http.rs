@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 use zapwasm_rules::method_path;
@@ -17,7 +17,9 @@ use crate::auth::digest::Challenge;
 use crate::auth::oauth1;
 use crate::bindings::WitZError;
 use crate::bindings::zapwasm::integration::http::{Host, RedirectMode, Request, Response};
-use crate::egress;
+use crate::budget::{BudgetBuf, Held};
+use crate::censor::basic_credentials;
+use crate::egress::{self, AddressClass, Denial, Encodings, Hop, Redirected};
 use crate::error::{CallError, LimitKind, ZError};
 use crate::random_id::random_id;
 use crate::record::{BODY_PREVIEW_BYTES, HttpExchange, Level, Source};
@@ -45,22 +47,79 @@ impl From<ZError> for SendFailure {
 impl Host for Sandbox {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, WitZError>> {
         let call = self.call.clone();
-        to_guest(off_fiber(async move { send(&call, request).await }).await)
+        let result = async {
+            // The request was copied out of the guest: it counts until sent.
+            let _request = hold_requests(&call, std::slice::from_ref(&request))?;
+            let sent = off_fiber(async move { send(&call, request).await }).await?;
+            Ok(sent)
+        };
+        // The body's hold ends here: the guest is waiting on this call, so
+        // nothing else of it runs while wasmtime copies the body in.
+        to_guest(result.await.map(|sent| sent.response))
     }
 
     async fn send_all(&mut self, requests: Vec<Request>) -> wasmtime::Result<Vec<Result<Response, WitZError>>> {
         let call = self.call.clone();
+        let _requests = match hold_requests(&call, &requests) {
+            Ok(held) => held,
+            Err(failure) => return to_guest(Err(failure)).map(|one| vec![one]),
+        };
         let slots = Arc::new(tokio::sync::Semaphore::new(call.limits.max_concurrent_requests.max(1) as usize));
-        let sends = requests.into_iter().map(|request| {
-            let call = call.clone();
-            let slots = slots.clone();
-            off_fiber(async move {
-                let _slot = slots.acquire().await;
-                send(&call, request).await
+        let mut sends: futures::stream::FuturesUnordered<_> = requests
+            .into_iter()
+            .enumerate()
+            .map(|(i, request)| {
+                let call = call.clone();
+                let slots = slots.clone();
+                let sent = off_fiber(async move {
+                    let _slot = slots.acquire().await;
+                    send(&call, request).await
+                });
+                async move { (i, sent.await) }
             })
-        });
-        futures::future::join_all(sends).await.into_iter().map(to_guest).collect()
+            .collect();
+        // Every response is held until all are in (the guest gets them in
+        // one list): each counts against the call's host memory until then.
+        let mut results: Vec<Option<Result<Sent, SendFailure>>> = (0..sends.len()).map(|_| None).collect();
+        while let Some((i, result)) = futures::StreamExt::next(&mut sends).await {
+            if let Err(SendFailure::Abort(error)) = result {
+                // A breached limit ends the call: the requests still in
+                // flight are dropped (their tasks aborted) rather than
+                // finished for nothing.
+                return Err(wasmtime::Error::new(HostAbort(error)));
+            }
+            results[i] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|result| {
+                let result = result.unwrap_or_else(|| Err(ZError::general("the request was not sent").into()));
+                to_guest(result.map(|sent| sent.response))
+            })
+            .collect()
     }
+}
+
+/// A response on its way to the guest, and the host memory its body holds
+/// until then.
+pub(crate) struct Sent {
+    pub(crate) response: Response,
+    /// Counts the body against the call's host memory while it is kept.
+    pub(crate) held: Held,
+}
+
+/// Count requests copied out of the guest (bodies, URLs, headers) against
+/// the call's host memory while they are sent.
+pub(crate) fn hold_requests(call: &CallContext, requests: &[Request]) -> Result<Held, SendFailure> {
+    let bytes: usize = requests
+        .iter()
+        .map(|r| {
+            let pairs = |pairs: &[(String, String)]| pairs.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+            let params: usize = r.params.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len)).sum();
+            r.body.as_ref().map_or(0, Vec::len) + r.url.len() + pairs(&r.headers) + params
+        })
+        .sum();
+    call.budget.hold(bytes as u64).map_err(|e| SendFailure::Abort(e.into()))
 }
 
 /// Run a request as a task of its own and wait for it. A host import is
@@ -70,9 +129,9 @@ impl Host for Sandbox {
 /// the fiber only waits on the task. The task is aborted if the call is
 /// dropped (its deadline, or the embedder giving up).
 async fn off_fiber(
-    request: impl Future<Output = Result<Response, SendFailure>> + Send + 'static,
-) -> Result<Response, SendFailure> {
-    struct AbortOnDrop(tokio::task::JoinHandle<Result<Response, SendFailure>>);
+    request: impl Future<Output = Result<Sent, SendFailure>> + Send + 'static,
+) -> Result<Sent, SendFailure> {
+    struct AbortOnDrop(tokio::task::JoinHandle<Result<Sent, SendFailure>>);
     impl Drop for AbortOnDrop {
         fn drop(&mut self) {
             self.0.abort();
@@ -94,10 +153,10 @@ fn to_guest(result: Result<Response, SendFailure>) -> wasmtime::Result<Result<Re
 }
 
 /// Send one request through the host half of the pipeline.
-pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Response, SendFailure> {
-    let url = build_url(&request)?;
+pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Sent, SendFailure> {
+    let mut url = build_url(&request)?;
     let mut headers = build_headers(&request.headers)?;
-    let body = request.body.unwrap_or_default();
+    let body = Bytes::from(request.body.unwrap_or_default());
     if body.len() as u64 > call.limits.request_body_bytes {
         return Err(SendFailure::Abort(CallError::Limit {
             limit: LimitKind::RequestBody,
@@ -113,12 +172,13 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
         timeout: (request.timeout_ms > 0).then(|| Duration::from_millis(request.timeout_ms)),
         size: request.size,
     };
+    userinfo_to_header(call, &mut url, &mut headers)?;
     apply_auth(call, &method, &url, &body, &mut headers)?;
     let digest = call.definition.auth_type() == Some("digest");
-    let mut response = execute(call, method.clone(), url.clone(), headers.clone(), body.clone(), &options).await?;
-    if digest && response.status == 401 {
+    let mut sent = execute(call, method.clone(), url.clone(), headers.clone(), body.clone(), &options).await?;
+    if digest && sent.response.status == 401 {
         // The challenge round trip: answer the server's nonce and send again.
-        if let Some(challenge) = header(&response.headers, "www-authenticate").and_then(Challenge::parse) {
+        if let Some(challenge) = header(&sent.response.headers, "www-authenticate").and_then(Challenge::parse) {
             let uri = match url.query() {
                 Some(query) => format!("{}?{query}", url.path()),
                 None => url.path().to_string(),
@@ -126,12 +186,16 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
             let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
             let answer =
                 challenge.authorization(field("username"), field("password"), method.as_str(), &uri, &random_id());
+            // The answer's hash is derived from the password.
+            call.record.add_derived(auth_param(&answer, "response"));
             let value = HeaderValue::from_str(&answer)
                 .map_err(|_| ZError::general("the digest credentials hold characters a header cannot carry"))?;
             headers.insert(reqwest::header::AUTHORIZATION, value);
-            response = execute(call, method, url, headers, body, &options).await?;
+            drop(sent);
+            sent = execute(call, method, url, headers, body, &options).await?;
         }
     }
+    let response = &sent.response;
 
     // Stale auth: before afterResponse, whatever skipThrowForStatus says.
     // Calls that refresh the credentials must see their own 401.
@@ -149,7 +213,7 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Respons
             ZError::Throttled { message: "The server returned 429 (Too Many Requests)".into(), delay_seconds }.into()
         );
     }
-    Ok(response)
+    Ok(sent)
 }
 
 struct Options {
@@ -162,6 +226,14 @@ struct Options {
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The value of `name="value"` in an auth header the host built (a digest
+/// answer's `response`, an OAuth 1 `oauth_signature`), percent-decoded.
+fn auth_param(header: &str, name: &str) -> Option<String> {
+    let start = header.find(&format!("{name}=\""))? + name.len() + 2;
+    let value = &header[start..start + header[start..].find('"')?];
+    Some(percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
 }
 
 /// A `Retry-After` value in seconds; `None` for an HTTP date or anything
@@ -205,6 +277,33 @@ fn build_headers(pairs: &[(String, String)]) -> Result<HeaderMap, ZError> {
     Ok(headers)
 }
 
+/// Credentials in the URL (`https://user:password@host/`) are sent as basic
+/// auth, as HTTP clients do, but by the host: the URL is recorded and
+/// redirected without them, the header is dropped at a redirect to another
+/// origin like any other credential, and the password and the header's
+/// value are censored like authData. An Authorization header the request
+/// already has wins.
+fn userinfo_to_header(call: &CallContext, url: &mut Url, headers: &mut HeaderMap) -> Result<(), ZError> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+    let username = decode(url.username());
+    let password = url.password().map(decode);
+    let credentials = basic_credentials(&username, password.as_deref().unwrap_or_default());
+    // A username alone is usually an API key.
+    let secret = password.clone().unwrap_or_else(|| username.clone());
+    call.record.add_derived([secret, credentials.clone()]);
+    _ = url.set_username("");
+    _ = url.set_password(None);
+    if !headers.contains_key(reqwest::header::AUTHORIZATION) {
+        let value = HeaderValue::from_str(&format!("Basic {credentials}"))
+            .map_err(|_| ZError::general("the URL's credentials cannot be sent in a header"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(())
+}
+
 /// Auth the host does itself: basic sets the header (overwriting any the
 /// app set); oauth1 signs the request. Digest answers a challenge after
 /// the first response, in `send`.
@@ -218,12 +317,8 @@ fn apply_auth(
     let field = |k: &str| call.auth_data.get(k).and_then(|v| v.as_str()).unwrap_or_default();
     let value = match call.definition.auth_type() {
         Some("basic") => {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!(
-                "{}:{}",
-                field("username"),
-                field("password")
-            ));
-            format!("Basic {token}")
+            // Censored as a derived secret (`Censor::secrets`).
+            format!("Basic {}", basic_credentials(field("username"), field("password")))
         }
         Some("oauth1") => {
             let credentials = oauth1::Credentials {
@@ -243,7 +338,10 @@ fn apply_auth(
             };
             let timestamp =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            oauth1::authorization(&credentials, method.as_str(), url, &form, &random_id(), timestamp)
+            let header = oauth1::authorization(&credentials, method.as_str(), url, &form, &random_id(), timestamp);
+            // The signature is computed from the consumer and token secrets.
+            call.record.add_derived(auth_param(&header, "oauth_signature"));
+            header
         }
         _ => return Ok(()),
     };
@@ -253,25 +351,77 @@ fn apply_auth(
     Ok(())
 }
 
+/// Header names that carry credentials by convention: dropped at a
+/// redirect to another origin even when the host cannot tell their value
+/// is secret (a key the app made up, a session it was handed).
+const CREDENTIAL_NAME_PARTS: &[&str] = &[
+    "auth",
+    "cookie",
+    "key",
+    "token",
+    "secret",
+    "session",
+    "password",
+    "passwd",
+    "signature",
+    "credential",
+    "csrf",
+    "xsrf",
+];
+
+/// Take the credentials out of a request whose next hop goes to another
+/// origin (scheme, host or port): `Authorization`, `Cookie`, every header
+/// whose name says it carries credentials, and every header whose value
+/// holds a secret of the call. Returns the names dropped.
+fn drop_credentials(call: &CallContext, headers: &mut HeaderMap) -> Vec<String> {
+    let mut dropped: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers.iter() {
+        let lower = name.as_str();
+        let by_name = CREDENTIAL_NAME_PARTS.iter().any(|part| lower.contains(part));
+        let by_value = call.record.holds_secret(&String::from_utf8_lossy(value.as_bytes()));
+        if (by_name || by_value) && !dropped.contains(name) {
+            dropped.push(name.clone());
+        }
+    }
+    for name in &dropped {
+        headers.remove(name);
+    }
+    dropped.iter().map(|name| name.as_str().to_string()).collect()
+}
+
 /// Send, following redirects by hand so every hop is checked again.
 async fn execute(
     call: &CallContext,
     mut method: reqwest::Method,
     mut url: Url,
     mut headers: HeaderMap,
-    mut body: Vec<u8>,
+    mut body: Bytes,
     options: &Options,
-) -> Result<Response, SendFailure> {
-    let client = if options.compress { &call.services.http } else { &call.services.http_identity };
+) -> Result<Sent, SendFailure> {
+    let encodings = if options.compress { Encodings::Decompressed } else { Encodings::Identity };
+    let policy = &call.services.policy;
     let mut hops = 0;
-    let started_on_loopback = egress::is_loopback_host(&url);
+    // Whether the first hop connected to this machine: only then may a
+    // redirect land on loopback. Decided from the address connected to,
+    // not from how the URL names it.
+    let mut chain_on_loopback = false;
+    let mut redirected: Option<Redirected> = None;
+    let mut dropped = Vec::new();
     loop {
         call.count_request().map_err(SendFailure::Abort)?;
-        egress::check_url(&call.services.policy, &url).map_err(|d| ZError::general(d.message()))?;
+        let hop = if hops > 0 && !chain_on_loopback { Hop::Redirected } else { Hop::Direct };
+        egress::check_url(policy, &url, hop).map_err(|d| ZError::general(d.after(redirected.clone()).message()))?;
         let started = Instant::now();
+        // `timeout` bounds the whole exchange, body included, and never
+        // runs past the call's deadline.
+        let deadline = match options.timeout.and_then(|t| started.checked_add(t)) {
+            Some(timeout) => timeout.min(call.deadline),
+            None => call.deadline,
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
         let mut exchange = HttpExchange {
             method: method.to_string(),
-            url: call.record.censor().apply(url.as_str()),
+            url: call.record.censor_text(url.as_str()),
             request_headers: censored_headers(call, &headers),
             request_body: (!body.is_empty()).then(|| preview(call, &body)),
             status: None,
@@ -279,7 +429,9 @@ async fn execute(
             response_body: None,
             error: None,
             duration: Duration::ZERO,
+            dropped_on_redirect: std::mem::take(&mut dropped),
         };
+        let client = call.services.http.get(encodings, hop);
         let mut builder = client.request(method.clone(), url.clone()).headers(headers.clone());
         if !body.is_empty() {
             builder = builder.body(body.clone());
@@ -294,9 +446,7 @@ async fn execute(
                 .collect();
             Ok::<_, reqwest::Error>((status, response_headers, response))
         };
-        let remaining = call.deadline.saturating_duration_since(Instant::now());
-        let timeout = options.timeout.map_or(remaining, |t| t.min(remaining));
-        let outcome = tokio::time::timeout(timeout, attempt).await;
+        let outcome = tokio::time::timeout_at(deadline, attempt).await;
         let (status, response_headers, mut response) = match outcome {
             Err(_) => {
                 exchange.error = Some("timed out".into());
@@ -309,14 +459,26 @@ async fn execute(
             }
             Ok(Err(error)) => {
                 let message = match egress::find_denial(&error) {
-                    Some(denial) => denial.message(),
+                    Some(denial) => denial.after(redirected.clone()).message(),
                     None => format!("request to {url} failed: {}", error_chain(&error)),
                 };
-                exchange.error = Some(call.record.censor().apply(&message));
+                exchange.error = Some(call.record.censor_text(&message));
                 return Err(finish_failed(call, exchange, started, ZError::general(message)));
             }
             Ok(Ok(parts)) => parts,
         };
+        let on_loopback =
+            response.remote_addr().is_some_and(|peer| matches!(egress::classify(peer.ip()), AddressClass::Loopback(_)));
+        if hops == 0 {
+            chain_on_loopback = on_loopback;
+        } else if hop == Hop::Redirected && on_loopback {
+            // The redirected clients' resolver refuses loopback, so this
+            // cannot happen; if it ever does, the answer is not used.
+            let host = url.host_str().unwrap_or_default();
+            let denial = Denial::redirect_to_loopback(host, response.remote_addr()).after(redirected.clone());
+            exchange.error = Some(call.record.censor_text(&denial.message()));
+            return Err(finish_failed(call, exchange, started, ZError::general(denial.message())));
+        }
         exchange.status = Some(status);
         exchange.response_headers = response_headers.clone();
 
@@ -336,18 +498,25 @@ async fn execute(
             let next = url
                 .join(&target)
                 .map_err(|e| ZError::general(format!("invalid redirect location {target:?} from {url}: {e}")))?;
-            egress::check_redirect(started_on_loopback, &url, &next).map_err(|d| ZError::general(d.message()))?;
-            if next.origin() != url.origin() {
-                headers.remove(reqwest::header::AUTHORIZATION);
-                headers.remove(reqwest::header::COOKIE);
-            }
             if status == 303 || ((status == 301 || status == 302) && method == reqwest::Method::POST) {
                 method = reqwest::Method::GET;
-                body.clear();
+                body = Bytes::new();
                 headers.remove(reqwest::header::CONTENT_TYPE);
             }
-            url = next;
+            // Credentials are for the origin they were given to: none of
+            // them, and no body (a 307 or 308 would send it again), follow
+            // a redirect elsewhere.
+            if next.origin() != url.origin() {
+                dropped = drop_credentials(call, &mut headers);
+                if !body.is_empty() {
+                    body = Bytes::new();
+                    headers.remove(reqwest::header::CONTENT_TYPE);
+                    dropped.push("body".into());
+                }
+            }
             hops += 1;
+            redirected = Some(Redirected { hop: hops, from: url.to_string() });
+            url = next;
             continue;
         }
 
@@ -355,10 +524,9 @@ async fn execute(
             (0, host) => host,
             (asked, host) => asked.min(host),
         };
-        let mut bytes = Vec::new();
+        let mut bytes = BudgetBuf::new(&call.budget);
         loop {
-            let remaining = call.deadline.saturating_duration_since(Instant::now());
-            let chunk = match tokio::time::timeout(remaining, response.chunk()).await {
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
                 Err(_) => {
                     exchange.error = Some("timed out reading the body".into());
                     return Err(finish_failed(
@@ -370,7 +538,7 @@ async fn execute(
                 }
                 Ok(Err(error)) => {
                     let message = format!("reading the response of {url} failed: {}", error_chain(&error));
-                    exchange.error = Some(call.record.censor().apply(&message));
+                    exchange.error = Some(call.record.censor_text(&message));
                     return Err(finish_failed(call, exchange, started, ZError::general(message)));
                 }
                 Ok(Ok(None)) => break,
@@ -378,7 +546,7 @@ async fn execute(
             };
             if (bytes.len() + chunk.len()) as u64 > cap {
                 exchange.error = Some(format!("body over {cap} bytes"));
-                finish_exchange(call, exchange, started, &bytes);
+                finish_exchange(call, exchange, started, bytes.as_slice());
                 if options.size > 0 && options.size <= call.limits.response_body_bytes {
                     return Err(ZError::general(format!("content size at {url} over limit: {}", options.size)).into());
                 }
@@ -387,24 +555,25 @@ async fn execute(
                     value: format!("{} bytes", call.limits.response_body_bytes),
                 }));
             }
-            bytes.extend_from_slice(&chunk);
+            if let Err(exhausted) = bytes.extend(&chunk) {
+                exchange.error = Some(format!("the call's host memory is spent ({} bytes held)", bytes.len()));
+                finish_exchange(call, exchange, started, bytes.as_slice());
+                return Err(SendFailure::Abort(exhausted.into()));
+            }
         }
-        finish_exchange(call, exchange, started, &bytes);
-        return Ok(Response {
-            status,
-            url: url.to_string(),
-            redirected: hops > 0,
-            headers: response_headers,
-            body: bytes,
-        });
+        finish_exchange(call, exchange, started, bytes.as_slice());
+        let (body, held) = bytes.into_parts();
+        let response = Response { status, url: url.to_string(), redirected: hops > 0, headers: response_headers, body };
+        return Ok(Sent { response, held });
     }
 }
 
 fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, String)> {
-    let censor = call.record.censor();
     headers
         .iter()
-        .map(|(k, v)| (censor.apply(k.as_str()), censor.apply(&String::from_utf8_lossy(v.as_bytes()))))
+        .map(|(k, v)| {
+            (call.record.censor_text(k.as_str()), call.record.censor_text(&String::from_utf8_lossy(v.as_bytes())))
+        })
         .collect()
 }
 
@@ -413,8 +582,8 @@ fn preview(call: &CallContext, body: &[u8]) -> String {
     // The check is several times cheaper than the lossy conversion, which
     // only a cut that is not valid UTF-8 needs.
     match std::str::from_utf8(cut) {
-        Ok(text) => call.record.censor().apply(text),
-        Err(_) => call.record.censor().apply(&String::from_utf8_lossy(cut)),
+        Ok(text) => call.record.censor_text(text),
+        Err(_) => call.record.censor_text(&String::from_utf8_lossy(cut)),
     }
 }
 
@@ -438,6 +607,10 @@ fn finish_exchange(call: &CallContext, mut exchange: HttpExchange, started: Inst
         None => line.push_str("---"),
     }
     _ = write!(line, " {} {}", exchange.method, exchange.url);
+    if !exchange.dropped_on_redirect.is_empty() {
+        line.push_str("\n  not sent to this origin after the redirect: ");
+        line.push_str(&exchange.dropped_on_redirect.join(", "));
+    }
     let headers = |line: &mut String, title: &str, pairs: &[(String, String)]| {
         line.push_str(title);
         for (i, (k, v)) in pairs.iter().enumerate() {
@@ -594,7 +767,7 @@ mod fuzz {
             if let Some(location) = header(&headers, "location")
                 && let Ok(next) = base.join(location)
             {
-                let _ = egress::check_redirect(false, &base, &next);
+                let _ = egress::check_url(&crate::Policy::local_development(), &next, Hop::Redirected);
             }
             Ok(())
         });

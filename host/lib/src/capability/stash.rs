@@ -68,14 +68,20 @@ impl Host for Sandbox {
         if let Err(e) = allowed_here(&call) {
             return finish(Err(e.into()));
         }
-        let response = match http::send(&call, request).await {
-            Ok(response) => response,
+        // The request, and then the body, count against the call's host
+        // memory until the body is stashed.
+        let _request = match http::hold_requests(&call, std::slice::from_ref(&request)) {
+            Ok(held) => held,
+            Err(failure) => return finish(Err(failure)),
+        };
+        let (response, _body) = match http::send(&call, request).await {
+            Ok(sent) => (sent.response, sent.held),
             Err(failure) => return finish(Err(failure)),
         };
         if response.status >= 400 {
             return finish(Err(ZError::general(format!(
                 "cannot stash {}: the server answered {}",
-                call.record.censor().apply(&response.url),
+                call.record.censor_text(&response.url),
                 response.status
             ))
             .into()));

@@ -105,17 +105,52 @@ fn open_socket(_: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     Ok(json!([{"id": 1, "reached": reached}]))
 }
 
-/// z.request to the URL in inputData.url, with the headers in inputData.headers.
+/// z.request to the URL in inputData.url, with the headers in
+/// inputData.headers, and inputData.method (default GET), inputData.body
+/// and inputData.timeout (ms) when given.
 fn ssrf(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
     let url = bundle.input_str("url").unwrap_or_default().to_string();
-    let mut request = Request::get(url);
+    let method = bundle.input_str("method").unwrap_or("GET").to_string();
+    let mut request = Request::new(method, url);
     if let Some(Value::Object(headers)) = bundle.input("headers") {
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str().unwrap_or_default());
         }
     }
+    if let Some(body) = bundle.input_str("body") {
+        request = request.body(body.to_string());
+    }
+    if let Some(timeout) = bundle.input("timeout").and_then(Value::as_u64) {
+        request = request.timeout(timeout);
+    }
     let response = z.request(request)?;
     Ok(json!([{"id": 1, "status": response.status, "content": response.content}]))
+}
+
+/// `inputData.count` requests (default 40) of inputData.url at once, in one
+/// `send-all`: the host buffers every response until all are in.
+fn fan_out(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let url = bundle.input_str("url").unwrap_or_default().to_string();
+    let count = bundle.input("count").and_then(Value::as_u64).unwrap_or(40);
+    let requests = (0..count).map(|_| Request::get(url.clone()).raw(true)).collect();
+    let results = z.request_all(requests);
+    let sizes: Vec<Value> = results
+        .into_iter()
+        .map(|result| match result {
+            Ok(response) => json!(response.bytes.len()),
+            Err(error) => json!(error.to_string()),
+        })
+        .collect();
+    Ok(json!([{"id": 1, "sizes": sizes}]))
+}
+
+/// Text meant for the operator's terminal: log lines and a plain-string
+/// result that forge a line of the host's own and carry escape sequences.
+fn terminal(z: &Z, _: &Bundle) -> Result<Value, ZError> {
+    z.console().log("first\nzapwasm: forged line from the guest");
+    z.console().log("\u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31mred\u{202e}desrever");
+    println!("stdout\rzapwasm: overwritten");
+    Ok(json!("result\nzapwasm: forged result line\u{1b}[31m"))
 }
 
 /// Runs next to the attacks and must be unaffected.
@@ -134,6 +169,8 @@ fn app() -> App {
         .trigger(attack("read_env", read_env))
         .trigger(attack("open_socket", open_socket))
         .trigger(attack("ssrf", ssrf))
+        .trigger(attack("fan_out", fan_out))
+        .trigger(attack("terminal", terminal))
         .trigger(attack("polite", polite))
 }
 

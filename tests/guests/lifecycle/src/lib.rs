@@ -2,21 +2,27 @@
 //! sends requests built from `bundle.inputData` through the whole lifecycle
 //! and returns what the response looked like, so a test can compare it with
 //! what a real server received. Two beforeRequest and two afterResponse
-//! middlewares mark every request and response with their order; the
-//! requestTemplate adds `X-Template`, `X-Override` and `X-Dropped` headers.
-//! A hook trigger subscribes and unsubscribes with shorthand requests whose
-//! curlies read every part of the bundle and the app's environment.
+//! middlewares mark every request and response with their order (the
+//! afterResponse ones also in a typed [`AfterMarks`] extension); the
+//! requestTemplate adds `X-Template`, `X-Override` and `X-Dropped` headers,
+//! and the param `tp` when the app's environment sets `TEMPLATE_TP` (only
+//! the param-order test does, so the other tests' URLs stay as they are).
+//! A hook trigger subscribes, unsubscribes and lists with shorthand
+//! requests whose curlies read every part of the bundle and the app's
+//! environment; a search and a create perform one.
 
 use zapwasm_guest::prelude::*;
 
 fn app() -> App {
+    let mut template = Request::new("", "")
+        .header("X-Template", "from-template")
+        .header("X-Override", "template")
+        .header("X-Dropped", "template");
+    if let Ok(tp) = std::env::var("TEMPLATE_TP") {
+        template = template.param("tp", tp);
+    }
     App::new("1.0.0")
-        .request_template(
-            Request::new("", "")
-                .header("X-Template", "from-template")
-                .header("X-Override", "template")
-                .header("X-Dropped", "template"),
-        )
+        .request_template(template)
         .before_request(before_one)
         .before_request(before_two)
         .after_response(after_one)
@@ -46,6 +52,22 @@ fn app() -> App {
                     .perform_unsubscribe_request(
                         Request::delete("{{process.env.API_BASE}}/hooks/{{bundle.subscribeData.id}}")
                             .param("target", "{{bundle.targetUrl}}"),
+                    )
+                    .perform_list_request(
+                        Request::get("{{process.env.API_BASE}}/hooks/{{bundle.authData.account}}/recent")
+                            .header("X-Key", "{{bundle.authData.api_key}}")
+                            .param("limit", "{{bundle.meta.limit}}"),
+                    )
+                    .sample(json!({"id": 1})),
+            ),
+        )
+        .search(
+            Search::new("find", "Item").display("Find", "A search by shorthand request.").operation(
+                Operation::new()
+                    .perform_request(
+                        Request::get("{{process.env.API_BASE}}/items")
+                            .param("q", "{{bundle.inputData.q}}")
+                            .param("key", "{{process.env.REGION}}"),
                     )
                     .sample(json!({"id": 1})),
             ),
@@ -106,12 +128,28 @@ fn mark_response(mut response: Response, mark: &str) -> Response {
     response
 }
 
+/// The afterResponse middlewares that ran, in order: a typed value they
+/// hand to the code that made the request, in `Response::extensions`.
+#[derive(Debug, Clone, PartialEq)]
+struct AfterMarks(Vec<&'static str>);
+
+/// Appends `mark` to the response's [`AfterMarks`].
+fn mark_extension(mut response: Response, mark: &'static str) -> Response {
+    match response.extensions.get_mut::<AfterMarks>() {
+        Some(marks) => marks.0.push(mark),
+        None => {
+            response.extensions.insert(AfterMarks(vec![mark]));
+        }
+    }
+    response
+}
+
 fn after_one(response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, ZError> {
-    Ok(mark_response(response, "a1"))
+    Ok(mark_extension(mark_response(response, "a1"), "a1"))
 }
 
 fn after_two(response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, ZError> {
-    Ok(mark_response(response, "a2"))
+    Ok(mark_extension(mark_response(response, "a2"), "a2"))
 }
 
 /// A request object (the reference platform's shape) from JSON.
@@ -121,7 +159,8 @@ fn request_of(value: Option<&Value>) -> Result<Request, ZError> {
 }
 
 /// The response as JSON: status, url, redirected, content, data (null when
-/// absent), headers (an object, repeated names joined), the method sent.
+/// absent), headers (an object, repeated names joined), the method sent,
+/// and the [`AfterMarks`] afterResponse left in its extensions.
 fn describe(response: &Response) -> Value {
     let mut headers = Map::new();
     for (name, value) in &response.headers {
@@ -140,6 +179,7 @@ fn describe(response: &Response) -> Value {
         "has_data": response.data.is_some(),
         "headers": headers,
         "method": response.request.method,
+        "after_marks": response.extensions.get::<AfterMarks>().map(|marks| marks.0.clone()),
     })
 }
 

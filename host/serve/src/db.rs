@@ -1,0 +1,1101 @@
+//! The service's own durable state, in `service.sqlite3` next to the
+//! library's `state.sqlite3`: apps loaded through the API, connections
+//! (credentials sealed), invocations, the callbacks they wait for,
+//! subscriptions, the events they emitted, the queue of received requests,
+//! and idempotency keys.
+//!
+//! Same durability as the library's file: WAL with `synchronous = FULL`,
+//! so a write is on disk before the statement that made it returns, and a
+//! process killed at any point (SIGKILL included) loses no acknowledged
+//! write. The schema's version is `PRAGMA user_version`; a newer file is
+//! refused rather than misread.
+//!
+//! Each step that must be all or nothing is one transaction: a hook
+//! delivery's events and its job's end; a callback accepted and its job
+//! queued; a refreshed credential written with the work that got it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use zapwasm_host::IncomingRequest;
+
+use crate::ServeError;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE apps (
+    name TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    sealed_env BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE connections (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    account TEXT NOT NULL,
+    label TEXT NOT NULL,
+    sealed_auth BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE invocations (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    connection TEXT,
+    method TEXT NOT NULL,
+    status TEXT NOT NULL,
+    answer TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE callbacks (
+    id TEXT PRIMARY KEY,
+    invocation TEXT,
+    scope TEXT NOT NULL,
+    status TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX callbacks_invocation ON callbacks (invocation);
+CREATE TABLE subscriptions (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    connection TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    interval_s INTEGER,
+    next_poll_ms INTEGER,
+    target_url TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX subscriptions_due ON subscriptions (kind, next_poll_ms);
+CREATE TABLE events (
+    subscription TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    job INTEGER,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (subscription, seq)
+);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    delivery_id TEXT,
+    request TEXT,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before_ms INTEGER NOT NULL,
+    error TEXT,
+    ack_keys TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX jobs_delivery ON jobs (kind, target, delivery_id) WHERE delivery_id IS NOT NULL;
+CREATE INDEX jobs_due ON jobs (status, not_before_ms);
+CREATE INDEX jobs_target ON jobs (target, status);
+CREATE TABLE idempotency (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER,
+    answer TEXT,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+";
+
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64
+}
+
+/// The milliseconds of a wall-clock time.
+pub(crate) fn ms_of(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis().min(i64::MAX as u128) as i64
+}
+
+/// The service's state file. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Db {
+    connection: Arc<Mutex<Connection>>,
+}
+
+/// A request as received, kept until its job is done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredRequest {
+    method: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    /// The body, base64: it may not be UTF-8.
+    body: String,
+}
+
+impl StoredRequest {
+    pub(crate) fn of(request: &IncomingRequest) -> StoredRequest {
+        use base64::Engine as _;
+        StoredRequest {
+            method: request.method.clone(),
+            query: request.query.clone(),
+            headers: request.headers.clone(),
+            body: base64::engine::general_purpose::STANDARD.encode(&request.body),
+        }
+    }
+
+    pub(crate) fn incoming(&self) -> IncomingRequest {
+        use base64::Engine as _;
+        IncomingRequest {
+            method: self.method.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: base64::engine::general_purpose::STANDARD.decode(&self.body).unwrap_or_default(),
+        }
+    }
+}
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    /// Run a hook delivery (`target`: the subscription).
+    Hook,
+    /// Resume a callback (`target`: the callback).
+    Callback,
+    /// Poll a polling subscription (`target`: the subscription).
+    Poll,
+}
+
+impl JobKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            JobKind::Hook => "hook",
+            JobKind::Callback => "callback",
+            JobKind::Poll => "poll",
+        }
+    }
+
+    fn parse(name: &str) -> Option<JobKind> {
+        match name {
+            "hook" => Some(JobKind::Hook),
+            "callback" => Some(JobKind::Callback),
+            "poll" => Some(JobKind::Poll),
+            _ => None,
+        }
+    }
+}
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) id: i64,
+    pub(crate) kind: JobKind,
+    pub(crate) target: String,
+    pub(crate) request: Option<StoredRequest>,
+    /// This attempt's number, from 1: above 1, an earlier attempt may have
+    /// run part of the work before it failed or the process died.
+    pub(crate) attempts: i64,
+}
+
+/// A connection as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionRow {
+    pub(crate) id: String,
+    pub(crate) app: String,
+    pub(crate) account: String,
+    pub(crate) label: String,
+    pub(crate) sealed_auth: Vec<u8>,
+    pub(crate) created_ms: i64,
+    pub(crate) updated_ms: i64,
+}
+
+/// An invocation as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct InvocationRow {
+    pub(crate) id: String,
+    pub(crate) app: String,
+    pub(crate) connection: Option<String>,
+    pub(crate) method: String,
+    pub(crate) status: String,
+    pub(crate) answer: Option<String>,
+    pub(crate) created_ms: i64,
+    pub(crate) updated_ms: i64,
+}
+
+/// A subscription as the service keeps it (the library keeps its
+/// trigger, input and subscribeData).
+#[derive(Debug, Clone)]
+pub(crate) struct SubscriptionRow {
+    pub(crate) id: String,
+    pub(crate) app: String,
+    pub(crate) connection: String,
+    pub(crate) trigger: String,
+    pub(crate) kind: String,
+    pub(crate) interval_s: Option<i64>,
+    pub(crate) target_url: Option<String>,
+    pub(crate) created_ms: i64,
+}
+
+/// A callback as the service knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct CallbackRow {
+    pub(crate) invocation: Option<String>,
+    /// The scope, as JSON.
+    pub(crate) scope: String,
+}
+
+/// One emitted item.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub(crate) seq: i64,
+    pub(crate) item: String,
+    pub(crate) created_ms: i64,
+}
+
+/// What became of a hook delivery offered to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    /// Kept; a worker will run it.
+    Accepted,
+    /// The sender's delivery ID was received before: nothing new kept.
+    Duplicate,
+}
+
+/// What a POST to a callback URL found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallbackAccept {
+    /// Kept and queued.
+    Accepted,
+    /// No callback has this ID.
+    Unknown,
+    /// Resumed already, or being resumed.
+    Finished,
+    /// Its time ran out.
+    Expired,
+}
+
+/// What an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Idempotent {
+    /// New: run the request, then [`Db::finish_idempotent`].
+    Run,
+    /// A request with this key is running now.
+    InProgress,
+    /// The key was used with a different request.
+    Mismatch,
+    /// Done before: its status and body.
+    Done(u16, String),
+}
+
+/// New credentials to write with the work that got them: (connection ID,
+/// sealed authData).
+pub(crate) type AuthUpdate = Option<(String, Vec<u8>)>;
+
+/// How many of each thing there are, for the metrics.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counts {
+    pub(crate) queue_depth: i64,
+    pub(crate) dead_jobs: i64,
+    pub(crate) pending_callbacks: i64,
+    pub(crate) hook_subscriptions: i64,
+    pub(crate) polling_subscriptions: i64,
+    pub(crate) connections: i64,
+}
+
+fn sql(e: rusqlite::Error) -> ServeError {
+    ServeError::State(e.to_string())
+}
+
+fn update_auth(tx: &rusqlite::Transaction<'_>, auth: &AuthUpdate, now: i64) -> rusqlite::Result<()> {
+    if let Some((id, sealed)) = auth {
+        tx.execute("UPDATE connections SET sealed_auth = ?2, updated_ms = ?3 WHERE id = ?1", params![id, sealed, now])?;
+    }
+    Ok(())
+}
+
+/// Append `items` to the events of `subscription`, numbered after its last.
+fn append_events(
+    tx: &rusqlite::Transaction<'_>,
+    subscription: &str,
+    job: i64,
+    items: &[String],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let last: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE subscription = ?1",
+        params![subscription],
+        |row| row.get(0),
+    )?;
+    let mut insert =
+        tx.prepare("INSERT INTO events (subscription, seq, item, job, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for (offset, item) in items.iter().enumerate() {
+        insert.execute(params![subscription, last + 1 + offset as i64, item, job, now])?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Open (or create) the file at `path`.
+    pub(crate) fn open(path: &Path) -> Result<Db, ServeError> {
+        let fail = |e: rusqlite::Error| ServeError::State(format!("{}: {e}", path.display()));
+        let mut connection = Connection::open(path).map_err(fail)?;
+        connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").map_err(fail)?;
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(fail)?;
+        match version {
+            0 => {
+                tx.execute_batch(SCHEMA).map_err(fail)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(fail)?;
+            }
+            SCHEMA_VERSION => {}
+            newer => {
+                return Err(ServeError::State(format!(
+                    "{}: schema version {newer} is newer than this zapwasm ({SCHEMA_VERSION}); upgrade zapwasm",
+                    path.display()
+                )));
+            }
+        }
+        tx.commit().map_err(fail)?;
+        Ok(Db { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Run `work` with the connection on the blocking pool.
+    async fn with<T, F>(&self, work: F) -> Result<T, ServeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut connection).map_err(sql)
+        })
+        .await
+        .map_err(|e| ServeError::State(format!("the state task failed: {e}")))?
+    }
+
+    /// Run `work` in one immediate transaction.
+    async fn transaction<T, F>(&self, work: F) -> Result<T, ServeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.with(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Whether the file answers.
+    pub(crate) async fn ping(&self) -> Result<(), ServeError> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    // Apps loaded through the API, reloaded at start.
+
+    pub(crate) async fn put_app(&self, name: String, path: String, sealed_env: Vec<u8>) -> Result<(), ServeError> {
+        let now = now_ms();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO apps (name, path, sealed_env, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![name, path, sealed_env, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn apps(&self) -> Result<Vec<(String, String, Vec<u8>)>, ServeError> {
+        self.with(|c| {
+            let mut query = c.prepare("SELECT name, path, sealed_env FROM apps ORDER BY name")?;
+            let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    // Connections.
+
+    pub(crate) async fn insert_connection(&self, row: ConnectionRow) -> Result<(), ServeError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO connections (id, app, account, label, sealed_auth, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![row.id, row.app, row.account, row.label, row.sealed_auth, row.created_ms, row.updated_ms],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn connection(&self, id: &str) -> Result<Option<ConnectionRow>, ServeError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, app, account, label, sealed_auth, created_ms, updated_ms FROM connections WHERE id = ?1",
+                params![id],
+                |row| {
+                    Ok(ConnectionRow {
+                        id: row.get(0)?,
+                        app: row.get(1)?,
+                        account: row.get(2)?,
+                        label: row.get(3)?,
+                        sealed_auth: row.get(4)?,
+                        created_ms: row.get(5)?,
+                        updated_ms: row.get(6)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn update_auth(&self, auth: AuthUpdate) -> Result<(), ServeError> {
+        let now = now_ms();
+        self.transaction(move |tx| update_auth(tx, &auth, now)).await
+    }
+
+    pub(crate) async fn delete_connection(&self, id: &str) -> Result<bool, ServeError> {
+        let id = id.to_string();
+        self.with(move |c| c.execute("DELETE FROM connections WHERE id = ?1", params![id]).map(|n| n > 0)).await
+    }
+
+    // Invocations and their callbacks.
+
+    pub(crate) async fn insert_invocation(
+        &self,
+        id: &str,
+        app: &str,
+        connection: Option<&str>,
+        method: &str,
+    ) -> Result<(), ServeError> {
+        let (id, app, connection, method) =
+            (id.to_string(), app.to_string(), connection.map(str::to_string), method.to_string());
+        let now = now_ms();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO invocations (id, app, connection, method, status, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?5)",
+                params![id, app, connection, method, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// The call of invocation `id` ended: its status and answer, with the
+    /// credentials it refreshed.
+    pub(crate) async fn finish_invocation(
+        &self,
+        id: &str,
+        status: &str,
+        answer: String,
+        auth: AuthUpdate,
+    ) -> Result<(), ServeError> {
+        let (id, status) = (id.to_string(), status.to_string());
+        let now = now_ms();
+        self.transaction(move |tx| {
+            // Only a call still running: a callback POST that came first
+            // moved it on, and its resume writes the answer.
+            tx.execute(
+                "UPDATE invocations SET status = ?2, answer = ?3, updated_ms = ?4 WHERE id = ?1 AND status = 'running'",
+                params![id, status, answer, now],
+            )?;
+            update_auth(tx, &auth, now)
+        })
+        .await
+    }
+
+    pub(crate) async fn invocation(&self, id: &str) -> Result<Option<InvocationRow>, ServeError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, app, connection, method, status, answer, created_ms, updated_ms FROM invocations WHERE id = ?1",
+                params![id],
+                |row| {
+                    Ok(InvocationRow {
+                        id: row.get(0)?,
+                        app: row.get(1)?,
+                        connection: row.get(2)?,
+                        method: row.get(3)?,
+                        status: row.get(4)?,
+                        answer: row.get(5)?,
+                        created_ms: row.get(6)?,
+                        updated_ms: row.get(7)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// A call asked for a callback (written before the library keeps it,
+    /// so its URL is answered as soon as anyone can know it).
+    pub(crate) async fn put_callback(
+        &self,
+        id: String,
+        invocation: Option<String>,
+        scope: String,
+        expires_ms: i64,
+    ) -> Result<(), ServeError> {
+        let now = now_ms();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO callbacks (id, invocation, scope, status, expires_ms, created_ms)
+                 VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+                params![id, invocation, scope, expires_ms, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn callback(&self, id: &str) -> Result<Option<CallbackRow>, ServeError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT invocation, scope FROM callbacks WHERE id = ?1", params![id], |row| {
+                Ok(CallbackRow { invocation: row.get(0)?, scope: row.get(1)? })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    /// A POST reached callback `id`: keep it and queue its resume, once.
+    pub(crate) async fn accept_callback(
+        &self,
+        id: &str,
+        request: &StoredRequest,
+    ) -> Result<CallbackAccept, ServeError> {
+        let id = id.to_string();
+        let request = serde_json::to_string(request).map_err(|e| ServeError::State(e.to_string()))?;
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let found: Option<(String, i64, Option<String>)> = tx
+                .query_row(
+                    "SELECT status, expires_ms, invocation FROM callbacks WHERE id = ?1",
+                    params![id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((status, expires_ms, invocation)) = found else { return Ok(CallbackAccept::Unknown) };
+            if status != "pending" {
+                return Ok(CallbackAccept::Finished);
+            }
+            if expires_ms <= now {
+                tx.execute("UPDATE callbacks SET status = 'expired' WHERE id = ?1", params![id])?;
+                return Ok(CallbackAccept::Expired);
+            }
+            tx.execute("UPDATE callbacks SET status = 'queued' WHERE id = ?1", params![id])?;
+            tx.execute(
+                "INSERT INTO jobs (kind, target, delivery_id, request, status, not_before_ms, created_ms, updated_ms)
+                 VALUES ('callback', ?1, 'callback', ?2, 'queued', ?3, ?3, ?3)",
+                params![id, request, now],
+            )?;
+            if let Some(invocation) = invocation {
+                tx.execute(
+                    "UPDATE invocations SET status = 'resuming', updated_ms = ?2 WHERE id = ?1 AND status IN ('running', 'callback')",
+                    params![invocation, now],
+                )?;
+            }
+            Ok(CallbackAccept::Accepted)
+        })
+        .await
+    }
+
+    /// A callback's job ended: the callback's and the invocation's status,
+    /// the answer, refreshed credentials and the job, in one transaction.
+    pub(crate) async fn finish_callback(
+        &self,
+        job: i64,
+        callback: &str,
+        invocation: Option<String>,
+        status: &str,
+        answer: String,
+        auth: AuthUpdate,
+    ) -> Result<(), ServeError> {
+        let (callback, status) = (callback.to_string(), status.to_string());
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let callback_status = if status == "expired" { "expired" } else { "resumed" };
+            tx.execute("UPDATE callbacks SET status = ?2 WHERE id = ?1", params![callback, callback_status])?;
+            if let Some(invocation) = invocation {
+                tx.execute(
+                    "UPDATE invocations SET status = ?2, answer = ?3, updated_ms = ?4 WHERE id = ?1",
+                    params![invocation, status, answer, now],
+                )?;
+            }
+            update_auth(tx, &auth, now)?;
+            tx.execute(
+                "UPDATE jobs SET status = 'done', error = NULL, updated_ms = ?2 WHERE id = ?1",
+                params![job, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    // Subscriptions and their events.
+
+    pub(crate) async fn insert_subscription(&self, row: SubscriptionRow) -> Result<(), ServeError> {
+        let now = now_ms();
+        self.with(move |c| {
+            let next_poll = row.interval_s.map(|s| now + s * 1000);
+            c.execute(
+                "INSERT OR REPLACE INTO subscriptions
+                 (id, app, connection, trigger, kind, interval_s, next_poll_ms, target_url, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    row.id,
+                    row.app,
+                    row.connection,
+                    row.trigger,
+                    row.kind,
+                    row.interval_s,
+                    next_poll,
+                    row.target_url,
+                    row.created_ms
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, ServeError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, app, connection, trigger, kind, interval_s, target_url, created_ms
+                 FROM subscriptions WHERE id = ?1",
+                params![id],
+                |row| {
+                    Ok(SubscriptionRow {
+                        id: row.get(0)?,
+                        app: row.get(1)?,
+                        connection: row.get(2)?,
+                        trigger: row.get(3)?,
+                        kind: row.get(4)?,
+                        interval_s: row.get(5)?,
+                        target_url: row.get(6)?,
+                        created_ms: row.get(7)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Forget subscription `id`: its row, its events, its queued work.
+    pub(crate) async fn remove_subscription(&self, id: &str) -> Result<(), ServeError> {
+        let id = id.to_string();
+        let now = now_ms();
+        self.transaction(move |tx| {
+            tx.execute("DELETE FROM subscriptions WHERE id = ?1", params![id])?;
+            tx.execute("DELETE FROM events WHERE subscription = ?1", params![id])?;
+            tx.execute(
+                "UPDATE jobs SET status = 'dropped', error = 'the subscription was removed', updated_ms = ?2
+                 WHERE target = ?1 AND status = 'queued'",
+                params![id, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn events(&self, subscription: &str, after: i64, limit: i64) -> Result<Vec<Event>, ServeError> {
+        let subscription = subscription.to_string();
+        self.with(move |c| {
+            let mut query = c.prepare(
+                "SELECT seq, item, created_ms FROM events WHERE subscription = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = query.query_map(params![subscription, after, limit], |row| {
+                Ok(Event { seq: row.get(0)?, item: row.get(1)?, created_ms: row.get(2)? })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    // The queue.
+
+    /// Keep a hook delivery for a worker. A delivery whose sender's ID was
+    /// received before is a duplicate, unless the earlier one failed for
+    /// good: then this one is run again.
+    pub(crate) async fn enqueue_hook(
+        &self,
+        subscription: &str,
+        delivery_id: Option<String>,
+        request: &StoredRequest,
+    ) -> Result<Enqueued, ServeError> {
+        let subscription = subscription.to_string();
+        let request = serde_json::to_string(request).map_err(|e| ServeError::State(e.to_string()))?;
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO jobs (kind, target, delivery_id, request, status, not_before_ms, created_ms, updated_ms)
+                 VALUES ('hook', ?1, ?2, ?3, 'queued', ?4, ?4, ?4) ON CONFLICT DO NOTHING",
+                params![subscription, delivery_id, request, now],
+            )?;
+            if inserted > 0 {
+                return Ok(Enqueued::Accepted);
+            }
+            let retried = tx.execute(
+                "UPDATE jobs SET status = 'queued', attempts = 0, request = ?3, not_before_ms = ?4, updated_ms = ?4
+                 WHERE kind = 'hook' AND target = ?1 AND delivery_id = ?2 AND status = 'dead'",
+                params![subscription, delivery_id, request, now],
+            )?;
+            Ok(if retried > 0 { Enqueued::Accepted } else { Enqueued::Duplicate })
+        })
+        .await
+    }
+
+    /// Claim the next job that is due, in order per target: a job waits
+    /// while an earlier one of its target is queued or running, so a
+    /// subscription's deliveries run, and emit, in the order received.
+    pub(crate) async fn claim(&self) -> Result<Option<Job>, ServeError> {
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let found: Option<(i64, String, String, Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT j.id, j.kind, j.target, j.request, j.attempts FROM jobs j
+                     WHERE j.status = 'queued' AND j.not_before_ms <= ?1
+                       AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.target = j.target
+                                       AND e.status IN ('queued', 'running') AND e.id < j.id)
+                       AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target = j.target AND r.status = 'running')
+                     ORDER BY j.id LIMIT 1",
+                    params![now],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+                )
+                .optional()?;
+            let Some((id, kind, target, request, attempts)) = found else { return Ok(None) };
+            tx.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_ms = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            let Some(kind) = JobKind::parse(&kind) else {
+                tx.execute("UPDATE jobs SET status = 'dead', error = 'unknown kind' WHERE id = ?1", params![id])?;
+                return Ok(None);
+            };
+            let request = request.and_then(|text| serde_json::from_str(&text).ok());
+            Ok(Some(Job { id, kind, target, request, attempts: attempts + 1 }))
+        })
+        .await
+    }
+
+    /// The job failed and is tried again after `delay`.
+    pub(crate) async fn retry(&self, job: i64, delay: Duration, error: String) -> Result<(), ServeError> {
+        let now = now_ms();
+        let not_before = now + delay.as_millis() as i64;
+        self.with(move |c| {
+            c.execute(
+                "UPDATE jobs SET status = 'queued', not_before_ms = ?2, error = ?3, updated_ms = ?4 WHERE id = ?1",
+                params![job, not_before, error, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// The job ended without its work done (`dead`: given up; `failed`: a
+    /// poll whose next one is the retry; `dropped`: nothing to do).
+    pub(crate) async fn end_job(&self, job: i64, status: &'static str, error: String) -> Result<(), ServeError> {
+        let now = now_ms();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE jobs SET status = ?2, error = ?3, updated_ms = ?4 WHERE id = ?1",
+                params![job, status, error, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// A hook delivery ran: its items become events and the job is done,
+    /// in one transaction (a job that dies before it ran again, never
+    /// emitting twice).
+    pub(crate) async fn finish_delivery(
+        &self,
+        job: i64,
+        subscription: &str,
+        items: Vec<String>,
+        auth: AuthUpdate,
+    ) -> Result<(), ServeError> {
+        let subscription = subscription.to_string();
+        let now = now_ms();
+        self.transaction(move |tx| {
+            append_events(tx, &subscription, job, &items, now)?;
+            update_auth(tx, &auth, now)?;
+            tx.execute(
+                "UPDATE jobs SET status = 'done', error = NULL, updated_ms = ?2 WHERE id = ?1",
+                params![job, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// A poll ran: its new items become events, and the job is done with
+    /// the poll's keys left to acknowledge ([`Db::acknowledged`] once the
+    /// library's seen set has them; [`Db::unacknowledged`] after a crash).
+    pub(crate) async fn finish_poll(
+        &self,
+        job: i64,
+        subscription: &str,
+        items: Vec<String>,
+        keys: Vec<String>,
+        auth: AuthUpdate,
+    ) -> Result<(), ServeError> {
+        let subscription = subscription.to_string();
+        let keys = serde_json::to_string(&keys).map_err(|e| ServeError::State(e.to_string()))?;
+        let now = now_ms();
+        self.transaction(move |tx| {
+            append_events(tx, &subscription, job, &items, now)?;
+            update_auth(tx, &auth, now)?;
+            tx.execute(
+                "UPDATE jobs SET status = 'done', error = NULL, ack_keys = ?2, updated_ms = ?3 WHERE id = ?1",
+                params![job, keys, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn acknowledged(&self, job: i64) -> Result<(), ServeError> {
+        self.with(move |c| c.execute("UPDATE jobs SET ack_keys = NULL WHERE id = ?1", params![job]).map(drop)).await
+    }
+
+    /// Polls whose items were kept but whose keys the library may not
+    /// have marked seen: (job, subscription, keys).
+    pub(crate) async fn unacknowledged(&self) -> Result<Vec<(i64, String, Vec<String>)>, ServeError> {
+        self.with(|c| {
+            let mut query = c.prepare("SELECT id, target, ack_keys FROM jobs WHERE ack_keys IS NOT NULL")?;
+            let rows = query.query_map([], |row| {
+                let keys: String = row.get(2)?;
+                Ok((row.get(0)?, row.get(1)?, serde_json::from_str(&keys).unwrap_or_default()))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Queue a poll of every polling subscription that is due and has none
+    /// queued or running; how many were queued.
+    pub(crate) async fn schedule_polls(&self) -> Result<usize, ServeError> {
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let due: Vec<(String, i64)> = {
+                let mut query = tx.prepare(
+                    "SELECT id, interval_s FROM subscriptions WHERE kind = 'polling' AND next_poll_ms <= ?1",
+                )?;
+                let rows = query.query_map(params![now], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut queued = 0;
+            for (id, interval_s) in due {
+                tx.execute(
+                    "UPDATE subscriptions SET next_poll_ms = ?2 WHERE id = ?1",
+                    params![id, now + interval_s.max(1) * 1000],
+                )?;
+                let busy: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE target = ?1 AND status IN ('queued', 'running'))",
+                    params![id],
+                    |row| row.get(0),
+                )?;
+                if !busy {
+                    tx.execute(
+                        "INSERT INTO jobs (kind, target, status, not_before_ms, created_ms, updated_ms)
+                         VALUES ('poll', ?1, 'queued', ?2, ?2, ?2)",
+                        params![id, now],
+                    )?;
+                    queued += 1;
+                }
+            }
+            Ok(queued)
+        })
+        .await
+    }
+
+    /// At start: jobs the last process was running go back to the queue
+    /// (it died or was stopped mid-job: the work runs again, at least
+    /// once), calls it was running are recorded as interrupted (or as
+    /// waiting for their callback, when they had asked for one before it
+    /// died), and idempotency keys of requests it never answered are
+    /// forgotten (their clients retry). How many jobs were requeued.
+    pub(crate) async fn recover(&self) -> Result<usize, ServeError> {
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let requeued = tx.execute(
+                "UPDATE jobs SET status = 'queued', not_before_ms = ?1, updated_ms = ?1 WHERE status = 'running'",
+                params![now],
+            )?;
+            tx.execute(
+                "UPDATE invocations SET status = 'callback', updated_ms = ?1
+                 WHERE status = 'running' AND EXISTS (SELECT 1 FROM callbacks c WHERE c.invocation = invocations.id)",
+                params![now],
+            )?;
+            let interrupted = serde_json::json!({"error": {
+                "kind": "interrupted",
+                "message": "the service stopped while this call ran; its outcome is unknown",
+            }})
+            .to_string();
+            tx.execute(
+                "UPDATE invocations SET status = 'error', answer = ?2, updated_ms = ?1 WHERE status = 'running'",
+                params![now, interrupted],
+            )?;
+            tx.execute("DELETE FROM idempotency WHERE status IS NULL", [])?;
+            Ok(requeued)
+        })
+        .await
+    }
+
+    pub(crate) async fn counts(&self) -> Result<Counts, ServeError> {
+        self.with(|c| {
+            let count = |sql: &str| c.query_row(sql, [], |row| row.get::<_, i64>(0));
+            Ok(Counts {
+                queue_depth: count("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")?,
+                dead_jobs: count("SELECT COUNT(*) FROM jobs WHERE status = 'dead'")?,
+                pending_callbacks: count("SELECT COUNT(*) FROM callbacks WHERE status IN ('pending', 'queued')")?,
+                hook_subscriptions: count("SELECT COUNT(*) FROM subscriptions WHERE kind = 'hook'")?,
+                polling_subscriptions: count("SELECT COUNT(*) FROM subscriptions WHERE kind = 'polling'")?,
+                connections: count("SELECT COUNT(*) FROM connections")?,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn queue_depth(&self) -> Result<i64, ServeError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')", [], |r| r.get(0)))
+            .await
+    }
+
+    // Idempotency keys.
+
+    pub(crate) async fn begin_idempotent(
+        &self,
+        scope: String,
+        key: String,
+        fingerprint: String,
+    ) -> Result<Idempotent, ServeError> {
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let found: Option<(String, Option<u16>, Option<String>)> = tx
+                .query_row(
+                    "SELECT fingerprint, status, answer FROM idempotency WHERE scope = ?1 AND key = ?2",
+                    params![scope, key],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            match found {
+                None => {
+                    tx.execute(
+                        "INSERT INTO idempotency (scope, key, fingerprint, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                        params![scope, key, fingerprint, now],
+                    )?;
+                    Ok(Idempotent::Run)
+                }
+                Some((earlier, _, _)) if earlier != fingerprint => Ok(Idempotent::Mismatch),
+                Some((_, Some(status), Some(answer))) => Ok(Idempotent::Done(status, answer)),
+                Some(_) => Ok(Idempotent::InProgress),
+            }
+        })
+        .await
+    }
+
+    /// Keep the answer of an idempotent request (`None`: forget the key,
+    /// so a retry runs: the request failed in a way worth retrying).
+    pub(crate) async fn finish_idempotent(
+        &self,
+        scope: String,
+        key: String,
+        answer: Option<(u16, String)>,
+    ) -> Result<(), ServeError> {
+        self.with(move |c| {
+            match answer {
+                Some((status, body)) => c.execute(
+                    "UPDATE idempotency SET status = ?3, answer = ?4 WHERE scope = ?1 AND key = ?2",
+                    params![scope, key, status, body],
+                )?,
+                None => c.execute("DELETE FROM idempotency WHERE scope = ?1 AND key = ?2", params![scope, key])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: &str) -> StoredRequest {
+        StoredRequest::of(&IncomingRequest::json(&serde_json::json!({"body": body})))
+    }
+
+    #[tokio::test]
+    async fn jobs_of_one_target_run_in_order_and_a_delivery_id_is_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("service.sqlite3")).unwrap();
+        assert_eq!(db.enqueue_hook("s1", Some("d1".into()), &request("a")).await.unwrap(), Enqueued::Accepted);
+        assert_eq!(db.enqueue_hook("s1", Some("d1".into()), &request("a")).await.unwrap(), Enqueued::Duplicate);
+        assert_eq!(db.enqueue_hook("s1", None, &request("b")).await.unwrap(), Enqueued::Accepted);
+        assert_eq!(db.enqueue_hook("s2", None, &request("c")).await.unwrap(), Enqueued::Accepted);
+        let first = db.claim().await.unwrap().unwrap();
+        assert_eq!((first.target.as_str(), first.attempts), ("s1", 1));
+        let second = db.claim().await.unwrap().unwrap();
+        assert_eq!(second.target, "s2", "s1's second job waits for its first");
+        assert!(db.claim().await.unwrap().is_none());
+        db.finish_delivery(first.id, "s1", vec!["1".into(), "2".into()], None).await.unwrap();
+        let third = db.claim().await.unwrap().unwrap();
+        assert_eq!(third.target, "s1");
+        db.finish_delivery(third.id, "s1", vec!["3".into()], None).await.unwrap();
+        let events = db.events("s1", 0, 10).await.unwrap();
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(db.events("s1", 2, 10).await.unwrap()[0].item, "3");
+    }
+
+    #[tokio::test]
+    async fn a_running_job_is_queued_again_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.sqlite3");
+        let db = Db::open(&path).unwrap();
+        db.enqueue_hook("s1", None, &request("a")).await.unwrap();
+        let job = db.claim().await.unwrap().unwrap();
+        drop(db);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.recover().await.unwrap(), 1);
+        let again = db.claim().await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (job.id, 2));
+        assert_eq!(again.request.unwrap().incoming().body, request("a").incoming().body);
+    }
+
+    #[tokio::test]
+    async fn a_callback_is_accepted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("service.sqlite3")).unwrap();
+        db.put_callback("cb".into(), None, "{}".into(), now_ms() + 60_000).await.unwrap();
+        assert_eq!(db.accept_callback("nope", &request("x")).await.unwrap(), CallbackAccept::Unknown);
+        assert_eq!(db.accept_callback("cb", &request("x")).await.unwrap(), CallbackAccept::Accepted);
+        assert_eq!(db.accept_callback("cb", &request("x")).await.unwrap(), CallbackAccept::Finished);
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.sqlite3");
+        drop(Db::open(&path).unwrap());
+        Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
+        let error = Db::open(&path).err().expect("refused").to_string();
+        assert!(error.contains("newer"), "{error}");
+    }
+}

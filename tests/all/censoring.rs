@@ -1,0 +1,139 @@
+//! Secrets, and what the host derives from them, never reach what the host
+//! emits, for each auth type's own headers: a server echoes every header
+//! it got back in a 400, so the secrets come back in the response body, the
+//! response error and the exchange record, and the outcome must hold none
+//! of them (while the server did get them).
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use zapwasm_host::{Bundle, Outcome};
+use zapwasm_tests::{
+    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, Received, Recorder, call, host,
+};
+
+/// A server answering 400 with every header and the URI it got; with
+/// `digest`, a request without Authorization gets a digest challenge first.
+async fn echo(digest: bool) -> Recorder {
+    Recorder::answering(move |received: &Received| {
+        if digest && received.header("authorization").is_none() {
+            let challenge = r#"Digest realm="echo", qop="auth", nonce="n0nce", opaque="op", algorithm=MD5"#;
+            return (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "challenge").into_response();
+        }
+        let echoed = json!({"uri": received.uri, "headers": received.headers});
+        (StatusCode::BAD_REQUEST, axum::Json(echoed)).into_response()
+    })
+    .await
+}
+
+/// Runs the auth guest's `fetch` against `server` with this authData.
+async fn fetch(
+    component: &str,
+    server: &Recorder,
+    auth_data: Value,
+    env: &[(&str, &str)],
+    secret_env: &[&str],
+) -> Outcome {
+    let mut vars = vec![("API_BASE".to_string(), server.base_url.clone())];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let app = host()
+        .load_file(component)
+        .await
+        .expect("the auth guest loads")
+        .with_env(vars)
+        .with_secret_env(secret_env.iter().map(|name| name.to_string()).collect::<Vec<_>>());
+    let bundle = Bundle { auth_data: auth_data.as_object().cloned().unwrap_or_default(), ..Bundle::default() };
+    call(&app, "creates.fetch.operation.perform", bundle).await
+}
+
+/// The outcome holds none of `secrets`, says it censored something, and
+/// failed with the 400 (the echo is in it).
+fn assert_censored(what: &str, outcome: &Outcome, secrets: &[String]) {
+    let everything = format!("{:?} {:?} {:?}", outcome.result, outcome.logs, outcome.http);
+    assert!(everything.contains("\"status\":400") || everything.contains("status: 400"), "{what}: {everything}");
+    for secret in secrets {
+        assert!(!everything.contains(secret.as_str()), "{what}: {secret} leaked: {everything}");
+    }
+    assert!(everything.contains(":censored:"), "{what}: {everything}");
+}
+
+/// `name="value"` in an auth header.
+fn param(header: &str, name: &str) -> String {
+    let start = header.find(&format!("{name}=\"")).expect("the param") + name.len() + 2;
+    header[start..start + header[start..].find('"').expect("a closing quote")].to_string()
+}
+
+fn authorization(server: &Recorder) -> String {
+    let received = server.received();
+    received.last().and_then(|r| r.header("authorization")).expect("an Authorization header").to_string()
+}
+
+fn base64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn basic_credentials_are_censored_as_sent() {
+    let server = echo(false).await;
+    let outcome = fetch(AUTH_BASIC, &server, json!({"username": "ada", "password": "s3cret-pw"}), &[], &[]).await;
+    let token = base64("ada:s3cret-pw");
+    assert_eq!(authorization(&server), format!("Basic {token}"), "the server got the real header");
+    assert_censored("basic", &outcome, &["s3cret-pw".into(), token]);
+    let sent = &outcome.http[0].request_headers;
+    assert!(sent.iter().any(|(k, v)| k == "authorization" && v == "Basic :censored:"), "{sent:?}");
+}
+
+#[tokio::test]
+async fn a_digest_answer_is_censored() {
+    let server = echo(true).await;
+    let outcome = fetch(AUTH_DIGEST, &server, json!({"username": "ada", "password": "s3cret-pw"}), &[], &[]).await;
+    let answer = authorization(&server);
+    let response = param(&answer, "response");
+    assert_censored("digest", &outcome, &["s3cret-pw".into(), base64("ada:s3cret-pw"), response]);
+}
+
+#[tokio::test]
+async fn an_api_key_is_censored_in_its_header_and_its_param() {
+    let server = echo(false).await;
+    let key = "k3y/with+chars&more";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key, "account": "acme"}), &[], &[]).await;
+    let received = server.received();
+    assert_eq!(received[0].header("x-api-key"), Some(key));
+    assert!(received[0].uri.contains("k3y%2Fwith%2Bchars%26more"), "{}", received[0].uri);
+    assert_censored("custom", &outcome, &[key.into(), "k3y%2Fwith%2Bchars%26more".into(), base64(&format!("{key}:"))]);
+}
+
+#[tokio::test]
+async fn a_session_key_is_censored() {
+    let server = echo(false).await;
+    let auth = json!({"username": "ada", "password": "pw-123", "sessionKey": "sess-xyz-789"});
+    let outcome = fetch(AUTH_SESSION, &server, auth, &[], &[]).await;
+    assert_eq!(server.received()[0].header("x-session"), Some("sess-xyz-789"));
+    assert_censored("session", &outcome, &["sess-xyz-789".into(), "pw-123".into(), base64("ada:pw-123")]);
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_censored() {
+    let server = echo(false).await;
+    let auth = json!({"access_token": "at-secret-555", "refresh_token": "rt-666"});
+    let outcome = fetch(AUTH_OAUTH2_PLAIN, &server, auth, &[], &[]).await;
+    assert_eq!(authorization(&server), "Bearer at-secret-555");
+    assert_censored("oauth2", &outcome, &["at-secret-555".into()]);
+}
+
+#[tokio::test]
+async fn an_oauth1_signature_and_its_secrets_are_censored() {
+    let server = echo(false).await;
+    let auth = json!({"oauth_token": "ot-token-222", "oauth_token_secret": "ots-secret-333"});
+    let env = [("CLIENT_ID", "ck-consumer"), ("CLIENT_SECRET", "cs-secret-1")];
+    let outcome = fetch(AUTH_OAUTH1, &server, auth, &env, &["CLIENT_SECRET"]).await;
+    let header = authorization(&server);
+    let signature = param(&header, "oauth_signature");
+    let decoded = percent_encoding::percent_decode_str(&signature).decode_utf8_lossy().into_owned();
+    assert_censored(
+        "oauth1",
+        &outcome,
+        &["ot-token-222".into(), "ots-secret-333".into(), "cs-secret-1".into(), signature, decoded],
+    );
+}
