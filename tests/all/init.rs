@@ -58,3 +58,24 @@ async fn inside_a_checkout_the_sdk_is_a_relative_path_and_an_existing_crate_is_k
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--sdk-git URL"), "{}", stderr(&bad));
 }
+
+#[tokio::test]
+async fn a_new_crate_passes_its_own_native_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = root().join("guest-sdk/rust");
+    let output = zapwasm(&["init", "native", "--sdk", "path", "--sdk-path", sdk.to_str().unwrap()], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    // `cargo test` as the author runs it: the fake API of `zapwasm_guest::testing`.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["test", "--quiet"])
+        .current_dir(dir.path().join("native"))
+        .env("CARGO_TARGET_DIR", guest_target())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr(&output));
+    assert!(stdout.contains("test result: ok. 4 passed"), "{stdout}");
+}
