@@ -222,10 +222,7 @@ mod tests {
     }
 
     fn definition() -> Definition {
-        Definition::parse(
-            r#"{"hydrators":{"contact":{"operation":{"perform":{"$func":"hydrators.contact.operation.perform"}}}}}"#,
-        )
-        .unwrap()
+        Definition::parse(r#"{"hydrators":{"contact":{"$func":"hydrators.contact"}}}"#).unwrap()
     }
 
     fn sign(pointer: &str, integration: &str) -> String {

@@ -1,0 +1,338 @@
+//! An operation's input fields, applied to the user's input before the
+//! operation runs, as the platform does: the fields resolved (static ones
+//! from the definition, dynamic ones by running their functions with the
+//! bundle), each field's `default` used when no value is given, values
+//! coerced to the field's type (`"3"` for an integer field is `3`), and
+//! required fields checked. Keys no field declares pass through as given.
+//!
+//! [`apply_input_fields`] is the rule on a list of fields;
+//! [`App::prepare_input`] resolves the fields of an operation and applies
+//! them to a bundle. `zapwasm invoke` runs it before every operation.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+use zapwasm_rules::method_path::{self, FieldList, OperationKind};
+
+use crate::app::App;
+use crate::bundle::{Bundle, Scope};
+use crate::invoke::{Invocation, Outcome};
+
+/// One input the fields refused: the field and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FieldProblem {
+    /// The field's key.
+    pub key: String,
+    /// Its label, when it has one.
+    pub label: Option<String>,
+    /// What is wrong (`is required`, `expected an integer, got "abc"`).
+    pub problem: String,
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.label {
+            Some(label) => write!(f, "{} ({label}) {}", self.key, self.problem),
+            None => write!(f, "{} {}", self.key, self.problem),
+        }
+    }
+}
+
+/// Why an operation's input could not be prepared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The input breaks the fields: every problem, one per field.
+    #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Fields(Vec<FieldProblem>),
+    /// A dynamic input fields function failed; its outcome.
+    #[error("the dynamic input fields at {method} failed")]
+    DynamicFields {
+        /// The function's method path.
+        method: String,
+        /// Its outcome (with the error, the logs and the HTTP exchanges).
+        outcome: Box<Outcome>,
+    },
+}
+
+impl App {
+    /// The input fields of an operation, in order: the static ones from
+    /// the definition, and for each dynamic entry the fields its function
+    /// returns when run with `bundle` in `scope` (entries that are not
+    /// field objects with a key are skipped; the call's result checks
+    /// report them).
+    pub async fn input_fields(
+        &self,
+        kind: OperationKind,
+        key: &str,
+        bundle: &Bundle,
+        scope: &Scope,
+    ) -> Result<Vec<Value>, InputError> {
+        let operation = method_path::operation(kind, key);
+        let entries = self
+            .definition()
+            .json()
+            .get(kind.plural())
+            .and_then(|operations| operations.get(key))
+            .and_then(|action| action.pointer("/operation/inputFields"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut fields = Vec::new();
+        for (index, entry) in entries.into_iter().enumerate() {
+            if entry.get("$func").is_none() {
+                fields.push(entry);
+                continue;
+            }
+            let method = method_path::fields_entry(&operation, FieldList::Input, index);
+            let outcome = self.invoke(Invocation::new(method.clone(), bundle.clone(), scope.clone())).await;
+            match outcome.result.as_ref().map(|result| result.value()) {
+                Ok(Value::Array(dynamic)) => {
+                    fields.extend(dynamic.into_iter().filter(|field| field.get("key").is_some_and(Value::is_string)))
+                }
+                Ok(_) => {}
+                Err(_) => return Err(InputError::DynamicFields { method, outcome: Box::new(outcome) }),
+            }
+        }
+        Ok(fields)
+    }
+
+    /// Makes `bundle.inputData` ready for an operation: its input fields
+    /// resolved ([`App::input_fields`]) and applied ([`apply_input_fields`]).
+    /// `inputDataRaw` keeps what was given. An operation the definition
+    /// does not have is left alone (the call reports it).
+    pub async fn prepare_input(
+        &self,
+        kind: OperationKind,
+        key: &str,
+        bundle: &mut Bundle,
+        scope: &Scope,
+    ) -> Result<(), InputError> {
+        let fields = self.input_fields(kind, key, bundle, scope).await?;
+        if bundle.input_data_raw.is_empty() {
+            bundle.input_data_raw = bundle.input_data.clone();
+        }
+        let problems = apply_input_fields(&fields, &mut bundle.input_data);
+        if problems.is_empty() { Ok(()) } else { Err(InputError::Fields(problems)) }
+    }
+}
+
+/// Applies input fields to inputData: each field's `default` where no
+/// value is given (absent, null or empty), values coerced to the field's
+/// `type` (and to lists with `list: true`), required fields checked. Every
+/// problem is returned, one per field; values that could not be coerced
+/// are left as given.
+///
+/// ```
+/// use serde_json::json;
+/// use zapwasm_host::apply_input_fields;
+///
+/// let fields = [json!({"key": "count", "type": "integer", "required": true}),
+///               json!({"key": "send", "type": "boolean", "default": "yes"})];
+/// let mut input = json!({"count": " 3 "}).as_object().cloned().unwrap();
+/// assert!(apply_input_fields(&fields, &mut input).is_empty());
+/// assert_eq!(serde_json::Value::Object(input), json!({"count": 3, "send": true}));
+/// ```
+pub fn apply_input_fields(fields: &[Value], input: &mut Map<String, Value>) -> Vec<FieldProblem> {
+    let mut problems = Vec::new();
+    for field in fields {
+        let Some(key) = field.get("key").and_then(Value::as_str).filter(|key| !key.is_empty()) else {
+            continue;
+        };
+        let label = field.get("label").and_then(Value::as_str).filter(|l| !l.is_empty()).map(str::to_string);
+        let problem = |problem: String| FieldProblem { key: key.to_string(), label: label.clone(), problem };
+        let given = input.get(key).filter(|value| !is_empty(value)).cloned();
+        let value = match given {
+            Some(value) => value,
+            None => match field.get("default").filter(|value| !is_empty(value)) {
+                Some(default) => default.clone(),
+                None => {
+                    if field.get("required").and_then(Value::as_bool) == Some(true)
+                        && field.get("computed").and_then(Value::as_bool) != Some(true)
+                    {
+                        problems.push(problem("is required".into()));
+                    }
+                    continue;
+                }
+            },
+        };
+        // Line items (`children`) are a list of objects; their own fields
+        // are checked by the integration.
+        if field.get("children").is_some() {
+            input.insert(key.to_string(), value);
+            continue;
+        }
+        let kind = field.get("type").and_then(Value::as_str).unwrap_or("string");
+        let list = field.get("list").and_then(Value::as_bool) == Some(true);
+        let coerced = if list {
+            let items = match value {
+                Value::Array(items) => items,
+                Value::String(text) if text.trim_start().starts_with('[') => {
+                    match serde_json::from_str::<Value>(&text) {
+                        Ok(Value::Array(items)) => items,
+                        _ => vec![Value::String(text)],
+                    }
+                }
+                other => vec![other],
+            };
+            items.into_iter().map(|item| coerce(kind, item)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        } else {
+            coerce(kind, value.clone())
+        };
+        match coerced {
+            Ok(value) => {
+                input.insert(key.to_string(), value);
+            }
+            Err(message) => {
+                problems.push(problem(message));
+                input.insert(key.to_string(), value);
+            }
+        }
+    }
+    problems
+}
+
+/// Whether a value counts as not given.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(text) => text.is_empty(),
+        _ => false,
+    }
+}
+
+/// One value coerced to a field type, or why it cannot be.
+fn coerce(kind: &str, value: Value) -> Result<Value, String> {
+    let got = || format!("got {}", quoted(&value));
+    match kind {
+        "integer" => match &value {
+            Value::Number(number) if number.is_i64() || number.is_u64() => Ok(value),
+            Value::Number(number) => match number.as_f64() {
+                Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => Ok(Value::from(float as i64)),
+                _ => Err(format!("expected a whole number, {}", got())),
+            },
+            Value::String(text) => text.trim().parse::<i64>().map(Value::from).map_err(|_| {
+                format!("expected a whole number, {}", got())
+            }),
+            _ => Err(format!("expected a whole number, {}", got())),
+        },
+        "number" => match &value {
+            Value::Number(_) => Ok(value),
+            Value::String(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|float| {
+                    // A whole number stays an integer in the JSON.
+                    if float.fract() == 0.0 && float.abs() < 9.0e15 {
+                        Some(Value::from(float as i64))
+                    } else {
+                        Number::from_f64(float).map(Value::Number)
+                    }
+                })
+                .ok_or_else(|| format!("expected a number, {}", got())),
+            _ => Err(format!("expected a number, {}", got())),
+        },
+        "boolean" => match &value {
+            Value::Bool(_) => Ok(value),
+            Value::Number(number) if number.as_f64() == Some(0.0) => Ok(Value::Bool(false)),
+            Value::Number(number) if number.as_f64() == Some(1.0) => Ok(Value::Bool(true)),
+            Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "y" | "1" | "on" | "t" => Ok(Value::Bool(true)),
+                "false" | "no" | "n" | "0" | "off" | "f" => Ok(Value::Bool(false)),
+                _ => Err(format!("expected true or false, {}", got())),
+            },
+            _ => Err(format!("expected true or false, {}", got())),
+        },
+        "json" => match &value {
+            Value::String(text) => {
+                serde_json::from_str(text).map_err(|e| format!("expected JSON, {} ({e})", got()))
+            }
+            _ => Ok(value),
+        },
+        // Text of every other kind: numbers and booleans as their JSON text.
+        _ => match &value {
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(value.to_string())),
+            Value::String(_) => Ok(value),
+            _ => Err(format!("expected text, {}", got())),
+        },
+    }
+}
+
+/// A value quoted for a message, cut short.
+fn quoted(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 40 { format!("{}...", text.chars().take(40).collect::<String>()) } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn apply(fields: Value, input: Value) -> (Value, Vec<String>) {
+        let mut input = input.as_object().cloned().unwrap();
+        let problems = apply_input_fields(fields.as_array().unwrap(), &mut input);
+        (Value::Object(input), problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn values_are_coerced_to_their_types() {
+        let fields = json!([
+            {"key": "i", "type": "integer"}, {"key": "n", "type": "number"}, {"key": "b", "type": "boolean"},
+            {"key": "s", "type": "string"}, {"key": "j", "type": "json"}, {"key": "w", "type": "integer"},
+            {"key": "f", "type": "number"}, {"key": "untyped"}
+        ]);
+        let input = json!({"i": "42", "n": "2.5", "b": "no", "s": 7, "j": "{\"a\":[1]}", "w": 3.0, "f": "4",
+            "untyped": true, "extra": "kept"});
+        let (input, problems) = apply(fields, input);
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            input,
+            json!({"i": 42, "n": 2.5, "b": false, "s": "7", "j": {"a": [1]}, "w": 3, "f": 4, "untyped": "true",
+                "extra": "kept"})
+        );
+    }
+
+    #[test]
+    fn defaults_fill_what_is_not_given_and_required_fields_are_named() {
+        let fields = json!([
+            {"key": "email", "label": "Email", "required": true},
+            {"key": "count", "type": "integer", "default": "5"},
+            {"key": "token", "required": true, "computed": true},
+            {"key": "name", "required": true, "default": "anon"}
+        ]);
+        let (input, problems) = apply(fields, json!({"email": "", "count": null}));
+        assert_eq!(problems, ["email (Email) is required"]);
+        assert_eq!(input, json!({"email": "", "count": 5, "name": "anon"}));
+    }
+
+    #[test]
+    fn every_value_that_does_not_fit_is_named_and_left_as_given() {
+        let fields = json!([
+            {"key": "i", "label": "Count", "type": "integer"}, {"key": "b", "type": "boolean"},
+            {"key": "j", "type": "json"}, {"key": "n", "type": "number"}, {"key": "s", "type": "string"}
+        ]);
+        let (input, problems) = apply(fields, json!({"i": "4.5", "b": "maybe", "j": "{", "n": [], "s": {"a": 1}}));
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems[0], r#"i (Count) expected a whole number, got "4.5""#);
+        assert!(problems[1].starts_with(r#"b expected true or false, got "maybe""#));
+        assert!(problems[2].starts_with(r#"j expected JSON, got "{" ("#), "{}", problems[2]);
+        assert_eq!(input["i"], "4.5");
+    }
+
+    #[test]
+    fn list_fields_take_lists_and_coerce_each_item() {
+        let fields = json!([{"key": "ids", "type": "integer", "list": true}, {"key": "tags", "list": true},
+            {"key": "lines", "children": [{"key": "sku"}]}]);
+        let (input, problems) =
+            apply(fields, json!({"ids": ["1", 2], "tags": "one", "lines": [{"sku": 1}]}));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(input, json!({"ids": [1, 2], "tags": ["one"], "lines": [{"sku": 1}]}));
+        let (input, _) = apply(json!([{"key": "ids", "type": "integer", "list": true}]), json!({"ids": "[3,4]"}));
+        assert_eq!(input["ids"], json!([3, 4]));
+    }
+}
