@@ -254,3 +254,38 @@ async fn a_result_that_fails_its_checks_is_printed_and_exits_with_the_check_code
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("result check result.create-object failed"), "{stderr}");
 }
+
+#[tokio::test]
+async fn invoke_applies_the_operations_input_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = r#"{"count":" 3 ","ratio":"1.5","flag":"yes","tags":"a","other":"kept"}"#;
+    let output = zapwasm(&["invoke", FIXTURE, "create", "typed", "--input", input, "-q", "--no-state"], dir.path());
+    assert_eq!(
+        stdout_json(&output),
+        serde_json::json!({"count": 3, "ratio": 1.5, "flag": true, "tags": ["a"], "other": "kept", "note": "hi",
+            "extra": 7}),
+        "coerced, defaulted, the dynamic field's default too"
+    );
+
+    let output = zapwasm(
+        &["invoke", FIXTURE, "create", "typed", "--input", r#"{"ratio":"x","flag":"maybe"}"#, "--no-state"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(21));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in [
+        "zapwasm: invalid input: count (Count) is required",
+        r#"zapwasm: invalid input: ratio (Ratio) expected a number, got "x""#,
+        r#"zapwasm: invalid input: flag (Flag) expected true or false, got "maybe""#,
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+    assert!(output.stdout.is_empty(), "nothing ran");
+
+    // The method path form too; and --no-input-fields sends the input as it is.
+    let path = "creates.typed.operation.perform";
+    let output = zapwasm(&["invoke", FIXTURE, path, "--input", r#"{"count":"4"}"#, "-q", "--no-state"], dir.path());
+    assert_eq!(stdout_json(&output)["count"], 4);
+    let raw = ["invoke", FIXTURE, path, "--input", r#"{"count":"4"}"#, "-q", "--no-state", "--no-input-fields"];
+    assert_eq!(stdout_json(&zapwasm(&raw, dir.path())), serde_json::json!({"count": "4"}));
+}

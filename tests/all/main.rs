@@ -18,4 +18,5 @@ mod request;
 mod sandbox;
 mod serve;
 mod state;
+mod testing;
 mod validate;

@@ -87,10 +87,11 @@ impl CursorStore for SlowCursors {
     }
 }
 
-/// The deadline is a hard bound on when a call returns: a guest waiting in
-/// a host import that answers after the deadline does not get to finish
-/// and return its result then (the import answers after a second; the
-/// deadline is 100 ms).
+/// A guest waiting in a host import that answers after the deadline does
+/// not get to finish and return its result then: the call ends with the
+/// timeout without waiting for the import (which answers after a second;
+/// the deadline is 100 ms). The refusal of a result that comes late is
+/// tested at its seam, `invoke::tests`.
 #[tokio::test]
 async fn a_call_waiting_past_its_deadline_returns_a_timeout_not_a_late_result() {
     let host = host_builder().stores(Stores::memory().cursors(Arc::new(SlowCursors))).build().unwrap();

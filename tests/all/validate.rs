@@ -30,11 +30,7 @@ pub(crate) fn zapwasm(args: &[&str], dir: &Path) -> Output {
     if args.first() != Some(&"init") {
         command.arg("--cache-dir").arg(shared_dir("cli-cache"));
     }
-    command
-        .env("CARGO_TARGET_DIR", guest_target())
-        .current_dir(dir)
-        .output()
-        .expect("the CLI runs")
+    command.env("CARGO_TARGET_DIR", guest_target()).current_dir(dir).output().expect("the CLI runs")
 }
 
 pub(crate) fn stderr(output: &Output) -> String {

@@ -22,6 +22,11 @@ pub enum Command {
     /// `auth label`. A hook trigger runs `perform` when --cleaned-request is
     /// given, else `performList`.
     ///
+    /// A trigger, search or create gets --input through its input fields
+    /// first, static and dynamic: defaults applied, values coerced to their
+    /// types, required fields checked (exit 21 naming each field;
+    /// --no-input-fields sends the input as it is).
+    ///
     /// `auth start` connects an account: it asks for each authentication
     /// field (those given with --auth are not asked), runs the session
     /// exchange or the OAuth round trip through the browser (a listener on
@@ -77,6 +82,40 @@ pub enum Command {
     /// zapwasm checkout (starting from the checkout's Cargo.lock), else by
     /// version from crates.io; --sdk picks one (`git` with --sdk-git URL).
     Init(Box<InitArgs>),
+    /// Run an integration's test cases (DIR/tests/zapwasm/*.json) against
+    /// recorded HTTP fixtures: replayed offline by default (a request the
+    /// recording lacks fails its case with a diff); with --record sent to
+    /// the real API (its base URL and credentials from DIR/.env) and
+    /// recorded, secrets censored. Prints each case and `N passed, N
+    /// failed`. Exit codes: 0 all passed; 8 a case failed; 2 usage; 3 load
+    /// error; 7 the build failed.
+    Test(Box<TestArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The integration crate's directory, built first (default: the current directory).
+    pub dir: Option<PathBuf>,
+    /// Send the requests to the real API and record them (secrets censored).
+    #[arg(long)]
+    pub record: bool,
+    /// Only the cases whose name contains this.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The test cases' directory (default: DIR/tests/zapwasm).
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+    /// Test this component instead of building DIR.
+    #[arg(long, value_name = "FILE")]
+    pub component: Option<PathBuf>,
+    /// The .env file: the real API's base URL and credentials for --record (default: DIR/.env).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// The templates of `zapwasm init`.
@@ -336,6 +375,10 @@ pub struct InvokeArgs {
     /// Do not print log lines on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Send --input as it is: no defaults, type coercion or required
+    /// fields from the operation's input fields.
+    #[arg(long = "no-input-fields")]
+    pub no_input_fields: bool,
     #[command(flatten)]
     pub host: HostArgs,
 }

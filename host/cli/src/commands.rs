@@ -20,6 +20,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Validate(args) => crate::validate::run(*args).await,
         Command::Build(args) => crate::component::build_command(*args).await,
         Command::Init(args) => crate::init::run(*args),
+        Command::Test(args) => crate::testcmd::run(*args).await,
     }
 }
 
@@ -132,7 +133,7 @@ async fn load(component: &Path, host_args: &HostArgs) -> Result<(Host, App), Exi
 }
 
 async fn invoke(args: InvokeArgs) -> ExitCode {
-    let config = match InvokeConfig::from_args(&args) {
+    let mut config = match InvokeConfig::from_args(&args) {
         Ok(config) => config,
         Err(e) => return usage(e),
     };
@@ -140,6 +141,9 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         Ok((host, app)) => (host, app.with_env(config.env.clone()).with_secret_env(config.secret_env.clone())),
         Err(code) => return code,
     };
+    if let Err(code) = crate::inputs::prepare(&app, &args, &mut config).await {
+        return code;
+    }
     match args.method.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["auth", "start"] => return connect::start(&app, &args, config).await,
         ["auth", "refresh"] => return connect::refresh(&app, &args, config).await,

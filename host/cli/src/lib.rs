@@ -16,9 +16,11 @@ mod connect;
 mod dotenv;
 mod flows;
 mod init;
+mod inputs;
 #[cfg(test)]
 use zapwasm_fuzzing as fuzzing;
 mod report;
+mod testcmd;
 mod validate;
 
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ const EXIT_INVALID: u8 = 6;
 /// Exit code for a crate that did not build (`zapwasm build`, or a
 /// directory given to another command).
 const EXIT_BUILD: u8 = 7;
+/// Exit code for test cases that failed (`zapwasm test`).
+const EXIT_TESTS_FAILED: u8 = 8;
 /// Exit code for a failure of the state in `--state-dir` (as for a call's
 /// [`zapwasm_host::CallError::State`]).
 const EXIT_STATE: u8 = 33;

@@ -13,6 +13,38 @@ use std::time::Duration;
 ///
 /// `instances` also bounds how many invocations run at once: a call that
 /// finds every slot taken waits for one (see [`HostBuilder::pool`](crate::HostBuilder::pool)).
+///
+/// # Memory under sustained load
+///
+/// A slot that served a call keeps, until its next call, the pages that
+/// call dirtied in the first `keep_resident_bytes` of each linear memory
+/// and table (the next call finds them zeroed in place, without page
+/// faults); the pages above that are given back to the OS when the call
+/// ends, and so are the fiber stacks. A new call takes the free slot its
+/// component used most recently; when its component has none, a slot never
+/// used before while fewer than 100 used slots are free (wasmtime's
+/// `max_unused_warm_slots`), else the least recently used free one. So
+/// the pool's share of the resident set is about
+///
+/// > slots used so far x (what one call dirties of each memory, up to
+/// > `keep_resident_bytes`, plus its tables)
+///
+/// where the slots used so far follow the most calls that were alive at
+/// once. wasmtime splits the slots in one shard per core (up to 16), and a
+/// thread takes slots from its own shard first, so the count is the sum of
+/// each shard's peak, which reaches new highs now and then as calls spread
+/// unevenly over the threads: the resident set climbs in steps and levels
+/// off (after 100,000-200,000 calls at 256 at once, BENCHMARKS.md, "Fair
+/// under load"). It cannot pass `instances` x `memories_per_component` x
+/// `keep_resident_bytes` (1,000 x 2 x 1 MiB by default), plus the tables.
+///
+/// To size it: the plateau is about the most calls you run at once times
+/// what one call of your guests dirties (measure a plateau, or read the
+/// guests' memory use; the bench guest's one-GET call dirties about 140
+/// KiB, so 256 at once keep about 35 MiB). Cap it with
+/// `instances` (calls beyond it wait for a slot, which also caps the calls
+/// at once) or `keep_resident_bytes` (the pages above it are faulted in and
+/// given back on every call, a few microseconds each).
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// Component instances alive at once. Default 1,000: each slot costs
@@ -53,10 +85,14 @@ pub struct PoolConfig {
     /// rest of the host leaves idle, so on a host kept busy by calls that
     /// wait on I/O (or by other processes) it can reach its deadline where
     /// it would have finished; the move costs a task spawn, once per call
-    /// that moves. The threads idle until a guest moves. `0` turns the pool
-    /// off: every guest runs on the caller's runtime to the end, yielding
-    /// at every epoch tick, and four guests spinning on two cores take most
-    /// of the machine from their neighbours (BENCHMARKS.md, "Fair under
+    /// that moves. The threads idle until a guest moves. The OS sees their
+    /// time as the process's: in a container with a CPU quota it counts
+    /// against the quota, and on a machine shared with other sessions it
+    /// spends this session's share (Linux autogroups), so there a smaller
+    /// value caps what spinning guests take. `0` turns the pool off: every
+    /// guest runs on the caller's runtime to the end, yielding at every
+    /// epoch tick, and four guests spinning on two cores took half the
+    /// throughput of their one-GET neighbours (BENCHMARKS.md, "Fair under
     /// load").
     pub background_threads: usize,
     /// How long a call's guest computes on the caller's runtime before it

@@ -32,6 +32,10 @@ const NO_IO_LANES: usize = 16;
 /// Healthy one-GET calls in flight at once (the `http_get` scenario's top
 /// level, where the issue measured 2,912 calls/s alone).
 const HTTP_GET_LANES: usize = 50;
+/// The `background_after` of the third host, against the default 10 ms.
+const EARLY: Duration = Duration::from_millis(2);
+/// Spinning guests next to one-GET calls in the "many spinning" phases.
+const MANY_SPINNERS: usize = 64;
 /// Calls in flight at once in the crowded phases.
 pub const CROWD: usize = 256;
 
@@ -278,11 +282,7 @@ fn figures_all(calls: &[Call]) -> Value {
     })
 }
 
-fn host_with(config: &WorkerConfig, background_threads: Option<usize>) -> Host {
-    let mut pool = PoolConfig::default();
-    if let Some(threads) = background_threads {
-        pool.background_threads = threads;
-    }
+fn host_with(config: &WorkerConfig, pool: PoolConfig) -> Host {
     Host::builder()
         .policy(Policy::local_development())
         .pool(pool)
@@ -295,14 +295,16 @@ fn host_with(config: &WorkerConfig, background_threads: Option<usize>) -> Host {
 /// spinners with the background pool / next to spinners without it; then
 /// the crowded phases.
 pub async fn run(config: &WorkerConfig) -> Value {
-    let with_pool = host_with(config, None);
-    let without_pool = host_with(config, Some(0));
+    let with_pool = host_with(config, PoolConfig::default());
+    let without_pool = host_with(config, PoolConfig { background_threads: 0, ..PoolConfig::default() });
+    // The knob's other side: guests move after 2 ms instead of 10.
+    let early = host_with(config, PoolConfig { background_after: EARLY, ..PoolConfig::default() });
     let mut result = serde_json::Map::new();
     result.insert("deadline_ms".into(), ms(DEADLINE).into());
     result.insert("spinners".into(), SPINNERS.into());
     result.insert("background_threads".into(), PoolConfig::default().background_threads.into());
     let mut apps = Vec::new();
-    for host in [&with_pool, &without_pool] {
+    for host in [&with_pool, &without_pool, &early] {
         let bench = workers::load_app(host, config).await.with_env([("BENCH_BASE_URL", config.base_url.clone())]);
         let spin = match host.load_file(&config.fixture).await {
             Ok(app) => app,
@@ -331,6 +333,46 @@ pub async fn run(config: &WorkerConfig) -> Value {
             json!({ "lanes": lanes, "alone": pooled(alone), "pool": pooled(pool), "no_pool": pooled(no_pool) }),
         );
     }
+    // One-GET calls on the host whose guests move after 2 ms: alone (does
+    // any healthy call move? the background threads' CPU says) and next to
+    // the spinners.
+    {
+        let on = Healthy {
+            app: apps[2].0.clone(),
+            method: HTTP_GET,
+            bundle: workers::api_bundle(&config.api_key),
+            lanes: HTTP_GET_LANES,
+        };
+        phase(Some(&on), 0, &apps[2].1, 0.5).await;
+        let (mut alone, mut pool) = (Vec::new(), Vec::new());
+        for _ in 0..config.rounds {
+            alone.push(phase(Some(&on), 0, &apps[2].1, config.seconds).await);
+            pool.push(phase(Some(&on), SPINNERS, &apps[2].1, config.seconds).await);
+        }
+        result.insert(
+            "http_get_early".into(),
+            json!({ "lanes": HTTP_GET_LANES, "alone": pooled(alone), "pool": pooled(pool) }),
+        );
+    }
+    // One-GET calls next to many spinning guests, moving after 10 ms and
+    // after 2 ms: what the pre-move slices cost the neighbours.
+    {
+        let mut many = serde_json::Map::new();
+        for (i, key) in [(0, "pool"), (2, "pool_early")] {
+            let on = Healthy {
+                app: apps[i].0.clone(),
+                method: HTTP_GET,
+                bundle: workers::api_bundle(&config.api_key),
+                lanes: HTTP_GET_LANES,
+            };
+            let mut rounds = Vec::new();
+            for _ in 0..config.rounds {
+                rounds.push(phase(Some(&on), MANY_SPINNERS, &apps[i].1, config.seconds).await);
+            }
+            many.insert(key.into(), pooled(rounds));
+        }
+        result.insert("many_spinners".into(), Value::Object(many));
+    }
     // 256 at once: one-GET calls with four spinning among them, and 256
     // spinning; with and without the background pool.
     let mut crowd = serde_json::Map::new();
@@ -349,6 +391,8 @@ pub async fn run(config: &WorkerConfig) -> Value {
         let spinning = phase(None, CROWD, &apps[i].1, config.seconds).await;
         crowd.insert(format!("spinning_{variant}"), pooled(vec![spinning]));
     }
+    let spinning = phase(None, CROWD, &apps[2].1, config.seconds).await;
+    crowd.insert("spinning_pool_early".into(), pooled(vec![spinning]));
     result.insert("crowd".into(), Value::Object(crowd));
     result.insert("vm_hwm_mib".into(), stats::hwm_mib().into());
     Value::Object(result)

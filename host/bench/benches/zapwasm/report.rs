@@ -418,11 +418,28 @@ impl Results {
                 n[kind]["no_pool"].clone(),
             ));
         }
+        if n.get("http_get_early").is_some() {
+            let lanes = &n["http_get_early"]["lanes"];
+            phases.push((format!("http_get c={lanes} alone, moving after 2 ms"), n["http_get_early"]["alone"].clone()));
+            phases.push((
+                format!("http_get c={lanes} + {spinners} spinning, moving after 2 ms"),
+                n["http_get_early"]["pool"].clone(),
+            ));
+        }
+        if n.get("many_spinners").is_some() {
+            for (key, label) in [("pool", "moving after 10 ms"), ("pool_early", "moving after 2 ms")] {
+                phases.push((
+                    format!("http_get c=50 + 64 spinning, background pool, {label}"),
+                    n["many_spinners"][key].clone(),
+                ));
+            }
+        }
         for (key, label) in [
             ("mixed_pool", "256 at once: one-GET + 4 spinning, background pool"),
             ("mixed_no_pool", "256 at once: one-GET + 4 spinning, no background pool"),
             ("spinning_pool", "256 at once, all spinning, background pool"),
             ("spinning_no_pool", "256 at once, all spinning, no background pool"),
+            ("spinning_pool_early", "256 at once, all spinning, background pool, moving after 2 ms"),
         ] {
             phases.push((label.into(), n["crowd"][key].clone()));
         }
@@ -513,8 +530,8 @@ impl Results {
             "Soak ({} ms deadline; about 3% injected faults; `upstream_received` in the JSON is what the upstream saw):",
             fmt(num(s, "deadline_ms"), 0)
         )];
-        let runs = s["runs"].as_object().cloned().unwrap_or_default();
-        for (lanes, run) in &runs {
+        for run in s["runs"].as_array().into_iter().flatten() {
+            let lanes = &run["lanes"];
             let mut outcomes: Vec<String> = Vec::new();
             for cell in run["confusion"].as_array().into_iter().flatten() {
                 let o = cell["outcome"].as_str().unwrap_or("?").to_string();
@@ -524,8 +541,9 @@ impl Results {
             }
             t.push(String::new());
             t.push(format!(
-                "{} calls, {lanes} in flight: {} calls/s; not accounted for {}; faultless ok median / p99 {} / {} ms",
+                "{} calls, {lanes} in flight, keep_resident_bytes {} KiB: {} calls/s; not accounted for {}; faultless ok median / p99 {} / {} ms",
                 run["calls"],
+                run["keep_resident_kib"],
                 fmt(num(run, "calls_per_s"), 0),
                 run["not_accounted_for"],
                 fmt(num(run, "ok_median_ms"), 1),
@@ -556,11 +574,17 @@ impl Results {
                 .collect();
             t.push(String::new());
             t.push(format!(
-                "RSS MiB: {} before, {}; slope 50k-100k {} KiB per 1,000 calls",
+                "RSS MiB: {} before, {}; slope 50k-100k {} KiB per 1,000 calls; {} after the host was dropped",
                 fmt(num(run, "rss_before_mib"), 1),
                 rss.join(", "),
-                fmt(num(run, "rss_slope_kib_per_1000_calls"), 1)
+                fmt(num(run, "rss_slope_kib_per_1000_calls"), 1),
+                fmt(num(run, "rss_after_drop_mib"), 1),
             ));
+            if let Some(examples) = run["examples"].as_object() {
+                for (key, example) in examples {
+                    t.push(format!("- {key}: {}", example.as_str().unwrap_or("?")));
+                }
+            }
         }
         self.extra.push(t.join("\n"));
     }

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
-use zapwasm_host::{App, CallError, Invocation, LimitKind, Outcome};
+use zapwasm_host::{App, CallError, Host, Invocation, LimitKind, Outcome, Policy, PoolConfig};
 
 use crate::stats;
 use crate::workers::{self, HTTP_GET, WorkerConfig};
 
 /// Calls per soak run.
 pub const CALLS: usize = 100_000;
-/// Calls in flight, one run each.
-pub const LEVELS: [usize; 2] = [32, 256];
+/// The runs: calls in flight, and the pool's `keep_resident_bytes` (each
+/// run on a fresh host, dropped after it).
+const RUNS: [(usize, usize); 3] = [(32, 1 << 20), (256, 1 << 20), (256, 64 << 10)];
 /// Every call's deadline: past the `slow` fault's answer time.
 const DEADLINE: Duration = Duration::from_secs(1);
 /// Completed calls at which the resident set is read.
@@ -82,7 +83,7 @@ async fn soak(apps: &[App], bundle: &zapwasm_host::Bundle, lanes: usize) -> Valu
             if fault == 0 && kind == "ok" {
                 tally.ok_us.lock().unwrap_or_else(|e| e.into_inner()).push(elapsed.as_micros() as u64);
             }
-            if (fault == 0) != (kind == "ok") {
+            if kind != "ok" {
                 let example = match &outcome.result {
                     Err(error) => format!("{error}"),
                     Ok(json) => workers::truncate(json.as_str()),
@@ -140,27 +141,40 @@ async fn soak(apps: &[App], bundle: &zapwasm_host::Bundle, lanes: usize) -> Valu
     })
 }
 
-/// The scenario: a host with the defaults (but loopback allowed), the
-/// one-GET trigger against each fault's URL, one run per level.
+/// The scenario: for each run a fresh host with the defaults (but loopback
+/// allowed, and the run's `keep_resident_bytes`), the one-GET trigger
+/// against each fault's URL.
 pub async fn run(config: &WorkerConfig) -> Value {
-    let host = workers::local_host(Some(&config.cache_dir));
-    let bench = workers::load_app(&host, config).await;
-    let mut apps = Vec::new();
-    for fault in crate::servers::FAULTS {
-        let Some((_, url)) = config.fault_urls.iter().find(|(f, _)| f == fault) else {
-            return json!({ "error": format!("no URL for the fault {fault}") });
-        };
-        apps.push(bench.clone().with_env([("BENCH_BASE_URL", url.clone())]));
-    }
-    let bundle = workers::api_bundle(&config.api_key);
-    let mut runs = serde_json::Map::new();
-    for lanes in LEVELS {
-        eprintln!("  soak: {CALLS} calls, {lanes} in flight");
-        runs.insert(lanes.to_string(), soak(&apps, &bundle, lanes).await);
+    let mut runs = Vec::new();
+    for (lanes, keep_resident_bytes) in RUNS {
+        let pool = PoolConfig { keep_resident_bytes, ..PoolConfig::default() };
+        let host = Host::builder()
+            .policy(Policy::local_development())
+            .pool(pool)
+            .cache_dir(&config.cache_dir)
+            .build()
+            .expect("the host builds");
+        let bench = workers::load_app(&host, config).await;
+        let mut apps = Vec::new();
+        for fault in crate::servers::FAULTS {
+            let Some((_, url)) = config.fault_urls.iter().find(|(f, _)| f == fault) else {
+                return json!({ "error": format!("no URL for the fault {fault}") });
+            };
+            apps.push(bench.clone().with_env([("BENCH_BASE_URL", url.clone())]));
+        }
+        let bundle = workers::api_bundle(&config.api_key);
+        eprintln!("  soak: {CALLS} calls, {lanes} in flight, keep_resident_bytes {keep_resident_bytes}");
+        let mut run = soak(&apps, &bundle, lanes).await;
+        run["keep_resident_kib"] = (keep_resident_bytes >> 10).into();
+        run["pooling"] = host.is_pooling().into();
+        runs.push(run);
+        drop((apps, bench, host));
+        // Let the pool's mappings go before the next run measures.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        runs.last_mut().expect("a run")["rss_after_drop_mib"] = stats::rss_mib().into();
     }
     json!({
         "deadline_ms": DEADLINE.as_secs_f64() * 1e3,
-        "pooling": host.is_pooling(),
         "runs": runs,
         "vm_hwm_mib": stats::hwm_mib(),
     })

@@ -1,0 +1,476 @@
+//! Recorded HTTP fixtures: a local server that stands where the API's base
+//! URL was. Recording, it forwards every request to the real API and keeps
+//! each exchange, secrets censored; replaying, it answers from a recording
+//! and notes every request the recording lacks.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What stands in for a secret in a recording, and is sent in its place
+/// when the recording is replayed.
+pub const CENSORED: &str = ":censored:";
+
+/// Request headers kept in a recording: the rest (user agent, lengths,
+/// encodings, connection) say nothing about what the integration asked.
+const VOLATILE_REQUEST_HEADERS: &[&str] =
+    &["host", "user-agent", "content-length", "accept-encoding", "connection", "transfer-encoding"];
+
+/// Response headers not replayed: the server sets its own.
+const VOLATILE_RESPONSE_HEADERS: &[&str] =
+    &["content-length", "transfer-encoding", "connection", "content-encoding", "date", "keep-alive"];
+
+/// The exchanges of one test case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    /// The authData keys the case ran with: replayed as [`CENSORED`].
+    pub auth_keys: Vec<String>,
+    /// What was sent and answered, in order.
+    pub exchanges: Vec<Exchange>,
+}
+
+/// One request and its response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The request.
+    pub request: RecordedRequest,
+    /// The response.
+    pub response: RecordedResponse,
+}
+
+/// A request, relative to the base URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// The method.
+    pub method: String,
+    /// Path and query below the base URL (`/contacts?limit=50`).
+    pub path: String,
+    /// Headers that matter, names lower-case.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    #[serde(default, skip_serializing_if = "Body::is_empty")]
+    pub body: Body,
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedResponse {
+    /// The status.
+    pub status: u16,
+    /// Headers, names lower-case (one value each).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    #[serde(default, skip_serializing_if = "Body::is_empty")]
+    pub body: Body,
+}
+
+/// A body as readable as it can be: JSON, else text, else base64.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Body {
+    /// No body.
+    #[default]
+    Empty,
+    /// JSON.
+    Json(Value),
+    /// UTF-8 text that is not JSON.
+    Text(String),
+    /// Anything else.
+    Base64(String),
+}
+
+impl Body {
+    fn is_empty(&self) -> bool {
+        matches!(self, Body::Empty)
+    }
+
+    /// The body of these bytes.
+    pub fn of(bytes: &[u8]) -> Body {
+        if bytes.is_empty() {
+            return Body::Empty;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => match serde_json::from_str::<Value>(text) {
+                // Kept as JSON only when it writes back the same bytes' meaning.
+                Ok(value) if !text.trim().is_empty() => Body::Json(value),
+                _ => Body::Text(text.to_string()),
+            },
+            Err(_) => Body::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+
+    /// The bytes to send.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            Body::Empty => Vec::new(),
+            Body::Json(value) => value.to_string().into_bytes(),
+            Body::Text(text) => text.clone().into_bytes(),
+            Body::Base64(text) => base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default(),
+        }
+    }
+
+    /// The body as text lines for a diff.
+    fn lines(&self) -> String {
+        match self {
+            Body::Empty => String::new(),
+            Body::Json(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
+            Body::Text(text) => text.clone(),
+            Body::Base64(text) => format!("(base64) {text}"),
+        }
+    }
+}
+
+/// Replaces secrets in text: each value and its percent-encoded form.
+#[derive(Debug, Clone, Default)]
+pub struct Censor {
+    secrets: Vec<String>,
+}
+
+impl Censor {
+    /// A censor of these values (shorter than 3 characters are left: they
+    /// would censor half the text).
+    pub fn new<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Censor {
+        let mut secrets = Vec::new();
+        for value in values {
+            let value = value.as_ref();
+            if value.chars().count() < 3 || value == CENSORED {
+                continue;
+            }
+            secrets.push(value.to_string());
+            let encoded = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
+            if encoded != value {
+                secrets.push(encoded);
+            }
+            let json = serde_json::to_string(value).unwrap_or_default();
+            let json = json.trim_matches('"');
+            if json != value {
+                secrets.push(json.to_string());
+            }
+        }
+        // Longest first: a secret holding another is replaced whole.
+        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        Censor { secrets }
+    }
+
+    /// The text with every secret replaced by [`CENSORED`].
+    pub fn text(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), CENSORED);
+            }
+        }
+        text
+    }
+
+    /// A body with every secret replaced (in JSON, in every string).
+    fn body(&self, body: Body) -> Body {
+        match body {
+            Body::Json(value) => Body::Json(self.json(value)),
+            Body::Text(text) => Body::Text(self.text(&text)),
+            other => other,
+        }
+    }
+
+    fn json(&self, value: Value) -> Value {
+        match value {
+            Value::String(text) => Value::String(self.text(&text)),
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.json(v)).collect()),
+            Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (self.text(&k), self.json(v))).collect()),
+            other => other,
+        }
+    }
+}
+
+/// A request as the local server received it.
+fn received(parts: &axum::http::request::Parts, body: &[u8], censor: &Censor) -> RecordedRequest {
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    RecordedRequest {
+        method: parts.method.to_string(),
+        path: censor.text(path),
+        headers: headers_of(&parts.headers, VOLATILE_REQUEST_HEADERS, censor),
+        body: censor.body(Body::of(body)),
+    }
+}
+
+fn headers_of(headers: &HeaderMap, skip: &[&str], censor: &Censor) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(name, _)| !skip.contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str().to_string(), censor.text(&String::from_utf8_lossy(value.as_bytes()))))
+        .collect()
+}
+
+/// A request the recording lacks, with the closest one it has.
+#[derive(Debug, Clone)]
+pub struct Miss {
+    /// What was asked.
+    pub request: RecordedRequest,
+    /// A unified diff against the closest recorded request (or the request
+    /// alone when nothing came close).
+    pub diff: String,
+}
+
+#[derive(Default)]
+struct ServerState {
+    recording: Recording,
+    used: Vec<bool>,
+    misses: Vec<Miss>,
+    errors: Vec<String>,
+}
+
+/// The local server standing for the API during one case.
+pub struct FixtureServer {
+    /// `http://127.0.0.1:PORT`: the base URL the integration is given.
+    pub base_url: String,
+    state: Arc<Mutex<ServerState>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FixtureServer {
+    /// A server forwarding to `upstream` (the real base URL, without a
+    /// trailing slash) and recording, censoring with `censor`.
+    pub async fn record(upstream: String, censor: Censor, auth_keys: Vec<String>) -> std::io::Result<FixtureServer> {
+        let state = Arc::new(Mutex::new(ServerState {
+            recording: Recording { auth_keys, exchanges: Vec::new() },
+            ..ServerState::default()
+        }));
+        // Redirects are the host's to follow: the proxy passes them on.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(move |request: Request| {
+            let (state, client, upstream, censor) = (shared.clone(), client.clone(), upstream.clone(), censor.clone());
+            async move { forward(request, &state, &client, &upstream, &censor).await }
+        });
+        FixtureServer::serve(state, app).await
+    }
+
+    /// A server answering from `recording`.
+    pub async fn replay(recording: Recording) -> std::io::Result<FixtureServer> {
+        let used = vec![false; recording.exchanges.len()];
+        let state = Arc::new(Mutex::new(ServerState { recording, used, ..ServerState::default() }));
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(move |request: Request| {
+            let state = shared.clone();
+            async move { answer(request, &state).await }
+        });
+        FixtureServer::serve(state, app).await
+    }
+
+    async fn serve(state: Arc<Mutex<ServerState>>, app: axum::Router) -> std::io::Result<FixtureServer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FixtureServer { base_url: format!("http://{addr}"), state, server })
+    }
+
+    /// Stops the server: what it recorded, the requests it lacked, and the
+    /// errors it met forwarding.
+    pub fn finish(self) -> (Recording, Vec<Miss>, Vec<String>) {
+        self.server.abort();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (std::mem::take(&mut state.recording), std::mem::take(&mut state.misses), std::mem::take(&mut state.errors))
+    }
+}
+
+/// Recording: sends the request on to the API, keeps the exchange censored.
+async fn forward(
+    request: Request,
+    state: &Mutex<ServerState>,
+    client: &reqwest::Client,
+    upstream: &str,
+    censor: &Censor,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut outgoing = client.request(parts.method.clone(), format!("{upstream}{path}"));
+    for (name, value) in &parts.headers {
+        if !["host", "content-length", "connection"].contains(&name.as_str()) {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let result = outgoing.body(body.to_vec()).send().await;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            let message = format!("recording: {} {path} failed: {error}", parts.method);
+            state.lock().unwrap_or_else(|e| e.into_inner()).errors.push(censor.text(&message));
+            return (StatusCode::BAD_GATEWAY, censor.text(&message)).into_response();
+        }
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap_or_default();
+    let exchange = Exchange {
+        request: received(&parts, &body, censor),
+        response: RecordedResponse {
+            status: status.as_u16(),
+            headers: headers_of(&headers, VOLATILE_RESPONSE_HEADERS, censor),
+            body: censor.body(Body::of(&bytes)),
+        },
+    };
+    state.lock().unwrap_or_else(|e| e.into_inner()).recording.exchanges.push(exchange);
+    let mut out = (status, bytes).into_response();
+    copy_headers(&headers, out.headers_mut());
+    out
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !VOLATILE_RESPONSE_HEADERS.contains(&name.as_str()) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Replaying: the first unused recorded exchange with the same method,
+/// path and body; a miss otherwise.
+async fn answer(request: Request, state: &Mutex<ServerState>) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let asked = received(&parts, &body, &Censor::default());
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let found = (0..state.recording.exchanges.len()).find(|&i| {
+        let recorded = &state.recording.exchanges[i].request;
+        !state.used[i] && same_request(recorded, &asked)
+    });
+    let Some(index) = found else {
+        let diff = closest_diff(&state.recording, &asked);
+        let message = format!("zapwasm test: {} {} is not in the recording\n{diff}", asked.method, asked.path);
+        state.misses.push(Miss { request: asked, diff });
+        return (StatusCode::NOT_IMPLEMENTED, message).into_response();
+    };
+    state.used[index] = true;
+    let recorded = state.recording.exchanges[index].response.clone();
+    let status = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = (status, recorded.body.bytes()).into_response();
+    for (name, value) in &recorded.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            out.headers_mut().append(name, value);
+        }
+    }
+    out
+}
+
+/// Whether a request is the recorded one: method, path and query, body
+/// (JSON compared as JSON), and the recorded headers the integration set.
+fn same_request(recorded: &RecordedRequest, asked: &RecordedRequest) -> bool {
+    recorded.method == asked.method
+        && recorded.path == asked.path
+        && recorded.body == asked.body
+        && recorded.headers.iter().all(|(name, value)| {
+            // Only headers an integration sets on purpose are compared.
+            !significant(name) || asked.headers.get(name) == Some(value)
+        })
+}
+
+/// Headers whose difference means a different request.
+fn significant(name: &str) -> bool {
+    name == "authorization" || name.starts_with("x-") || name == "content-type"
+}
+
+/// A unified diff of `asked` against the closest recorded request: same
+/// method and path first, then same method, then any.
+fn closest_diff(recording: &Recording, asked: &RecordedRequest) -> String {
+    let render = |request: &RecordedRequest| {
+        let mut text = format!("{} {}\n", request.method, request.path);
+        for (name, value) in request.headers.iter().filter(|(name, _)| significant(name)) {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        let body = request.body.lines();
+        if !body.is_empty() {
+            text.push('\n');
+            text.push_str(&body);
+            text.push('\n');
+        }
+        text
+    };
+    let base = |path: &str| path.split('?').next().unwrap_or_default().to_string();
+    let requests: Vec<&RecordedRequest> = recording.exchanges.iter().map(|e| &e.request).collect();
+    let closest = requests
+        .iter()
+        .find(|r| r.method == asked.method && base(&r.path) == base(&asked.path))
+        .or_else(|| requests.iter().find(|r| r.method == asked.method))
+        .or_else(|| requests.first());
+    let asked_text = render(asked);
+    match closest {
+        Some(recorded) => {
+            let recorded_text = render(recorded);
+            similar::TextDiff::from_lines(&recorded_text, &asked_text)
+                .unified_diff()
+                .header("recorded", "sent")
+                .to_string()
+        }
+        None => format!("the recording has no requests; sent:\n{asked_text}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_are_censored_in_every_form() {
+        let censor = Censor::new(["s3cret/key", "ab", "tok\"en"]);
+        assert_eq!(censor.text("k=s3cret%2Fkey&x=s3cret/key"), "k=:censored:&x=:censored:");
+        assert_eq!(censor.text("ab stays"), "ab stays", "too short to censor");
+        let body = censor.body(Body::of(br#"{"token":"tok\"en","list":["s3cret/key"]}"#));
+        assert_eq!(body, Body::Json(json!({"token": ":censored:", "list": [":censored:"]})));
+    }
+
+    #[test]
+    fn bodies_stay_readable() {
+        assert_eq!(Body::of(b""), Body::Empty);
+        assert_eq!(Body::of(b"{\"a\":1}"), Body::Json(json!({"a": 1})));
+        assert_eq!(Body::of(b"hello"), Body::Text("hello".into()));
+        let binary = Body::of(&[0xff, 0x00]);
+        assert!(matches!(binary, Body::Base64(_)));
+        assert_eq!(binary.bytes(), [0xff, 0x00]);
+    }
+
+    #[test]
+    fn a_miss_is_diffed_against_the_closest_recorded_request() {
+        let request = |path: &str, body: Body| RecordedRequest {
+            method: "POST".into(),
+            path: path.into(),
+            headers: BTreeMap::from([("x-api-key".to_string(), CENSORED.to_string())]),
+            body,
+        };
+        let response = RecordedResponse { status: 200, headers: BTreeMap::new(), body: Body::Empty };
+        let recording = Recording {
+            auth_keys: vec![],
+            exchanges: vec![
+                Exchange { request: request("/other", Body::Empty), response: response.clone() },
+                Exchange { request: request("/contacts?x=1", Body::Json(json!({"email": "a"}))), response },
+            ],
+        };
+        let asked = request("/contacts?x=2", Body::Json(json!({"email": "b"})));
+        let diff = closest_diff(&recording, &asked);
+        assert!(diff.contains("-POST /contacts?x=1") && diff.contains("+POST /contacts?x=2"), "{diff}");
+        assert!(diff.contains("-  \"email\": \"a\"") && diff.contains("+  \"email\": \"b\""), "{diff}");
+        assert!(!same_request(&recording.exchanges[1].request, &asked));
+        let mut keyless = recording.exchanges[1].request.clone();
+        keyless.headers.clear();
+        assert!(!same_request(&recording.exchanges[1].request, &keyless), "the key header is compared");
+        keyless.headers.insert("user-agent".into(), "x".into());
+        assert!(same_request(&keyless, &recording.exchanges[1].request));
+    }
+}
