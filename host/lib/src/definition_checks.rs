@@ -19,6 +19,14 @@
 //!   is an error; one it words "should", "recommended" or "discouraged" a
 //!   warning.
 //!
+//! Keys repeat only within one object: the same key in two kinds (a
+//! trigger and a create both `contact`) is allowed, as on the platform,
+//! since every reference names its kind (a dynamic dropdown a trigger, a
+//! search field a search) and a search-or-create must even share its
+//! search's key. A key twice in one object is found in the definition's
+//! text ([`Definition::duplicate_keys`]): the parsed JSON keeps only the
+//! last, so the first operation would silently vanish.
+//!
 //! Where zapwasm differs on purpose: a create may have `perform` beside
 //! `performBuffer` (a host that does not buffer, like the command line,
 //! runs `perform`), and a `buffer.groupedBy` field may be optional (a
@@ -2027,5 +2035,65 @@ mod tests {
         ] {
             let _ = check_definition(&Definition::parse(text).unwrap());
         }
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What Markdown, URIs, dates and titles are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "[",
+        "](",
+        ")",
+        "`",
+        "<",
+        ">",
+        "https://",
+        "http://",
+        "javascript:",
+        "data:",
+        "href=",
+        "2023-08-01",
+        "T06:50:30",
+        "Z",
+        "+05:00",
+        "-0500",
+        ".123",
+        "Aug",
+        "01",
+        "/",
+        " ",
+        "\t",
+        "é",
+        "ß",
+        "{{",
+    ];
+
+    /// The text scanners of the definition checks read what a guest wrote
+    /// (descriptions, help texts, labels, sample values, URLs): they
+    /// answer, never panic; a title-cased label stays the same words and
+    /// is title case already.
+    #[test]
+    fn definition_texts_are_scanned_or_passed() {
+        fuzzing::fuzz_text("definition_text", TOKENS, |text| {
+            let _ = markdown_problem(text);
+            let _ = has_markdown_link(text);
+            let _ = dangerous_uri(text);
+            let _ = looks_like_date(text);
+            if is_iso_8601(text) {
+                prop_assert!(text.trim().starts_with(|c: char| c.is_ascii_digit()));
+            }
+            let titled = title_case(text);
+            prop_assert_eq!(titled.split(' ').count(), text.split(' ').count());
+            if text.is_ascii() {
+                prop_assert_eq!(title_case(&titled), titled);
+            }
+            Ok(())
+        });
     }
 }

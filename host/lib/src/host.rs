@@ -259,7 +259,8 @@ impl Host {
         self.inner.runner.runtime.pooling
     }
 
-    /// Load a component from a file.
+    /// Load a component from a file (as [`Host::load_bytes`], the
+    /// definition checks included).
     ///
     /// With a cache directory, a file loaded before and unchanged since
     /// (same inode, length, mtime and ctime) is not read again.
@@ -279,7 +280,8 @@ impl Host {
     }
 
     /// Load a component from its bytes: compile it (or map in the cached
-    /// artifact), link it, and read its definition.
+    /// artifact), link it, read its definition, and run the definition
+    /// checks on it ([`App::findings`]; a load does not fail on them).
     pub async fn load_bytes(&self, bytes: impl Into<Vec<u8>>) -> Result<App, LoadError> {
         let started = Instant::now();
         let bytes: Vec<u8> = bytes.into();

@@ -333,3 +333,49 @@ mod tests {
         assert_eq!(input["ids"], json!([3, 4]));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// Field properties and values, for the mutations.
+    const TOKENS: &[&str] = &[
+        "\"type\":\"integer\"",
+        "\"type\":\"number\"",
+        "\"type\":\"boolean\"",
+        "\"type\":\"json\"",
+        "\"list\":true",
+        "\"required\":true",
+        "\"default\":",
+        "\"children\":[]",
+        "\"1e400\"",
+        "\"-0\"",
+        "\"9007199254740993\"",
+        "null",
+    ];
+
+    /// Input fields (from a guest's definition or dynamic fields function)
+    /// and a user's input: applied without a panic, a problem at most per
+    /// field, and applying them again changes no value but `json` ones
+    /// (their text is parsed once).
+    #[test]
+    fn input_fields_apply_to_any_input() {
+        fuzzing::fuzz_text("input_fields", TOKENS, |text| {
+            let Ok(case) = serde_json::from_str::<Value>(text) else { return Ok(()) };
+            let fields = case.get("fields").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut input = case.get("input").and_then(Value::as_object).cloned().unwrap_or_default();
+            let problems = apply_input_fields(&fields, &mut input);
+            prop_assert!(problems.len() <= fields.len());
+            let has_json = fields.iter().any(|f| f.get("type").and_then(Value::as_str) == Some("json"));
+            let once = input.clone();
+            let _ = apply_input_fields(&fields, &mut input);
+            if !has_json {
+                prop_assert_eq!(input, once);
+            }
+            Ok(())
+        });
+    }
+}

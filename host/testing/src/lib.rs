@@ -42,8 +42,11 @@
 //!   failed result checks.
 //!
 //! Recordings live in `recordings/<suite>/<case>.json` beside the suites.
-//! Replayed, the case's authData keys are all [`fixtures::CENSORED`], as
-//! the recording has them: no secret is needed offline.
+//! Censored in them: every authData value, and the values of environment
+//! variables whose names say they are secret (holding `SECRET`, `TOKEN`,
+//! `PASSWORD`, `KEY` or `CREDENTIAL`). Replayed, the case's authData keys
+//! are all [`fixtures::CENSORED`], as the recording has them: no secret is
+//! needed offline.
 
 pub mod fixtures;
 
@@ -296,8 +299,12 @@ impl Runner {
                 let Some(upstream) = env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v.clone()) else {
                     return Ok(vec![format!("--record needs the real base URL in {var} (the .env file or `env`)")]);
                 };
-                let secrets = auth_data.values().filter_map(|v| v.as_str().map(str::to_string).or(Some(v.to_string())));
-                let censor = Censor::new(secrets.collect::<Vec<_>>());
+                // authData values, and environment values whose names say
+                // they are secret (`CLIENT_SECRET`, `API_TOKEN`, ...).
+                let mut secrets: Vec<String> =
+                    auth_data.values().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect();
+                secrets.extend(env.iter().filter(|(key, _)| is_secret_name(key)).map(|(_, value)| value.clone()));
+                let censor = Censor::new(secrets);
                 let keys = auth_data.keys().cloned().collect();
                 let upstream = upstream.trim_end_matches('/').to_string();
                 let server = FixtureServer::record(upstream, censor, keys).await.map_err(io(&path))?;
@@ -397,6 +404,12 @@ impl Runner {
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> TestError + '_ {
     move |source| TestError::Io { path: path.to_path_buf(), source }
+}
+
+/// Whether an environment variable's name says it holds a secret.
+fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    ["SECRET", "TOKEN", "PASSWORD", "KEY", "CREDENTIAL"].iter().any(|word| name.contains(word))
 }
 
 /// A file name from a case name: letters, digits, `-` and `_`.
@@ -610,7 +623,55 @@ mod tests {
     }
 
     #[test]
+    fn secret_environment_names_are_recognized() {
+        assert!(is_secret_name("CLIENT_SECRET") && is_secret_name("api_key") && is_secret_name("GITHUB_TOKEN"));
+        assert!(!is_secret_name("CRM_BASE_URL") && !is_secret_name("MODE"));
+    }
+
+    #[test]
     fn case_names_become_file_names() {
         assert_eq!(slug("finds a contact/by email"), "finds_a_contact_by_email");
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fixtures::Body;
+
+    /// What suites and recordings are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "\"cases\":",
+        "\"expect\":",
+        "\"includes\":",
+        "\"exchanges\":",
+        "\"json\":",
+        "\"base64\":",
+        "\"text\":",
+        "\"headers\":{}",
+        "\"status\":",
+        "null",
+        "[]",
+    ];
+
+    /// Suites and recordings are files a user edits: read or refused, never
+    /// a panic; a recording read back from what it writes is the same; a
+    /// body kept from any bytes sends bytes that are kept the same way.
+    #[test]
+    fn test_files_are_read_or_refused() {
+        zapwasm_fuzzing::fuzz("test_files", TOKENS, |input| {
+            let text = input.text();
+            let _ = serde_json::from_str::<Suite>(&text);
+            if let Ok(recording) = serde_json::from_str::<Recording>(&text) {
+                let written = serde_json::to_string(&recording).expect("a recording serializes");
+                let again: Recording = serde_json::from_str(&written).expect("what was written reads back");
+                prop_assert_eq!(again, recording);
+            }
+            let body = Body::of(&input.0);
+            prop_assert_eq!(Body::of(&body.bytes()), body);
+            Ok(())
+        });
     }
 }
