@@ -331,11 +331,11 @@ mod tests {
 
     #[test]
     fn package_ids_of_every_cargo_format_name_their_package() {
-        assert!(package_matches("path+file:///work/examples/crm#0.1.0", "crm"));
-        assert!(package_matches("path+file:///work/tests/guests/auth-basic#auth_basic@0.1.0", "auth_basic"));
-        assert!(!package_matches("path+file:///work/tests/guests/auth-basic#auth_basic@0.1.0", "auth-basic"));
-        assert!(package_matches("crm 0.1.0 (path+file:///work/examples/crm)", "crm"));
-        assert!(!package_matches("path+file:///work/examples/crm#0.1.0", "cr"));
+        assert!(package_matches("path+file:///src/zapwasm/examples/crm#0.1.0", "crm"));
+        assert!(package_matches("path+file:///src/zapwasm/tests/guests/auth-basic#auth_basic@0.1.0", "auth_basic"));
+        assert!(!package_matches("path+file:///src/zapwasm/tests/guests/auth-basic#auth_basic@0.1.0", "auth-basic"));
+        assert!(package_matches("crm 0.1.0 (path+file:///src/zapwasm/examples/crm)", "crm"));
+        assert!(!package_matches("path+file:///src/zapwasm/examples/crm#0.1.0", "cr"));
     }
 
     #[test]

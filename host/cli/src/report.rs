@@ -134,17 +134,7 @@ pub(crate) fn exit_code(error: &CallError) -> u8 {
     }
 }
 
-/// An error's message followed by each of its causes.
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
-    }
-    text
-}
+pub(crate) use zapwasm_host::with_causes;
 
 /// Prints a call's log lines on stderr.
 pub(crate) fn print_logs(lines: &[LogLine]) {

@@ -333,3 +333,21 @@ pub enum LoadError {
         source: BoxError,
     },
 }
+
+/// An error's message followed by each of its causes (`source()`), joined
+/// by `: `: the whole story in one line, for a log or a terminal.
+///
+/// ```
+/// let error = std::io::Error::other(std::fmt::Error);
+/// assert_eq!(zapwasm_host::with_causes(&error), "an error occurred when formatting an argument");
+/// ```
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}

@@ -76,7 +76,7 @@ pub use checks::primary_key;
 pub use definition::{Definition, OperationKind, OperationSummary};
 pub use definition_checks::{Finding, Severity, check_definition};
 pub use egress::{Resolver, SystemResolver};
-pub use error::{BoxError, CallError, CheckFailure, LimitKind, LoadError, ZError};
+pub use error::{BoxError, CallError, CheckFailure, LimitKind, LoadError, ZError, with_causes};
 pub use flows::FlowError;
 pub use flows::buffer::{Buffered, BufferedResult, BufferedRun};
 pub use flows::callbacks::ResumeError;

@@ -129,7 +129,10 @@ fn fields(bytes: &[u8], allowed: &[&str]) -> Result<Fields, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
-        return Err(ApiError::bad_request(format!("the body must be a JSON object, not {}", type_name(&value))));
+        return Err(ApiError::bad_request(format!(
+            "the body must be a JSON object, not {}",
+            zapwasm_rules::text::type_name(&value)
+        )));
     };
     if let Some(unknown) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
         return Err(ApiError::bad_request(format!(
@@ -138,17 +141,6 @@ fn fields(bytes: &[u8], allowed: &[&str]) -> Result<Fields, ApiError> {
         )));
     }
     Ok(Fields(map))
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 struct Fields(Map<String, Value>);
@@ -161,7 +153,10 @@ impl Fields {
             None | Some(Value::Null) => Err(ApiError::bad_request(format!("{key:?} is required"))),
             Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
             Some(Value::String(_)) => Err(ApiError::bad_request(format!("{key:?} must not be empty"))),
-            Some(other) => Err(ApiError::bad_request(format!("{key:?} must be a string, not {}", type_name(other)))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "{key:?} must be a string, not {}",
+                zapwasm_rules::text::type_name(other)
+            ))),
         }
     }
 
@@ -171,7 +166,10 @@ impl Fields {
             None | Some(Value::Null) if !required => Ok(Map::new()),
             None | Some(Value::Null) => Err(ApiError::bad_request(format!("{key:?} is required"))),
             Some(Value::Object(map)) => Ok(map.clone()),
-            Some(other) => Err(ApiError::bad_request(format!("{key:?} must be an object, not {}", type_name(other)))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "{key:?} must be an object, not {}",
+                zapwasm_rules::text::type_name(other)
+            ))),
         }
     }
 
@@ -369,7 +367,7 @@ async fn load_app(State(service): State<Service>, request: Request) -> Response 
                 other => {
                     return Err(ApiError::bad_request(format!(
                         "\"env\".{key:?} must be a string, not {}",
-                        type_name(&other)
+                        zapwasm_rules::text::type_name(&other)
                     )));
                 }
             }

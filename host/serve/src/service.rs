@@ -419,17 +419,7 @@ impl Service {
     }
 }
 
-/// An error's message followed by each of its causes.
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
-    }
-    text
-}
+pub(crate) use zapwasm_host::with_causes;
 
 /// A call's outcome as the API answers it: `status`, then `result` and
 /// `checks` or `error`, then the censored `logs` and `http` exchanges and
