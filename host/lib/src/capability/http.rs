@@ -662,7 +662,8 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
-    fn request(url: &str, params: &[(&str, Option<&str>)]) -> Request {
+    /// A plain GET of `url` with `params`, the defaults otherwise.
+    pub(super) fn request(url: &str, params: &[(&str, Option<&str>)]) -> Request {
         Request {
             method: "GET".into(),
             url: url.into(),
@@ -780,19 +781,11 @@ mod fuzz {
     /// A request as the guest sends it.
     fn request(url: &str, params: &[ParamPair], skip: &str, remove: bool, headers: &[(String, String)]) -> Request {
         Request {
-            method: "GET".into(),
-            url: url.into(),
             params: params.to_vec(),
             headers: headers.to_vec(),
-            body: None,
-            redirect: RedirectMode::Follow,
-            follow: 20,
-            compress: true,
-            timeout_ms: 0,
-            size: 0,
             skip_encoding_chars: skip.into(),
             remove_missing_params: remove,
-            throw_for_throttling_early: true,
+            ..super::tests::request(url, &[])
         }
     }
 

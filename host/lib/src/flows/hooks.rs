@@ -8,13 +8,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{FlowError, require_success};
+use super::{FlowError, new_subscription, require_success};
 use crate::app::App;
 use crate::bundle::{Bundle, Meta, Scope};
 use crate::host::Host;
 use crate::incoming::IncomingRequest;
 use crate::invoke::{Invocation, Outcome};
-use crate::random_id::random_id;
 use crate::state::{Delivery, ScopeKey, Subscription};
 
 /// A subscription made, with the call that made it.
@@ -67,17 +66,8 @@ impl App {
         self.require_trigger(trigger, TriggerKind::Hook)?;
         let services = self.services();
         let base = services.hook_base_url.as_deref().ok_or(FlowError::NotConfigured { setting: "hook_base_url" })?;
-        let id = random_id();
-        let target_url = format!("{}/{id}", base.trim_end_matches('/'));
-        let mut subscription = Subscription {
-            scope: Scope::new(&account.integration, &account.account).subscription(&id),
-            id,
-            trigger: trigger.to_string(),
-            delivery: Delivery::Hook,
-            input_data,
-            subscribe_data: None,
-            target_url: Some(target_url),
-        };
+        let mut subscription = new_subscription(account, trigger, Delivery::Hook, input_data);
+        subscription.target_url = Some(format!("{}/{}", base.trim_end_matches('/'), subscription.id));
         let stores = &services.stores;
         stores.subscriptions.put_subscription(subscription.clone()).await?;
         let method = format!("triggers.{trigger}.operation.performSubscribe");

@@ -86,3 +86,24 @@ fn require_success(outcome: Outcome) -> Result<(serde_json::Value, Outcome), Flo
         Err(_) => Err(FlowError::Call(Box::new(outcome))),
     }
 }
+
+/// A new subscription of `account` (its integration and account) to
+/// `trigger`: an unguessable ID, and the scope that carries it, so the
+/// subscription's cursor and seen keys are its own.
+fn new_subscription(
+    account: &crate::bundle::Scope,
+    trigger: &str,
+    delivery: crate::state::Delivery,
+    input_data: serde_json::Map<String, serde_json::Value>,
+) -> crate::state::Subscription {
+    let id = crate::random_id::random_id();
+    crate::state::Subscription {
+        scope: crate::bundle::Scope::new(&account.integration, &account.account).subscription(&id),
+        id,
+        trigger: trigger.to_string(),
+        delivery,
+        input_data,
+        subscribe_data: None,
+        target_url: None,
+    }
+}

@@ -16,13 +16,12 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::hooks::{Subscribed, TriggerKind, items_of};
-use super::{FlowError, require_success};
+use super::{FlowError, new_subscription, require_success};
 use crate::app::App;
 use crate::bundle::{Bundle, Meta, Scope};
 use crate::checks::primary_key;
 use crate::error::{CallError, CheckFailure, ZError};
 use crate::invoke::{Invocation, Outcome};
-use crate::random_id::random_id;
 use crate::state::{Delivery, ScopeKey, Subscription};
 
 /// What one poll found.
@@ -56,16 +55,8 @@ impl App {
         interval: Duration,
     ) -> Result<Subscribed, FlowError> {
         self.require_trigger(trigger, TriggerKind::Polling)?;
-        let id = random_id();
-        let subscription = Subscription {
-            scope: Scope::new(&account.integration, &account.account).subscription(&id),
-            id,
-            trigger: trigger.to_string(),
-            delivery: Delivery::Polling { interval_seconds: interval.as_secs().max(1) },
-            input_data,
-            subscribe_data: None,
-            target_url: None,
-        };
+        let delivery = Delivery::Polling { interval_seconds: interval.as_secs().max(1) };
+        let subscription = new_subscription(account, trigger, delivery, input_data);
         let subscriptions = &self.services().stores.subscriptions;
         subscriptions.put_subscription(subscription.clone()).await?;
         let seeded = match self.poll_as(&subscription, auth_data, true).await {
