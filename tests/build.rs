@@ -1,5 +1,5 @@
 //! Builds the guest components the tests run, once per build of the test
-//! crate: the example integration and the test fixtures, to wasm32-wasip2
+//! crate: the example integrations and the test fixtures, to wasm32-wasip2
 //! with `zapwasm-build` (the guest profile `zapwasm build` uses), in
 //! `<target>/guests` (a target directory of its own, so this nested cargo
 //! never waits on the outer one's lock).
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// The guest crates, and the environment variable each component's path is exported as.
 const GUESTS: &[(&str, &str)] = &[
     ("crm", "CRM_COMPONENT"),
+    ("invoices", "INVOICES_COMPONENT"),
     ("fixture", "FIXTURE_COMPONENT"),
     ("hostile", "HOSTILE_COMPONENT"),
     ("lifecycle", "LIFECYCLE_COMPONENT"),
@@ -36,6 +37,8 @@ fn main() {
         "guest-sdk/rust/Cargo.toml",
         "examples/crm/src",
         "examples/crm/Cargo.toml",
+        "examples/invoices/src",
+        "examples/invoices/Cargo.toml",
         "tests/guests",
         "Cargo.lock",
     ] {

@@ -3,6 +3,7 @@
 //! 127.0.0.1.
 
 mod auth;
+mod author_path;
 mod censoring;
 mod checks;
 mod cli;
@@ -13,10 +14,12 @@ mod flows;
 mod hostile;
 mod hydration;
 mod init;
+mod invoices;
 mod load;
 mod request;
 mod sandbox;
 mod serve;
+mod serve_lifecycle;
 mod state;
 mod testing;
 mod validate;

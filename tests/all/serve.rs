@@ -12,13 +12,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zapwasm_tests::{CRM, FIXTURE, crm_api, shared_dir};
 
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
+pub(crate) const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
 
 /// A `zapwasm serve` process; SIGKILLed when dropped.
-struct Served {
-    child: Child,
+pub(crate) struct Served {
+    pub(crate) child: Child,
     /// `http://127.0.0.1:PORT`, from its first line.
-    url: String,
+    pub(crate) url: String,
     /// Its stderr (the logs).
     log: PathBuf,
     _stdout: BufReader<ChildStdout>,
@@ -27,7 +27,7 @@ struct Served {
 impl Served {
     /// Start `zapwasm serve ARGS` in `dir` with `env`, and wait for its
     /// first line.
-    async fn start(dir: &Path, args: &[String], env: &[(&str, String)]) -> Served {
+    pub(crate) async fn start(dir: &Path, args: &[String], env: &[(&str, String)]) -> Served {
         let log = unique(dir.join("serve.log"));
         let mut child = Command::new(ZAPWASM)
             .arg("serve")
@@ -57,12 +57,12 @@ impl Served {
     }
 
     /// SIGKILL it, as a crash would.
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().unwrap();
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -81,12 +81,12 @@ fn unique(path: PathBuf) -> PathBuf {
     path.with_file_name(format!("serve-{n}.log"))
 }
 
-fn args(words: &[&str]) -> Vec<String> {
+pub(crate) fn args(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
 }
 
 /// The flags of a development service serving the CRM against `api`.
-fn crm_flags(api: &crm_api::RunningApi, listen: &str) -> Vec<String> {
+pub(crate) fn crm_flags(api: &crm_api::RunningApi, listen: &str) -> Vec<String> {
     args(&[
         "--dev",
         "--allow-loopback",
@@ -101,31 +101,31 @@ fn crm_flags(api: &crm_api::RunningApi, listen: &str) -> Vec<String> {
     ])
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
 /// An answer: status, headers, body as JSON (Null when it is not JSON).
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The error's kind, checking the answer has the error shape.
-    fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         let message = self.body["error"]["message"].as_str();
         assert!(message.is_some_and(|m| !m.is_empty()), "no error message: {}", self.body);
         self.body["error"]["kind"].as_str().unwrap_or_else(|| panic!("not an error: {}", self.body))
     }
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Answer {
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("the service answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -133,16 +133,16 @@ async fn send(request: reqwest::RequestBuilder) -> Answer {
     Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
 }
 
-async fn get(url: String) -> Answer {
+pub(crate) async fn get(url: String) -> Answer {
     send(client().get(url)).await
 }
 
-async fn post(url: String, body: Value) -> Answer {
+pub(crate) async fn post(url: String, body: Value) -> Answer {
     send(client().post(url).header("content-type", "application/json").body(body.to_string())).await
 }
 
 /// Wait (up to 20 s) until `check` gives a value.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -157,7 +157,7 @@ where
 }
 
 /// A contact created in the API, as a user would; its ID.
-async fn create_contact(api: &crm_api::RunningApi, email: &str) -> u64 {
+pub(crate) async fn create_contact(api: &crm_api::RunningApi, email: &str) -> u64 {
     let response = client()
         .post(format!("{}/contacts", api.base_url))
         .header("X-API-Key", "demo-key")
@@ -171,7 +171,7 @@ async fn create_contact(api: &crm_api::RunningApi, email: &str) -> u64 {
     contact["id"].as_u64().unwrap()
 }
 
-async fn connect(url: &str) -> String {
+pub(crate) async fn connect(url: &str) -> String {
     let connected = post(
         format!("{url}/v1/apps/crm/connections"),
         json!({"auth_data": {"api_key": "demo-key"}, "account": "acme"}),
@@ -182,13 +182,13 @@ async fn connect(url: &str) -> String {
 }
 
 /// The items of a subscription's events, after `after`.
-async fn events(url: &str, subscription: &str, after: i64) -> Vec<Value> {
+pub(crate) async fn events(url: &str, subscription: &str, after: i64) -> Vec<Value> {
     let answer = get(format!("{url}/v1/subscriptions/{subscription}/events?after={after}&limit=1000")).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     answer.body["events"].as_array().unwrap().clone()
 }
 
-fn ids(events: &[Value]) -> Vec<u64> {
+pub(crate) fn ids(events: &[Value]) -> Vec<u64> {
     events.iter().filter_map(|e| e["item"]["id"].as_u64()).collect()
 }
 
@@ -493,7 +493,7 @@ async fn with_token(dir: &Path, extra: &str, env: &[(&str, String)]) -> Served {
     Served::start(dir, &args(&["--config", "zapwasm.toml"]), env).await
 }
 
-fn authed(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+pub(crate) fn authed(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     request.header("authorization", "Bearer test-token").header("content-type", "application/json")
 }
 

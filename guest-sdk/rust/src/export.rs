@@ -1,6 +1,30 @@
 //! Exporting an app as the component's `integration` interface:
 //! [`export_app!`](crate::export_app) and the two calls it forwards to,
-//! `definition()` and `run(method-path, bundle)`.
+//! `definition()` and `run(method-path, bundle)`, and the component's
+//! `initialize` export, which builds the app ahead of them.
+//!
+//! # The app, built once
+//!
+//! An instance builds the app once, on its first export call, and keeps it
+//! for the rest of its life. `zapwasm build` goes further: it runs the
+//! component's `initialize` export at build time, which builds the app,
+//! and snapshots the instance's memory into the component, so every
+//! instance starts with the app already built and a call pays nothing for
+//! the size of the app. (`zapwasm build --no-snapshot`, or any plain
+//! `cargo build`, gives a component that builds it on its first call; the
+//! host runs both alike and never calls `initialize` itself.)
+//!
+//! What the app function does runs once, at build time, and what it
+//! computed is in every instance. So it must describe the app and nothing
+//! more: it must not read the clock, random numbers or the environment
+//! (`z.env` and `std::env`), nor call anything of `z` (it has no `Z`
+//! anyway); do that in the functions the app runs. The snapshot step
+//! refuses a component whose app function reads any of them, naming what
+//! it read. Hash maps are the exception it handles itself: the hash keys
+//! every `HashMap` and JSON object takes are drawn by the standard library
+//! once per instance, and the snapshot leaves them to be drawn afresh in
+//! each instance (the maps the app function built keep the keys they were
+//! built with).
 //!
 //! `run` parses the bundle, looks the method path up in the app (a
 //! function, a shorthand request, or middleware, which never runs on its
@@ -37,8 +61,10 @@ use crate::z::{Invocation, Z};
 /// zapwasm_guest::export_app!(app);
 /// ```
 ///
-/// The app is built afresh for each export call (each call runs in a fresh
-/// instance anyway). A panic is written to stderr as
+/// The app is built once per instance and kept (or once at build time,
+/// when `zapwasm build` snapshots the component: see the
+/// [module docs](crate::export) for what the app function must not do
+/// then). A panic is written to stderr as
 /// `panicked at <location>: <message>` before the instance traps.
 #[macro_export]
 macro_rules! export_app {
@@ -46,11 +72,26 @@ macro_rules! export_app {
         /// The component's `integration` export, forwarding to the app.
         struct __ZapwasmIntegration;
 
+        /// The app this instance keeps, built on first use.
+        fn __zapwasm_app() -> &'static $crate::App {
+            ::std::thread_local! {
+                static APP: ::std::cell::OnceCell<&'static $crate::App> =
+                    const { ::std::cell::OnceCell::new() };
+            }
+            APP.with(|kept| *kept.get_or_init(|| $crate::export::keep(($app)())))
+        }
+
+        impl $crate::bindings::Guest for __ZapwasmIntegration {
+            fn initialize() {
+                $crate::export::initialize(__zapwasm_app);
+            }
+        }
+
         impl $crate::bindings::exports::zapwasm::integration::integration::Guest
             for __ZapwasmIntegration
         {
             fn definition() -> ::std::string::String {
-                $crate::export::definition(&($app)())
+                $crate::export::definition(__zapwasm_app())
             }
 
             fn run(
@@ -60,12 +101,25 @@ macro_rules! export_app {
                 ::std::string::String,
                 $crate::bindings::zapwasm::integration::types::ZError,
             > {
-                $crate::export::run(($app)(), &method_path, &bundle)
+                $crate::export::run(__zapwasm_app(), &method_path, &bundle)
             }
         }
 
         $crate::bindings::__export_integration!(__ZapwasmIntegration with_types_in $crate::bindings);
     };
+}
+
+/// Keeps an app for the rest of the instance's life (see
+/// [`export_app!`](crate::export_app)).
+pub fn keep(app: App) -> &'static App {
+    Box::leak(Box::new(app))
+}
+
+/// `initialize()`: builds the app (with `app`, which keeps it) before any
+/// call, so a snapshot of the instance holds it.
+pub fn initialize(app: fn() -> &'static App) {
+    install_panic_hook();
+    app();
 }
 
 /// `definition()`: the app's definition as JSON text.
@@ -76,27 +130,26 @@ pub fn definition(app: &App) -> String {
 
 /// `run(method-path, bundle)`: runs the method with the bundle through the
 /// host's imports; the result as JSON text.
-pub fn run(app: App, method_path: &str, bundle: &str) -> Result<String, WitZError> {
+pub fn run(app: &'static App, method_path: &str, bundle: &str) -> Result<String, WitZError> {
     install_panic_hook();
     run_with(app, method_path, bundle, Box::new(ImportedHttp)).map_err(WitZError::from)
 }
 
 /// `run` with the HTTP transport given (the import, or a stand-in in tests).
 pub(crate) fn run_with(
-    app: App,
+    app: &'static App,
     method_path: &str,
     bundle: &str,
     transport: Box<dyn Transport>,
 ) -> Result<String, ZError> {
     let bundle: Bundle =
         serde_json::from_str(bundle).map_err(|error| ZError::General(format!("Invalid bundle: {error}")))?;
-    let z = Z::new(Invocation::new(app, bundle, transport));
+    let z = Z::new(Invocation::of_kept(app, bundle, transport));
     let result = call(&z, method_path);
-    // `to_string` (Display) writes through a formatter adapter, several times
-    // slower than serializing into a byte buffer.
-    let json = result.and_then(|value| {
-        let json =
-            serde_json::to_string(&value).map_err(|error| ZError::General(format!("The result is not JSON: {error}")));
+    // `write::to_string` writes serde_json's text with strings scanned by
+    // words; a `Value` always has a JSON text.
+    let json = result.map(|value| {
+        let json = crate::write::to_string(&value);
         discard(value);
         json
     });
@@ -106,7 +159,7 @@ pub(crate) fn run_with(
 
 /// Lets go of a call's values without freeing them one by one inside a
 /// component: its instance serves this one call and the host drops its
-/// whole memory afterwards, so walking the app, the bundle and the result
+/// whole memory afterwards, so walking the bundle and the result
 /// to free each allocation is work nobody sees. (Nothing the SDK builds
 /// does anything when dropped but free memory.) Elsewhere, in the SDK's
 /// own tests, values are dropped as usual.
@@ -187,7 +240,7 @@ mod tests {
 
     fn run(method: &str, bundle: Value) -> (Result<String, ZError>, Vec<wire::Request>) {
         let (fake, sent) = FakeHttp::new(by_path);
-        let result = run_with(app(), method, &bundle.to_string(), Box::new(fake));
+        let result = run_with(keep(app()), method, &bundle.to_string(), Box::new(fake));
         let sent = sent.borrow().clone();
         (result, sent)
     }
@@ -206,7 +259,7 @@ mod tests {
             ZError::general("No method at triggers.nope.operation.perform in this integration")
         );
         let (fake, _) = FakeHttp::new(by_path);
-        let error = run_with(app(), "triggers.items.operation.perform", "{", Box::new(fake)).unwrap_err();
+        let error = run_with(keep(app()), "triggers.items.operation.perform", "{", Box::new(fake)).unwrap_err();
         assert!(error.to_string().starts_with("Invalid bundle: "), "{error}");
         let (result, _) = run("beforeRequest.0", json!({}));
         assert!(result.unwrap_err().to_string().contains("is middleware"));

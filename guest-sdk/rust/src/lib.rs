@@ -134,6 +134,8 @@ mod error;
 #[doc(hidden)]
 pub mod export;
 mod extensions;
+#[cfg(target_arch = "wasm32")]
+mod heap;
 #[cfg(test)]
 mod fake_http;
 mod lifecycle;
@@ -144,15 +146,17 @@ mod shorthand;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod tree;
+mod write;
 mod z;
 
-/// The bindings of `wit/zapwasm.wit` (world `app`), for [`export_app!`].
+/// The bindings of `wit/zapwasm.wit` (world `app-preinit`: the `app` world
+/// and the `initialize` export), for [`export_app!`].
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit/zapwasm.wit",
-        world: "app",
+        world: "app-preinit",
         pub_export_macro: true,
         export_macro_name: "__export_integration",
         default_bindings_module: "zapwasm_guest::bindings",
@@ -161,8 +165,8 @@ pub mod bindings {
 }
 
 pub use app::{
-    App, AuthType, Authentication, Create, Field, OAuth1Config, OAuth2Config, Operation, Perform, Search, Step, Text,
-    Trigger,
+    App, AuthType, Authentication, Create, Field, OAuth1Config, OAuth2Config, Operation, Perform, Search,
+    SearchOrCreate, Step, Text, Trigger,
 };
 pub use error::ZError;
 pub use extensions::Extensions;
@@ -177,7 +181,7 @@ pub use zapwasm_rules::{BufferedItem, BufferedMeta, Bundle, Meta};
 pub mod prelude {
     pub use crate::{
         App, AuthType, Authentication, Body, Bundle, Create, Extensions, Field, Level, Map, Meta, OAuth1Config,
-        OAuth2Config, Operation, Perform, Redirect, Request, Response, Search, StashData, Step, Trigger, Value, Z,
-        ZError, json,
+        OAuth2Config, Operation, Perform, Redirect, Request, Response, Search, SearchOrCreate, StashData, Step,
+        Trigger, Value, Z, ZError, json,
     };
 }

@@ -267,10 +267,10 @@ fn coerce_body(request: &mut Request) {
         Value::String(text) => Some(Body::Text(text)),
         value => match media_type(request) {
             Some(media) if media == FORM_TYPE => Some(Body::Text(form::encode(&value))),
-            Some(_) => Some(Body::Text(value.to_string())),
+            Some(_) => Some(Body::Text(crate::write::to_string(&value))),
             None => {
                 request.set_header("content-type", JSON_TYPE);
-                Some(Body::Text(value.to_string()))
+                Some(Body::Text(crate::write::to_string(&value)))
             }
         },
     };
@@ -291,7 +291,7 @@ pub(crate) fn to_wire(request: &Request) -> wire::Request {
         body: request.body.as_ref().map(|body| match body {
             Body::Text(text) => text.as_bytes().to_vec(),
             Body::Bytes(bytes) => bytes.clone(),
-            Body::Json(value) => value.to_string().into_bytes(),
+            Body::Json(value) => crate::write::to_string(value).into_bytes(),
         }),
         redirect: match request.redirect {
             Redirect::Follow => wire::RedirectMode::Follow,

@@ -11,6 +11,7 @@
 //! call runs, the app's functions and middleware take a `&Z`, and
 //! [`Z::request`] runs the app's middleware (see [`crate::middleware`]).
 
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::rc::Rc;
 
@@ -31,7 +32,8 @@ use crate::response::Response;
 
 /// What one call shares between its function, its middleware and shorthand requests.
 pub(crate) struct Invocation {
-    app: App,
+    /// The app: built for this call, or the one the instance keeps.
+    app: Cow<'static, App>,
     bundle: Bundle,
     transport: Box<dyn Transport>,
     /// The environment `z.env` reads, when not the process's: a native
@@ -42,7 +44,13 @@ pub(crate) struct Invocation {
 impl Invocation {
     /// A call of `app` with `bundle`, sending requests through `transport`.
     pub(crate) fn new(app: App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
-        Invocation { app, bundle, transport, env: None }
+        Invocation { app: Cow::Owned(app), bundle, transport, env: None }
+    }
+
+    /// A call of the app the instance keeps (built once, see
+    /// [`export_app!`](crate::export_app)).
+    pub(crate) fn of_kept(app: &'static App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
+        Invocation { app: Cow::Borrowed(app), bundle, transport, env: None }
     }
 
     /// The same call with only this environment visible to `z.env`.

@@ -39,6 +39,8 @@ mod reference;
 mod report;
 #[path = "zapwasm/servers.rs"]
 mod servers;
+#[path = "zapwasm/service.rs"]
+mod service;
 #[path = "zapwasm/setup.rs"]
 mod setup;
 #[path = "zapwasm/soak.rs"]
@@ -60,7 +62,7 @@ const COMMAND: &str = "cargo bench -p zapwasm-bench --bench zapwasm";
 
 /// The scenarios, in the order they run.
 const SCENARIOS: &[&str] =
-    &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference", "neighbours", "soak"];
+    &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference", "neighbours", "soak", "service"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -168,9 +170,9 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
             "in_flight" => {
                 let flight = |count: usize, side: &str| {
                     let config = WorkerConfig { count, side: side.into(), ..worker("in_flight") };
-                    runtime.block_on(servers::most_waiting(&servers.slow_url));
+                    runtime.block_on(servers::hold_report(&servers.slow_url));
                     let mut result = run(&format!("in_flight, {count} by {side}"), config);
-                    with_most_waiting(&mut result, runtime.block_on(servers::most_waiting(&servers.slow_url)));
+                    with_hold(&mut result, runtime.block_on(servers::hold_report(&servers.slow_url)));
                     result
                 };
                 json!({
@@ -188,7 +190,7 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
             }
             "reference" => {
                 eprintln!("running reference (zapier-platform-core)");
-                runtime.block_on(servers::most_waiting(&servers.slow_url));
+                runtime.block_on(servers::hold_report(&servers.slow_url));
                 // zapwasm's side of each round: one long-lived worker, as the
                 // reference is one long-lived process.
                 let mut zapwasm = setup::PhasedWorker::start(&worker("http_get_zapwasm"));
@@ -200,9 +202,14 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
                     reference::run(&base_url, &servers.slow_url, servers::API_KEY, seconds, rounds, zapwasm_round);
                 drop(zapwasm);
                 if let Some(flight) = result.get_mut("in_flight") {
-                    with_most_waiting(flight, runtime.block_on(servers::most_waiting(&servers.slow_url)));
+                    with_hold(flight, runtime.block_on(servers::hold_report(&servers.slow_url)));
                 }
                 result
+            }
+            "service" => {
+                eprintln!("running service (zapwasm serve in-process, against the library)");
+                service::run(&component, &target, &scratch, &base_url, servers::API_KEY, seconds, rounds)
+                    .unwrap_or_else(|why| json!({ "error": why }))
             }
             _ => continue,
         };
@@ -222,15 +229,27 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// Add to an in-flight result how many calls the slow endpoint held at once
-/// (calls launch faster than they finish only up to a point), and the memory
-/// per call really in flight.
-fn with_most_waiting(result: &mut Value, most: Option<u64>) {
-    let Some(most) = most.filter(|m| *m > 0) else { return };
-    result["most_in_flight_at_once"] = most.into();
-    let (peak, idle) = (report::num(result, "peak_rss_mib"), report::num(result, "idle_rss_mib"));
-    if let (Some(peak), Some(idle)) = (peak, idle) {
-        result["per_in_flight_kib"] = ((peak - idle) * 1024.0 / most as f64).into();
+/// Add to an in-flight result what the slow endpoint's hold group saw: how
+/// many calls it held at once, whether its safety timeout fired; and the
+/// memory per truly waiting call, (peak RSS - idle RSS) / calls held at
+/// once (`per_waiting_kib`), and the same from the largest RSS sampled
+/// before the first call ended (`per_waiting_sampled_kib`).
+fn with_hold(result: &mut Value, report: Option<servers::HoldReport>) {
+    let Some(report) = report else { return };
+    result["held_at_once"] = report.most_held.into();
+    result["arrived"] = report.arrived.into();
+    result["hold_safety_fired"] = report.safety_fired.into();
+    result["all_arrived_after_ms"] = report.full_after_ms.into();
+    if report.most_held == 0 {
+        return;
+    }
+    let held = report.most_held as f64;
+    let idle = report::num(result, "idle_rss_mib");
+    if let (Some(peak), Some(idle)) = (report::num(result, "peak_rss_mib"), idle) {
+        result["per_waiting_kib"] = ((peak - idle) * 1024.0 / held).into();
+    }
+    if let (Some(waiting), Some(idle)) = (report::num(result, "rss_while_all_waiting_mib"), idle) {
+        result["per_waiting_sampled_kib"] = ((waiting - idle) * 1024.0 / held).into();
     }
 }
 

@@ -20,8 +20,14 @@
 //! progress and the compiler's messages go to stderr as usual, and the
 //! component's path comes from cargo's own artifact messages (read with
 //! `cargo_metadata`), not guessed from the target directory's layout.
-//! Building is this crate's only job: precompiling the component for a
-//! host is the caller's (`zapwasm build` loads it into the host's cache).
+//! Precompiling the component for a host is the caller's (`zapwasm build`
+//! loads it into the host's cache).
+//!
+//! With the feature `snapshot`, [`snapshot`] pre-initialises a built
+//! component: its app is built once, at build time, and kept in the
+//! component's initial memory (what `zapwasm build` does by default). The
+//! feature brings wasmtime, so it is off by default: a build script that
+//! only builds guests (the tests') does not compile wasmtime again.
 
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -29,6 +35,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cargo_metadata::Message;
+
+#[cfg(feature = "snapshot")]
+pub mod snapshot;
 
 /// The target every guest is built for.
 pub const TARGET: &str = "wasm32-wasip2";

@@ -19,7 +19,7 @@ pub enum Command {
     ///
     /// METHOD is a method path (`triggers.new_contact.operation.perform`) or a
     /// short form: `trigger KEY`, `search KEY`, `create KEY`, `auth test`,
-    /// `auth label`. A hook trigger runs `perform` when --cleaned-request is
+    /// `auth label`, `search-or-create KEY`. A hook trigger runs `perform` when --cleaned-request is
     /// given, else `performList`.
     ///
     /// A trigger, search or create gets --input through its input fields
@@ -283,7 +283,8 @@ pub struct InvokeArgs {
     /// A method path, or `trigger KEY`, `search KEY`, `create KEY`, `auth start|test|label|refresh`,
     /// or a flow: `subscribe KEY` (a hook trigger), `deliver SUBSCRIPTION` (a hook
     /// delivery, the payload from --body), `unsubscribe SUBSCRIPTION`, `subscriptions`,
-    /// `resume CALLBACK` (the callback's POST from --body), `hydrate STRING`.
+    /// `resume CALLBACK` (the callback's POST from --body), `hydrate STRING`, or
+    /// `search-or-create KEY` (the search, then the create when it finds nothing).
     #[arg(required = true, num_args = 1..=2, value_name = "METHOD")]
     pub method: Vec<String>,
     /// inputData: JSON, `@file`, or `@-` for stdin.
@@ -379,13 +380,25 @@ pub struct InvokeArgs {
     /// fields from the operation's input fields.
     #[arg(long = "no-input-fields")]
     pub no_input_fields: bool,
+    /// Ask on the terminal for each required input field --input lacks:
+    /// its label and help text shown, a dropdown's choices listed (a
+    /// dynamic dropdown runs its trigger with the current credentials) and
+    /// picked by number. Needs stdin to be a terminal.
+    #[arg(long, conflicts_with = "no_input_fields")]
+    pub prompt: bool,
     #[command(flatten)]
     pub host: HostArgs,
 }
 
-/// Settings of the host itself.
-#[derive(Debug, Args)]
+/// Settings of the host itself. `zapwasm.toml` beside the component (or
+/// --config) may hold the egress settings and limits; a flag given wins.
+#[derive(Debug, Clone, Default, Args)]
 pub struct HostArgs {
+    /// The settings file: egress and limits, as the flags below (default:
+    /// `zapwasm.toml` beside the component or in its crate directory, when
+    /// there is one; flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Local development: allow loopback addresses, and plain http.
     #[arg(long = "allow-loopback")]
     pub allow_loopback: bool,

@@ -8,8 +8,8 @@ use zapwasm_host::{App, Host, Invocation};
 
 use crate::EXIT_LOAD;
 use crate::args::{Cli, Command, DescribeArgs, HostArgs, InvokeArgs, ServeArgs};
-use crate::config::{self, InvokeConfig, scope};
-use crate::report::{print_json, print_outcome, safe, usage, with_causes};
+use crate::config::{self, InvokeConfig, MethodError, scope};
+use crate::report::{EXIT_NO_SUCH_METHOD, out, print_json, print_outcome, safe, usage, with_causes};
 use crate::{connect, flows};
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -122,7 +122,7 @@ async fn terminated() {
 }
 
 async fn load(component: &Path, host_args: &HostArgs) -> Result<(Host, App), ExitCode> {
-    let host = config::build_host(host_args).map_err(usage)?;
+    let host = config::build_host(host_args, component).map_err(usage)?;
     // A crate's directory is built first, so nothing runs a stale component.
     let component = &crate::component::resolve(Some(component)).await?;
     let app = host.load_file(component).await.map_err(|e| {
@@ -149,12 +149,20 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         ["auth", "refresh"] => return connect::refresh(&app, &args, config).await,
         _ => {}
     }
+    if let Some(code) = crate::search_or_create::run(&app, &args, &config).await {
+        return code;
+    }
     if let Some(code) = flows::run(&host, &app, &args, &config).await {
         return code;
     }
     let method = match config::method_path(&args.method, app.definition(), &config.bundle) {
         Ok(method) => method,
-        Err(e) => return usage(e),
+        Err(MethodError::Usage(e)) => return usage(e),
+        // As the call's own `no_such_method`, whichever way it was spelled.
+        Err(MethodError::NoSuchMethod(message)) => {
+            eprintln!("zapwasm: no_such_method error: {}", safe(&message));
+            return ExitCode::from(EXIT_NO_SUCH_METHOD);
+        }
     };
     let invocation = Invocation::new(method, config.bundle, scope(&args));
     let label = args.method.len() == 2 && args.method[0] == "auth" && args.method[1] == "label";
@@ -174,7 +182,7 @@ async fn describe(args: DescribeArgs) -> ExitCode {
     }
     // Every text below but the file name is the integration's own.
     let version = definition.get("version").and_then(Value::as_str).unwrap_or("?");
-    println!("{} (version {})", args.component.display(), safe(version));
+    out(format_args!("{} (version {})", args.component.display(), safe(version)));
     match definition.auth_type() {
         Some(kind) => {
             let fields: Vec<&str> = definition
@@ -182,21 +190,70 @@ async fn describe(args: DescribeArgs) -> ExitCode {
                 .and_then(Value::as_array)
                 .map(|f| f.iter().filter_map(|f| f.get("key").and_then(Value::as_str)).collect())
                 .unwrap_or_default();
-            println!("authentication: {} (fields: {})", safe(kind), safe(&fields.join(", ")));
+            out(format_args!("authentication: {} (fields: {})", safe(kind), safe(&fields.join(", "))));
         }
-        None => println!("authentication: none"),
+        None => out("authentication: none"),
     }
     let mut last_kind = None;
     for op in definition.operations() {
         if last_kind != Some(op.kind) {
-            println!("{}:", op.kind.plural());
+            out(format_args!("{}:", op.kind.plural()));
             last_kind = Some(op.kind);
         }
         let kind = op.trigger_type.map(|t| format!(" [{t}]")).unwrap_or_default();
-        println!("  {}: {} ({})", safe(&format!("{}{kind}", op.key)), safe(&op.label), safe(&op.methods.join(", ")));
+        out(format_args!(
+            "  {}: {} ({})",
+            safe(&format!("{}{kind}", op.key)),
+            safe(&op.label),
+            safe(&op.methods.join(", "))
+        ));
         if !op.description.is_empty() {
-            println!("      {}", safe(&op.description));
+            out(format_args!("      {}", safe(&op.description)));
+        }
+        let operation = definition.json().get(op.kind.plural()).and_then(|ops| ops.get(&op.key));
+        for (list, name) in [("inputFields", "input"), ("outputFields", "output")] {
+            let fields = operation
+                .and_then(|op| op.pointer(&format!("/operation/{list}")))
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for (index, field) in fields.iter().enumerate() {
+                let lead = if index == 0 { format!("{name}:") } else { String::new() };
+                out(format_args!("      {lead:<8}{}", describe_field(field)));
+            }
         }
     }
     ExitCode::SUCCESS
+}
+
+/// One input or output field as `describe` shows it: `key (label; type;
+/// required; list; dynamic TRIGGER.ID.LABEL; default VALUE)`, or the method
+/// whose result adds fields when it is a function.
+fn describe_field(field: &Value) -> String {
+    if let Some(method) = field.get("$func").and_then(Value::as_str) {
+        return format!("(fields from {}, resolved when the operation runs)", safe(method));
+    }
+    let text = |name: &str| field.get(name).and_then(Value::as_str).filter(|text| !text.is_empty());
+    let flag = |name: &str| field.get(name).and_then(Value::as_bool) == Some(true);
+    let mut parts = Vec::new();
+    if let Some(label) = text("label") {
+        parts.push(label.to_string());
+    }
+    parts.push(text("type").unwrap_or("string").to_string());
+    for name in ["required", "list", "computed"] {
+        if flag(name) {
+            parts.push(name.to_string());
+        }
+    }
+    if let Some(dynamic) = text("dynamic") {
+        parts.push(format!("dynamic {dynamic}"));
+    }
+    if let Some(default) = field.get("default").filter(|value| !value.is_null()) {
+        parts.push(format!("default {default}"));
+    }
+    if field.get("children").is_some() {
+        parts.push("line items".into());
+    }
+    let key = text("key").unwrap_or("?");
+    safe(&format!("{key} ({})", parts.join("; "))).into_owned()
 }

@@ -77,7 +77,7 @@ pub(crate) async fn build_command(args: BuildArgs) -> ExitCode {
         },
         app.findings().len()
     );
-    println!("{}", built.component.display());
+    crate::report::out(built.component.display());
     ExitCode::SUCCESS
 }
 

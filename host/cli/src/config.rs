@@ -82,8 +82,58 @@ impl InvokeConfig {
     }
 }
 
-/// The method path the words name: a path as is, or a short form.
-pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -> Result<String, String> {
+/// Why the method words name nothing to run.
+#[derive(Debug, PartialEq)]
+pub enum MethodError {
+    /// The words cannot be read: a usage error (exit 2).
+    Usage(String),
+    /// They name no method this integration can run, whatever the
+    /// spelling (a short form or a path): exit 20, as a call's
+    /// `no_such_method`.
+    NoSuchMethod(String),
+}
+
+impl From<String> for MethodError {
+    fn from(message: String) -> MethodError {
+        MethodError::Usage(message)
+    }
+}
+
+/// Whether a method path is middleware (`beforeRequest.N`,
+/// `afterResponse.N`): it runs inside z.request, never on its own.
+pub fn is_middleware(path: &str) -> bool {
+    ["beforeRequest", "afterResponse"]
+        .iter()
+        .any(|list| path.strip_prefix(list).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// The methods a user can invoke: every method but middleware.
+pub fn invocable_methods(definition: &Definition) -> Vec<&str> {
+    definition.methods().iter().map(String::as_str).filter(|path| !is_middleware(path)).collect()
+}
+
+/// The method path the words name: a path as is, or a short form; either
+/// spelling of a method the integration lacks is `NoSuchMethod`.
+pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -> Result<String, MethodError> {
+    let path = short_or_path(words, definition, bundle)?;
+    if is_middleware(&path) {
+        let list = path.split('.').next().unwrap_or_default();
+        let when = if list == "beforeRequest" { "before each request is sent" } else { "after each response arrives" };
+        return Err(MethodError::NoSuchMethod(format!(
+            "{path} is middleware ({list}): it runs inside z.request, {when}, for every request an operation makes, \
+             so it cannot be invoked on its own; invoke an operation that makes requests (`zapwasm describe` lists them)"
+        )));
+    }
+    if !definition.has_method(&path) {
+        return Err(MethodError::NoSuchMethod(format!(
+            "the integration has no method at {path}; it offers: {}",
+            invocable_methods(definition).join(", ")
+        )));
+    }
+    Ok(path)
+}
+
+fn short_or_path(words: &[String], definition: &Definition, bundle: &Bundle) -> Result<String, MethodError> {
     let kind = |word: &str| match word {
         "trigger" | "triggers" => Some(OperationKind::Trigger),
         "search" | "searches" => Some(OperationKind::Search),
@@ -94,16 +144,24 @@ pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -
         [path] if path.contains('.') => Ok(path.clone()),
         [auth, what] if auth == "auth" => match what.as_str() {
             "test" | "label" => Ok("authentication.test".into()),
-            other => Err(format!(
+            other => Err(MethodError::Usage(format!(
                 "unknown auth command {other:?}: use `auth start`, `auth test`, `auth label` or `auth refresh`"
-            )),
+            ))),
         },
         [word, key] if kind(word).is_some() => {
             let kind = kind(word).unwrap_or(OperationKind::Trigger);
             let Some(op) = definition.operation(kind, key) else {
                 let keys: Vec<String> =
                     definition.operations().into_iter().filter(|o| o.kind == kind).map(|o| o.key).collect();
-                return Err(format!("no {word} {key:?} in this integration; it has: {}", keys.join(", ")));
+                return Err(MethodError::NoSuchMethod(format!(
+                    "no {} {key:?} in this integration; it has: {}",
+                    match kind {
+                        OperationKind::Search => "search",
+                        OperationKind::Create => "create",
+                        _ => "trigger",
+                    },
+                    keys.join(", ")
+                )));
             };
             let hook = op.trigger_type.as_deref() == Some("hook");
             let method = if hook && bundle.cleaned_request.is_none() && op.methods.iter().any(|m| m == "performList") {
@@ -113,15 +171,24 @@ pub fn method_path(words: &[String], definition: &Definition, bundle: &Bundle) -
             };
             Ok(format!("{}.{key}.operation.{method}", kind.plural()))
         }
-        _ => Err(format!(
+        _ => Err(MethodError::Usage(format!(
             "cannot read the method {:?}: give a method path (triggers.KEY.operation.perform) or `trigger KEY`, `search KEY`, `create KEY`, `auth test`",
             words.join(" ")
-        )),
+        ))),
     }
 }
 
-/// Build the host the command runs on.
-pub fn build_host(args: &HostArgs) -> Result<Host, String> {
+/// Build the host the command runs on: the flags over the settings file
+/// of `component` (`zapwasm.toml`, see `settings`).
+pub fn build_host(args: &HostArgs, component: &Path) -> Result<Host, String> {
+    let merged;
+    let args = match crate::settings::find(args, component) {
+        Some(path) => {
+            merged = crate::settings::read(&path)?.apply(args);
+            &merged
+        }
+        None => args,
+    };
     let mut builder = Host::builder().policy(policy(args)?);
     if !args.no_cache
         && let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir)

@@ -304,7 +304,7 @@ async fn verify_and_save(app: &App, args: &InvokeArgs, env_file: &Path, auth_dat
 
 /// Writes the authData to the .env file: atomically, readable by the user only.
 fn save(env_file: &Path, auth_data: &Map<String, Value>) -> ExitCode {
-    match write_env(env_file, auth_data) {
+    match dotenv::write_auth_data(env_file, auth_data) {
         Ok(()) => {
             let keys: Vec<&str> = auth_data.keys().map(String::as_str).collect();
             eprintln!("zapwasm: wrote authData ({}) to {}", safe(&keys.join(", ")), env_file.display());
@@ -312,21 +312,6 @@ fn save(env_file: &Path, auth_data: &Map<String, Value>) -> ExitCode {
         }
         Err(e) => fail(EXIT_CONNECT, format!("cannot write {}: {e}", env_file.display())),
     }
-}
-
-fn write_env(env_file: &Path, auth_data: &Map<String, Value>) -> std::io::Result<()> {
-    let text = match std::fs::read_to_string(env_file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let dir = env_file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    // A new file next to the target (mode 0600 on unix), renamed over it:
-    // a reader sees the old file or the new one, never half of either.
-    let mut temp = tempfile::Builder::new().prefix(".env.zapwasm-").tempfile_in(dir)?;
-    temp.write_all(dotenv::with_auth_data(&text, auth_data).as_bytes())?;
-    temp.as_file().sync_all()?;
-    temp.persist(env_file).map(drop).map_err(|e| e.error)
 }
 
 fn connect_failed(error: ConnectError) -> ExitCode {

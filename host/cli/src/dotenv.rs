@@ -1,6 +1,9 @@
 //! `.env` files, read as the reference CLI reads them: `authData_<key>=value`
 //! lines become authData, every other line the integration's environment.
 
+use std::io::Write as _;
+use std::path::Path;
+
 use serde_json::{Map, Value};
 
 /// What a `.env` file holds.
@@ -84,6 +87,24 @@ pub fn with_auth_data(text: &str, auth_data: &Map<String, Value>) -> String {
         }
     }
     out
+}
+
+/// Writes these authData fields into the `.env` file at `path`
+/// ([`with_auth_data`]: its other lines and comments kept), atomically
+/// (a new file beside it, renamed over it: a reader sees the old file or
+/// the new one, never half of either) and readable by the user only
+/// (mode 0600 on unix). A missing file is created.
+pub fn write_auth_data(path: &Path, auth_data: &Map<String, Value>) -> std::io::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new().prefix(".env.zapwasm-").tempfile_in(dir)?;
+    temp.write_all(with_auth_data(&text, auth_data).as_bytes())?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// Whether `authData_<key>=...` reads back as this key: not when the key

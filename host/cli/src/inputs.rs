@@ -1,44 +1,71 @@
 //! `invoke` honours an operation's input fields: before a trigger, search
 //! or create runs (directly, by `subscribe`, or polled with `--dedupe`),
-//! its static and dynamic input fields are resolved and applied to
-//! `--input` (`App::prepare_input`: defaults, types, required fields).
+//! its static and dynamic input fields are resolved (`App::input_fields`),
+//! the missing required ones asked for with `--prompt` (`prompt`), and
+//! applied to `--input` (`apply_input_fields`: defaults, types, required
+//! fields), as `App::prepare_input` does.
 
 use std::process::ExitCode;
 
-use zapwasm_host::{App, InputError, OperationKind};
+use zapwasm_host::{App, InputError, OperationKind, apply_input_fields};
 use zapwasm_rules::method_path::{self, MethodPath, OperationMethod};
 
+use crate::EXIT_USAGE;
 use crate::args::InvokeArgs;
 use crate::config::{InvokeConfig, scope};
-use crate::report::print_outcome;
+use crate::report::{print_outcome, safe};
 
 /// Exit code for input the operation's fields refuse (as for a call's
 /// `CallError::InvalidBundle`).
 const EXIT_INVALID_INPUT: u8 = 21;
 
 /// Applies the input fields of the operation the method words name, if
-/// they name one; the exit code when the input is refused.
+/// they name one (asking for the missing required ones first with
+/// --prompt); the exit code when the input is refused.
 pub(crate) async fn prepare(app: &App, args: &InvokeArgs, config: &mut InvokeConfig) -> Result<(), ExitCode> {
     if args.no_input_fields {
         return Ok(());
     }
-    let Some((kind, key)) = operation(app, &args.method) else { return Ok(()) };
-    match app.prepare_input(kind, &key, &mut config.bundle, &scope(args)).await {
-        Ok(()) => Ok(()),
-        Err(InputError::Fields(problems)) => {
+    let Some((kind, key)) = operation(app, &args.method) else {
+        if args.prompt {
+            eprintln!("zapwasm: --prompt asks for an operation's input fields: name one (`create KEY`, ...)");
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+        return Ok(());
+    };
+    let bundle = &mut config.bundle;
+    let fields = match app.input_fields(kind, &key, bundle, &scope(args)).await {
+        Ok(fields) => fields,
+        Err(error) => return Err(refused(error, args)),
+    };
+    if args.prompt {
+        crate::prompt::ask(app, args, &fields, bundle).await?;
+    }
+    // As `App::prepare_input` does: inputDataRaw keeps what was given.
+    if bundle.input_data_raw.is_empty() {
+        bundle.input_data_raw = bundle.input_data.clone();
+    }
+    let problems = apply_input_fields(&fields, &mut bundle.input_data);
+    if problems.is_empty() { Ok(()) } else { Err(refused(InputError::Fields(problems), args)) }
+}
+
+/// Reports input that was refused; its exit code.
+fn refused(error: InputError, args: &InvokeArgs) -> ExitCode {
+    match error {
+        InputError::Fields(problems) => {
             for problem in &problems {
-                eprintln!("zapwasm: invalid input: {problem}");
+                eprintln!("zapwasm: invalid input: {}", safe(&problem.to_string()));
             }
             eprintln!("zapwasm: fix --input, or pass --no-input-fields to send it as it is");
-            Err(ExitCode::from(EXIT_INVALID_INPUT))
+            ExitCode::from(EXIT_INVALID_INPUT)
         }
-        Err(InputError::DynamicFields { method, outcome }) => {
-            eprintln!("zapwasm: the dynamic input fields at {method} failed");
-            Err(print_outcome(&outcome, args))
+        InputError::DynamicFields { method, outcome } => {
+            eprintln!("zapwasm: the dynamic input fields at {} failed", safe(&method));
+            print_outcome(&outcome, args)
         }
-        Err(other) => {
-            eprintln!("zapwasm: {other}");
-            Err(ExitCode::from(EXIT_INVALID_INPUT))
+        other => {
+            eprintln!("zapwasm: {}", safe(&other.to_string()));
+            ExitCode::from(EXIT_INVALID_INPUT)
         }
     }
 }

@@ -17,9 +17,12 @@ mod dotenv;
 mod flows;
 mod init;
 mod inputs;
+mod prompt;
 #[cfg(test)]
 use zapwasm_fuzzing as fuzzing;
 mod report;
+mod search_or_create;
+mod settings;
 mod testcmd;
 mod validate;
 

@@ -4,13 +4,42 @@
 //! [`safe`].
 
 use std::borrow::Cow;
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use zapwasm_host::{CallError, LogLine, Outcome, Status, ZError};
 
-use crate::EXIT_USAGE;
 use crate::args::InvokeArgs;
+use crate::{EXIT_CONNECT, EXIT_USAGE, dotenv};
+
+/// Set once stdout is gone (its reader closed the pipe, as `head` does):
+/// nothing more is written to it, and the command ends as it would have,
+/// without a panic or an error message.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes text to stdout as it is. When the reader has closed the pipe
+/// (`zapwasm describe app.wasm | head -1`) the rest is dropped quietly;
+/// any other failure is reported once on stderr.
+pub(crate) fn write_stdout(text: &str) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("zapwasm: cannot write to stdout: {e}");
+        }
+    }
+}
+
+/// Writes one line to stdout ([`write_stdout`]).
+pub(crate) fn out(line: impl std::fmt::Display) {
+    write_stdout(&format!("{line}\n"));
+}
 
 /// Text a guest, an API or a file controls, made safe to print on a
 /// terminal: control characters (C0, DEL, C1) and the characters that
@@ -47,7 +76,7 @@ pub(crate) fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(json) => {
             let lines: Vec<Cow<'_, str>> = json.split('\n').map(safe).collect();
-            println!("{}", lines.join("\n"));
+            out(lines.join("\n"));
         }
         Err(e) => eprintln!("zapwasm: cannot print JSON: {e}"),
     }
@@ -60,27 +89,26 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// Prints a call's outcome (the result on stdout, its logs and error on
-/// stderr, or all of it as JSON with --outcome); its exit code.
+/// stderr, or all of it as JSON with --outcome, [`outcome_json`]); its
+/// exit code. Credentials the host refreshed during the call are written
+/// to the .env file first ([`save_refreshed`]).
 pub(crate) fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
     if args.outcome {
-        print_json(outcome);
+        print_json(&outcome_json(outcome));
     } else if !args.quiet {
         print_logs(&outcome.logs);
     }
+    let saved = save_refreshed(outcome, args);
     match &outcome.result {
         Ok(value) => {
             if !args.outcome {
                 match value.value() {
-                    Value::String(text) => println!("{}", safe(&text)),
+                    Value::String(text) => out(safe(&text)),
                     value => print_json(&value),
                 }
             }
-            if let Some(auth_data) = &outcome.auth_data {
-                let keys: Vec<&String> = auth_data.keys().collect();
-                eprintln!(
-                    "zapwasm: the credentials were refreshed; new authData fields: {}",
-                    safe(&format!("{keys:?}"))
-                );
+            if let Err(code) = saved {
+                return code;
             }
             if outcome.status == Status::Callback
                 && let Some(url) = &outcome.callback_url
@@ -104,11 +132,127 @@ pub(crate) fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
     }
 }
 
+/// A call's outcome as `--outcome` prints it, in the shapes of the rest of
+/// zapwasm's JSON (the service answers calls the same way): `status`
+/// (`success`, `callback`, `error`), then `result` (the result itself) and
+/// `checks`, or `error` (`{"kind", "message"}`), `callback_url` when the
+/// call waits for one, the censored `logs` and `http` exchanges (each with
+/// `duration_ms`), `duration_ms` (milliseconds, a number), and
+/// `auth_data_refreshed`, the names of the authData fields the host
+/// refreshed (their values go to the .env file, never to the output).
+pub(crate) fn outcome_json(outcome: &Outcome) -> Value {
+    let mut body = Map::new();
+    let status = match outcome.status {
+        Status::Success => "success",
+        Status::Callback => "callback",
+        _ => "error",
+    };
+    body.insert("status".into(), status.into());
+    match &outcome.result {
+        Ok(result) => {
+            body.insert("result".into(), result.value());
+            let checks: Vec<Value> =
+                outcome.checks.iter().map(|check| json!({"id": check.id, "message": check.message})).collect();
+            body.insert("checks".into(), checks.into());
+        }
+        Err(error) => {
+            body.insert("error".into(), json!({"kind": error.kind(), "message": with_causes(error)}));
+        }
+    }
+    if let Some(url) = &outcome.callback_url {
+        body.insert("callback_url".into(), url.clone().into());
+    }
+    let logs: Vec<Value> = outcome
+        .logs
+        .iter()
+        .map(|line| json!({"level": name_of(&line.level), "source": name_of(&line.source), "message": line.message}))
+        .collect();
+    body.insert("logs".into(), logs.into());
+    let http: Vec<Value> = outcome
+        .http
+        .iter()
+        .map(|exchange| {
+            let headers = |headers: &[(String, String)]| -> Vec<Value> {
+                headers.iter().map(|(name, value)| json!([name, value])).collect()
+            };
+            json!({
+                "method": exchange.method,
+                "url": exchange.url,
+                "request_headers": headers(&exchange.request_headers),
+                "request_body": exchange.request_body,
+                "status": exchange.status,
+                "response_headers": headers(&exchange.response_headers),
+                "response_body": exchange.response_body,
+                "error": exchange.error,
+                "dropped_on_redirect": exchange.dropped_on_redirect,
+                "duration_ms": millis(exchange.duration),
+            })
+        })
+        .collect();
+    body.insert("http".into(), http.into());
+    body.insert("duration_ms".into(), millis(outcome.duration));
+    if let Some(auth_data) = &outcome.auth_data {
+        body.insert("auth_data_refreshed".into(), auth_data.keys().cloned().collect::<Vec<_>>().into());
+    }
+    Value::Object(body)
+}
+
+/// A duration in milliseconds, to the microsecond.
+fn millis(duration: std::time::Duration) -> Value {
+    let ms = (duration.as_micros() as f64) / 1000.0;
+    serde_json::Number::from_f64(ms).map(Value::Number).unwrap_or(Value::Null)
+}
+
+/// The name a serde enum is written as (`info`, `guest`, ...).
+fn name_of(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// The .env file `invoke` reads and writes: --env-file, else `.env`.
+pub(crate) fn env_file(args: &InvokeArgs) -> PathBuf {
+    args.env_file.clone().unwrap_or_else(|| PathBuf::from(".env"))
+}
+
+/// Credentials the host refreshed during a call (a stale session
+/// exchanged again, an OAuth 2 token refreshed) are written to the .env
+/// file as `auth refresh` writes them, its other lines kept: an OAuth
+/// provider may have retired the old refresh token already. stderr names
+/// the fields, never their values. The exit code when the file cannot be
+/// written.
+pub(crate) fn save_refreshed(outcome: &Outcome, args: &InvokeArgs) -> Result<(), ExitCode> {
+    let Some(auth_data) = &outcome.auth_data else { return Ok(()) };
+    let path = env_file(args);
+    let keys: Vec<&str> = auth_data.keys().map(String::as_str).collect();
+    match dotenv::write_auth_data(&path, auth_data) {
+        Ok(()) => {
+            eprintln!(
+                "zapwasm: the credentials were refreshed during the call; wrote the new authData ({}) to {}",
+                safe(&keys.join(", ")),
+                path.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!(
+                "zapwasm: the credentials were refreshed during the call, but {} cannot be written ({e}): \
+                 the new authData ({}) is lost; run `auth refresh` or `auth start` again",
+                path.display(),
+                safe(&keys.join(", "))
+            );
+            Err(ExitCode::from(EXIT_CONNECT))
+        }
+    }
+}
+
 /// Prints a call's error on stderr; its exit code.
 pub(crate) fn print_error(error: &CallError) -> ExitCode {
     eprintln!("zapwasm: {} error: {}", error.kind(), safe(&with_causes(error)));
     ExitCode::from(exit_code(error))
 }
+
+/// The exit code of a method the integration does not have (a call's
+/// `no_such_method`, or a short form naming no operation).
+pub(crate) const EXIT_NO_SUCH_METHOD: u8 = 20;
 
 /// The exit code of a failed call: one per kind of error, so scripts can
 /// branch without reading stderr (`zapwasm invoke --help` lists them).
@@ -124,7 +268,7 @@ pub(crate) fn exit_code(error: &CallError) -> u8 {
             ZError::Check { .. } => 16,
             _ => 19,
         },
-        CallError::NoSuchMethod { .. } => 20,
+        CallError::NoSuchMethod { .. } => EXIT_NO_SUCH_METHOD,
         CallError::InvalidBundle { .. } => 21,
         CallError::Trap { .. } => 30,
         CallError::Limit { .. } => 31,
@@ -144,10 +288,7 @@ pub(crate) fn print_logs(lines: &[LogLine]) {
 }
 
 fn print_log(line: &LogLine) {
-    let level = serde_json::to_value(line.level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let source =
-        serde_json::to_value(line.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    eprintln!("[{level} {source}] {}", safe(&line.message));
+    eprintln!("[{} {}] {}", name_of(&line.level), name_of(&line.source), safe(&line.message));
 }
 
 #[cfg(test)]
@@ -174,8 +315,17 @@ mod tests {
             ZError::ExpiredAuth { message: "x".into() }.into(),
             ZError::RefreshAuth { message: "x".into() }.into(),
             ZError::Throttled { message: "x".into(), delay_seconds: None }.into(),
+            ZError::Response {
+                status: 500,
+                headers: vec![],
+                content: None,
+                url: "https://api.test/".into(),
+                message: "x".into(),
+            }
+            .into(),
             ZError::Check { failures: vec![] }.into(),
             CallError::Trap { message: "x".into() },
+            CallError::Limit { limit: zapwasm_host::LimitKind::Result, value: "x".into() },
             CallError::NoSuchMethod { path: "x".into(), available: vec![] },
             CallError::InvalidBundle { message: "x".into() },
             CallError::Instantiate { message: "x".into() },

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use zapwasm_testing::{Mode, Runner, load_suites};
 
 use crate::args::TestArgs;
-use crate::report::{usage, with_causes};
+use crate::report::{out, safe, usage, with_causes};
 use crate::{EXIT_LOAD, EXIT_TESTS_FAILED, component, config, dotenv};
 
 /// Runs `zapwasm test`.
@@ -56,10 +56,15 @@ pub(crate) async fn run(args: TestArgs) -> ExitCode {
     let results = runner.run(&suites, args.filter.as_deref()).await;
     for result in &results {
         let status = if result.passed() { "ok" } else { "FAILED" };
-        println!("{status:<7} {}/{} ({} ms)", result.suite, result.name, result.duration.as_millis());
+        out(format_args!(
+            "{status:<7} {}/{} ({} ms)",
+            safe(&result.suite),
+            safe(&result.name),
+            result.duration.as_millis()
+        ));
         for failure in &result.failures {
             for line in failure.lines() {
-                println!("        {line}");
+                out(format_args!("        {}", safe(line)));
             }
         }
     }
@@ -72,7 +77,7 @@ pub(crate) async fn run(args: TestArgs) -> ExitCode {
     if mode == Mode::Record {
         eprintln!("zapwasm: recorded into {}", runner.dir.join("recordings").display());
     }
-    println!("{} passed, {failed} failed", results.len() - failed);
+    out(format_args!("{} passed, {failed} failed", results.len() - failed));
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_TESTS_FAILED) }
 }
 

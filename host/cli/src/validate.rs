@@ -31,9 +31,9 @@ pub(crate) async fn run(args: ValidateArgs) -> ExitCode {
             "warnings": warnings,
             "findings": findings,
         });
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        crate::report::print_json(&report);
     } else {
-        print!("{}", text_report(&path.display().to_string(), findings));
+        crate::report::write_stdout(&text_report(&path.display().to_string(), findings));
     }
     if errors > 0 || (args.strict && warnings > 0) { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS }
 }
@@ -46,9 +46,11 @@ fn text_report(name: &str, findings: &[Finding]) -> String {
     // Errors first; within a severity, the definition's order.
     sorted.sort_by_key(|f| f.severity);
     for finding in sorted {
-        out.push_str(&format!("{:<7} {:<24} {}\n", finding.severity, finding.id, finding.path));
-        out.push_str(&format!("        {}\n", finding.message));
-        out.push_str(&format!("        fix: {}\n", finding.hint));
+        // The path and the message quote the integration's own text.
+        let safe = crate::report::safe;
+        out.push_str(&format!("{:<7} {:<24} {}\n", finding.severity, finding.id, safe(&finding.path)));
+        out.push_str(&format!("        {}\n", safe(&finding.message)));
+        out.push_str(&format!("        fix: {}\n", safe(&finding.hint)));
     }
     let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
     let warnings = findings.len() - errors;

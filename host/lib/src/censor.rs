@@ -4,6 +4,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use zapwasm_rules::param_encoding;
 
+use crate::record::{HttpExchange, LogLine};
+
 /// authData keys whose values are not secret: they name the account rather
 /// than unlock it, and censoring them would make logs unreadable.
 const SAFE_AUTH_KEYS: &[&str] =
@@ -141,6 +143,32 @@ impl Censor {
             .build(&secrets)
             .ok();
         Censor { matcher }
+    }
+
+    /// Censors again what a call kept: for secrets that arrived during
+    /// the call (the authData a session exchange or an OAuth refresh
+    /// returned), after its log lines and exchanges were censored with the
+    /// credentials it started with.
+    pub(crate) fn apply_to_records(&self, logs: &mut [LogLine], http: &mut [HttpExchange]) {
+        if self.matcher.is_none() {
+            return;
+        }
+        let again = |text: &mut String| *text = self.apply(text);
+        for line in logs {
+            again(&mut line.message);
+        }
+        for exchange in http {
+            again(&mut exchange.url);
+            for (name, value) in exchange.request_headers.iter_mut().chain(exchange.response_headers.iter_mut()) {
+                again(name);
+                again(value);
+            }
+            for text in
+                [&mut exchange.request_body, &mut exchange.response_body, &mut exchange.error].into_iter().flatten()
+            {
+                again(text);
+            }
+        }
     }
 
     /// Whether a text holds a secret.

@@ -114,6 +114,21 @@ pub(crate) fn has_checks(definition: &Definition, method: &str) -> bool {
     target(definition, method).is_some()
 }
 
+/// When `method` is a trigger's perform: the item fields its result checks
+/// read (the primary key fields of a polling trigger, none for a hook
+/// trigger). They read nothing else of the result but whether it is an
+/// array of objects, so a result parsed with only these fields of each
+/// item passes them exactly when the whole result does (`invoke.rs` runs
+/// them so, and reports failures from the whole result, whose items the
+/// messages quote). `None` for every other method: its checks read more.
+/// A check of a trigger's items that reads other fields must change this.
+pub(crate) fn trigger_fields_read<'d>(definition: &'d Definition, method: &str) -> Option<Vec<&'d str>> {
+    match target(definition, method)? {
+        Target::Trigger { polling } => Some(polling.map(primary_fields).unwrap_or_default()),
+        _ => None,
+    }
+}
+
 /// The result checks of `method` that `result` fails (none for a method
 /// without checks). Messages quote values of the result and the bundle,
 /// cut short only between JSON tokens (a long string is left out whole),

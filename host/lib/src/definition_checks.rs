@@ -976,6 +976,18 @@ impl<'d> Checker<'d> {
                     }
                 }
             }
+            // The platform finds the pair by its search's key.
+            let search = entry.get("search").and_then(Value::as_str);
+            if let Some(search) = search.filter(|search| searches.contains(search) && searches.contains(&key.as_str()))
+                && search != key
+            {
+                self.error(
+                    "schema.search-or-create-key",
+                    child(&path, "key"),
+                    format!("a search-or-create's key must be its search's key {search:?}; found {key:?}"),
+                    format!("key it as {search:?} (here and in `searchOrCreates`), or pair it with the search {key:?}"),
+                );
+            }
         }
     }
 
@@ -1909,6 +1921,17 @@ mod tests {
                 ("D015", "searchOrCreates.other.key".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn a_search_or_create_is_keyed_by_its_search() {
+        let found = with(|d| {
+            d["searches"]["other_search"] = d["searches"]["find_contact"].clone();
+            d["searches"]["other_search"]["key"] = json!("other_search");
+            d["searchOrCreates"]["find_contact"]["search"] = json!("other_search");
+        });
+        assert_eq!(found, one("schema.search-or-create-key", "searchOrCreates.find_contact.key"));
+        assert!(!with(|_| {}).iter().any(|(id, _)| *id == "schema.search-or-create-key"));
     }
 
     #[test]

@@ -419,6 +419,23 @@ pub(crate) fn check_url(policy: &Policy, url: &Url, hop: Hop) -> Result<(), Deni
         return Err(Denial::new(host, None, Rule::AllowList { scheme: scheme.into(), port }));
     }
     if scheme == "http" && !policy.allow_http && !listed {
+        // A loopback target is refused as loopback first: what opens it
+        // for local development (`--allow-loopback`) opens plain http too.
+        if !policy.allow_loopback {
+            let ip = match url.host() {
+                Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+                Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+                Some(Host::Domain(name)) if is_localhost_name(name) => {
+                    return Err(Denial::new(host, None, Rule::LoopbackName));
+                }
+                _ => None,
+            };
+            if let Some(ip) = ip
+                && let AddressClass::Loopback(range) = classify(ip)
+            {
+                return Err(Denial::new(host, Some(ip), Rule::Loopback(range)));
+            }
+        }
         return Err(Denial::new(host, None, Rule::PlainHttp));
     }
     match url.host() {
@@ -828,6 +845,11 @@ mod tests {
         assert!(check_url(&policy, &url("https://api.example.com/"), Hop::Direct).is_ok());
         let denial = check_url(&policy, &url("http://api.example.com/"), Hop::Direct).unwrap_err();
         assert!(denial.message().contains("--allow-http"), "{}", denial.message());
+        // Plain http to loopback: the loopback rule and its flag come first.
+        for local in ["http://127.0.0.1:9/", "http://[::1]/", "http://localhost:8080/"] {
+            let message = check_url(&policy, &url(local), Hop::Direct).unwrap_err().message();
+            assert!(message.contains("--allow-loopback") && !message.contains("--allow-http"), "{message}");
+        }
         policy.allowed_hosts =
             vec!["https://*.example.com".parse().unwrap(), "http://legacy.example.org".parse().unwrap()];
         assert!(check_url(&policy, &url("https://api.example.com/x"), Hop::Direct).is_ok());

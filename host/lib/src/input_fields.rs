@@ -5,12 +5,22 @@
 //! coerced to the field's type (`"3"` for an integer field is `3`), and
 //! required fields checked. Keys no field declares pass through as given.
 //!
+//! A `datetime` field is sent as ISO 8601 (RFC 3339). It takes the forms
+//! listed in [`DATETIME_FORMS`]: a date (`2026-12-06`, midnight UTC), a
+//! date and time without an offset (`2026-12-06 13:00`, UTC), ISO 8601
+//! with an offset (kept as given), a Unix timestamp (seconds; milliseconds
+//! from 12 digits on), `now`, `today`, `tomorrow`, `yesterday`, and times
+//! relative to now (`+3d`, `-2h`, `in 3 days`, `2 hours ago`; units s, m,
+//! h, d, w). The time zone of a value without an offset is UTC: the host
+//! knows no user's zone.
+//!
 //! [`apply_input_fields`] is the rule on a list of fields;
 //! [`App::prepare_input`] resolves the fields of an operation and applies
 //! them to a bundle. `zapwasm invoke` runs it before every operation.
 
 use std::fmt;
 
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use zapwasm_rules::method_path::{self, FieldList, OperationKind};
@@ -250,6 +260,14 @@ fn coerce(kind: &str, value: Value) -> Result<Value, String> {
             Value::String(text) => serde_json::from_str(text).map_err(|e| format!("expected JSON, {} ({e})", got())),
             _ => Ok(value),
         },
+        "datetime" => {
+            let read = match &value {
+                Value::String(text) => read_datetime(text, Utc::now()),
+                Value::Number(number) => number.as_f64().and_then(from_timestamp),
+                _ => None,
+            };
+            read.map(Value::String).ok_or_else(|| format!("expected a date and time ({DATETIME_FORMS}), {}", got()))
+        }
         // Text of every other kind: numbers and booleans as their JSON
         // text; a list or an object given programmatically is left alone.
         _ => match &value {
@@ -257,6 +275,102 @@ fn coerce(kind: &str, value: Value) -> Result<Value, String> {
             _ => Ok(value),
         },
     }
+}
+
+/// The forms a `datetime` field takes, as error messages and help list them.
+pub const DATETIME_FORMS: &str = "2026-12-06, 2026-12-06 13:00, ISO 8601 with an offset like \
+     2026-12-06T13:00:00+01:00, a Unix timestamp, now, today, tomorrow, yesterday, +3d, -2h, in 3 days, \
+     2 hours ago";
+
+/// A `datetime` field's text as ISO 8601 (RFC 3339), `now` being the time
+/// the relative forms count from; `None` when it is none of
+/// [`DATETIME_FORMS`].
+fn read_datetime(text: &str, now: DateTime<Utc>) -> Option<String> {
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    let midnight = |days: i64| {
+        let date = now.date_naive().checked_add_signed(Duration::try_days(days)?)?;
+        Some(iso(date.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset()))
+    };
+    match lower.as_str() {
+        "now" => return Some(iso(now.fixed_offset())),
+        "today" => return midnight(0),
+        "tomorrow" => return midnight(1),
+        "yesterday" => return midnight(-1),
+        _ => {}
+    }
+    if let Some(offset) = relative(&lower) {
+        return now.checked_add_signed(offset).map(|time| iso(time.fixed_offset()));
+    }
+    if !lower.is_empty() && lower.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
+        return lower.parse::<f64>().ok().and_then(from_timestamp);
+    }
+    // ISO 8601 with a space or a `T`, seconds optional, `Z` or an offset.
+    let text = match text.as_bytes().get(10) {
+        Some(b' ' | b't') => format!("{}T{}", &text[..10], &text[11..]),
+        _ => text.to_string(),
+    };
+    let text = match text.strip_suffix(['Z', 'z']) {
+        Some(rest) => format!("{rest}+00:00"),
+        None => text,
+    };
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"] {
+        if let Ok(time) = DateTime::<FixedOffset>::parse_from_str(&text, format) {
+            return Some(iso(time));
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(&text, format) {
+            return Some(iso(time.and_utc().fixed_offset()));
+        }
+    }
+    let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok()?;
+    Some(iso(date.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset()))
+}
+
+/// `+3d`, `-2h`, `in 3 days`, `2 hours ago` (lower case): the time from now.
+fn relative(text: &str) -> Option<Duration> {
+    let (negative, rest) = if let Some(rest) = text.strip_prefix("in ") {
+        (false, rest)
+    } else if let Some(rest) = text.strip_suffix(" ago") {
+        (true, rest)
+    } else if let Some(rest) = text.strip_prefix('+') {
+        (false, rest)
+    } else {
+        (true, text.strip_prefix('-')?)
+    };
+    let rest = rest.trim();
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let count: i64 = rest[..digits].parse().ok()?;
+    let unit = rest[digits..].trim();
+    let duration = match unit {
+        "s" | "sec" | "secs" | "second" | "seconds" => Duration::try_seconds(count),
+        "m" | "min" | "mins" | "minute" | "minutes" => Duration::try_minutes(count),
+        "h" | "hr" | "hrs" | "hour" | "hours" => Duration::try_hours(count),
+        "d" | "day" | "days" => Duration::try_days(count),
+        "w" | "week" | "weeks" => Duration::try_weeks(count),
+        _ => None,
+    }?;
+    Some(if negative { -duration } else { duration })
+}
+
+/// A Unix timestamp as ISO 8601: seconds, or milliseconds from 12 digits
+/// on (1e11 seconds is past the year 5000).
+fn from_timestamp(timestamp: f64) -> Option<String> {
+    if !timestamp.is_finite() {
+        return None;
+    }
+    let millis = if timestamp.abs() >= 1e11 { timestamp } else { timestamp * 1000.0 };
+    if millis.abs() > 8.0e15 {
+        return None;
+    }
+    DateTime::<Utc>::from_timestamp_millis(millis.round() as i64).map(|time| iso(time.fixed_offset()))
+}
+
+/// ISO 8601 as RFC 3339 writes it: `Z` for UTC, fractions of a second only
+/// when there are some.
+fn iso(time: DateTime<FixedOffset>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// A value quoted for a message, cut short.
@@ -323,6 +437,42 @@ mod tests {
     }
 
     #[test]
+    fn datetimes_are_read_in_every_form_and_sent_as_iso_8601() {
+        let now = DateTime::parse_from_rfc3339("2026-12-06T12:30:45Z").unwrap().with_timezone(&Utc);
+        for (given, sent) in [
+            ("2026-12-06", "2026-12-06T00:00:00Z"),
+            ("2026-12-06 13:00", "2026-12-06T13:00:00Z"),
+            ("2026-12-06T13:00:05", "2026-12-06T13:00:05Z"),
+            (" 2026-12-06T13:00:00+01:00 ", "2026-12-06T13:00:00+01:00"),
+            ("2026-12-06 13:00-0500", "2026-12-06T13:00:00-05:00"),
+            ("2026-12-06T13:00:00.250Z", "2026-12-06T13:00:00.250Z"),
+            ("1796558400", "2026-12-06T12:00:00Z"),
+            ("1796558400000", "2026-12-06T12:00:00Z"),
+            ("now", "2026-12-06T12:30:45Z"),
+            ("Today", "2026-12-06T00:00:00Z"),
+            ("tomorrow", "2026-12-07T00:00:00Z"),
+            ("yesterday", "2026-12-05T00:00:00Z"),
+            ("+3d", "2026-12-09T12:30:45Z"),
+            ("-2h", "2026-12-06T10:30:45Z"),
+            ("in 90 minutes", "2026-12-06T14:00:45Z"),
+            ("1 week ago", "2026-11-29T12:30:45Z"),
+        ] {
+            assert_eq!(read_datetime(given, now).as_deref(), Some(sent), "{given}");
+            // What is sent reads back as itself.
+            assert_eq!(read_datetime(sent, now).as_deref(), Some(sent), "{sent}");
+        }
+        for unreadable in ["", "next friday", "2026-13-01", "2026-12-06 25:00", "+3 fortnights", "+d", "1e400"] {
+            assert_eq!(read_datetime(unreadable, now), None, "{unreadable}");
+        }
+        let fields = json!([{"key": "at", "label": "When", "type": "datetime"}, {"key": "ts", "type": "datetime"}]);
+        let (input, problems) = apply(fields.clone(), json!({"at": "2026-12-06", "ts": 1796558400}));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(input, json!({"at": "2026-12-06T00:00:00Z", "ts": "2026-12-06T12:00:00Z"}));
+        let (_, problems) = apply(fields, json!({"at": "soon"}));
+        assert_eq!(problems, [format!(r#"at (When) expected a date and time ({DATETIME_FORMS}), got "soon""#)]);
+    }
+
+    #[test]
     fn list_fields_take_lists_and_coerce_each_item() {
         let fields = json!([{"key": "ids", "type": "integer", "list": true}, {"key": "tags", "list": true},
             {"key": "lines", "children": [{"key": "sku"}]}]);
@@ -347,6 +497,9 @@ mod fuzz {
         "\"type\":\"number\"",
         "\"type\":\"boolean\"",
         "\"type\":\"json\"",
+        "\"type\":\"datetime\"",
+        "\"2026-12-06 13:00\"",
+        "\"+3d\"",
         "\"list\":true",
         "\"required\":true",
         "\"default\":",

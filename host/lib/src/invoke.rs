@@ -285,7 +285,7 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
     // Parsed only for a method with checks: most results are only passed on.
     let mut checks = match &result {
         Ok(json) if checks::has_checks(&loaded.definition, &invocation.method) => {
-            checks::result_checks(&loaded.definition, &invocation.method, &invocation.bundle, &json.value())
+            result_checks(&loaded.definition, &invocation.method, &invocation.bundle, json)
                 .into_iter()
                 .map(|failure| CheckFailure { id: failure.id, message: record.censor_text(&failure.message) })
                 .collect()
@@ -326,6 +326,147 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
         (Ok(_), None) => Status::Success,
     };
     Outcome { result, checks, status, callback_url, logs, http, duration: started.elapsed(), auth_data: None }
+}
+
+/// The result checks of `method` on `json`.
+///
+/// A trigger's checks read only whether the result is an array of objects
+/// and each item's primary key fields (`checks::trigger_fields_read`), so
+/// its result is first parsed with only those fields of each item
+/// ([`items_with_fields`]): building every item's object for the checks was
+/// the largest part of the host's work on a trigger's call. Only when that
+/// finds a failure is the whole result parsed and checked again, so the
+/// messages quote the items as they are.
+fn result_checks(definition: &Definition, method: &str, bundle: &Bundle, json: &Json) -> Vec<CheckFailure> {
+    let fields = checks::trigger_fields_read(definition, method);
+    if let Some(items) = fields.and_then(|fields| items_with_fields(json.as_str(), &fields)) {
+        let failures = checks::result_checks(definition, method, bundle, &items);
+        if failures.is_empty() {
+            return failures;
+        }
+    }
+    checks::result_checks(definition, method, bundle, &json.value())
+}
+
+/// `text` as the checks of a trigger see it: an array whose objects keep
+/// only `fields` (each parsed whole), every other item and any other
+/// result null, nothing else built. `None` exactly when parsing the whole
+/// text into a `Value` fails (nesting deeper than serde_json's limit, a
+/// number too large for an `f64`): everything is read through the same
+/// deserializer calls a `Value` is.
+fn items_with_fields(text: &str, fields: &[&str]) -> Option<Value> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = Shallow::Items(fields).deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(value)
+}
+
+/// What [`items_with_fields`] makes of one level of the text.
+#[derive(Clone, Copy)]
+enum Shallow<'f> {
+    /// The result: an array of items, anything else null.
+    Items(&'f [&'f str]),
+    /// An item: an object with only these fields, anything else null.
+    Item(&'f [&'f str]),
+    /// Read and checked, not built (null).
+    Skip,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Shallow<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Shallow<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let Shallow::Items(fields) = self else {
+            while seq.next_element_seed(Shallow::Skip)?.is_some() {}
+            return Ok(Value::Null);
+        };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(Shallow::Item(fields))? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let Shallow::Item(fields) = self else {
+            while map.next_key_seed(Key)?.is_some() {
+                map.next_value_seed(Shallow::Skip)?;
+            }
+            return Ok(Value::Null);
+        };
+        let mut kept = serde_json::Map::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if fields.contains(&key.as_ref()) {
+                kept.insert(key.into_owned(), map.next_value::<Value>()?);
+            } else {
+                map.next_value_seed(Shallow::Skip)?;
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+}
+
+/// An object's key, borrowed from the text unless it has escapes.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(key.to_owned()))
+    }
 }
 
 /// Instantiate and call; classify whatever went wrong.

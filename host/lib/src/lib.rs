@@ -85,7 +85,7 @@ pub use flows::hydration::HydrateError;
 pub use flows::polling::Polled;
 pub use host::{Host, HostBuilder};
 pub use incoming::IncomingRequest;
-pub use input_fields::{FieldProblem, InputError, apply_input_fields};
+pub use input_fields::{DATETIME_FORMS, FieldProblem, InputError, apply_input_fields};
 pub use invoke::{Invocation, Outcome, Status};
 pub use json::Json;
 pub use policy::{HostPattern, Limits, Policy};

@@ -46,6 +46,7 @@ memory_mb = 128
 [limits]
 max_body_bytes = 1048576                     # control API bodies
 max_hook_body_bytes = 1048576                # hook deliveries and callback POSTs
+max_component_bytes = 67108864               # a component uploaded to POST /v1/apps
 max_calls_in_flight = 64                     # ZAPWASM_MAX_CALLS_IN_FLIGHT; then 503 + Retry-After
 max_queue_depth = 100000                     # then receivers answer 503 + Retry-After
 
@@ -53,6 +54,14 @@ max_queue_depth = 100000                     # then receivers answer 503 + Retry
 workers = 2                                  # ZAPWASM_QUEUE_WORKERS; 0 keeps requests without running them
 max_attempts = 8
 default_poll_interval_seconds = 300
+
+[retention]         # how long finished work is kept; unfinished work never goes
+jobs_days = 7                                # finished queue jobs (done, given up, dropped)
+invocations_days = 30                        # finished calls (GET /v1/invocations/ID) and their callbacks
+events_days = 30                             # subscriptions' events (each subscription's newest is kept)
+idempotency_hours = 24                       # Idempotency-Key answers
+files_days = 7                               # stashed files, and how long their links open
+prune_interval_seconds = 3600                # how often pruning runs (and once at start)
 
 [apps.crm]          # served as /v1/apps/crm
 path = "crm.wasm"
@@ -96,6 +105,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The queue.
     pub queue: QueueConfig,
+    /// How long finished work is kept.
+    pub retention: RetentionConfig,
     /// The apps to serve, by name.
     pub apps: BTreeMap<String, AppConfig>,
 }
@@ -128,6 +139,8 @@ pub struct LimitsConfig {
     pub max_body_bytes: Option<u64>,
     /// Largest hook delivery or callback POST. Default 1 MiB.
     pub max_hook_body_bytes: Option<u64>,
+    /// Largest component uploaded to `POST /v1/apps`. Default 64 MiB.
+    pub max_component_bytes: Option<u64>,
     /// Guest calls the control API runs at once. Default 64.
     pub max_calls_in_flight: Option<usize>,
     /// Queued deliveries before receivers answer 503. Default 100,000.
@@ -145,6 +158,28 @@ pub struct QueueConfig {
     pub max_attempts: Option<u32>,
     /// A polling subscription's interval when none is asked. Default 300.
     pub default_poll_interval_seconds: Option<u64>,
+}
+
+/// `[retention]`: how long finished work is kept (fractions allowed,
+/// e.g. `events_days = 0.5`), pruned by a background task. Unfinished work
+/// (queued jobs, unacknowledged polls, calls waiting for their callback) is
+/// never pruned.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RetentionConfig {
+    /// Finished queue jobs. Default 7 days.
+    pub jobs_days: Option<f64>,
+    /// Finished calls and their callbacks. Default 30 days.
+    pub invocations_days: Option<f64>,
+    /// Subscriptions' events. Default 30 days.
+    pub events_days: Option<f64>,
+    /// `Idempotency-Key` answers. Default 24 hours.
+    pub idempotency_hours: Option<f64>,
+    /// Stashed files, and how long their links open. Default 7 days.
+    pub files_days: Option<f64>,
+    /// How often pruning runs. Default 3600.
+    pub prune_interval_seconds: Option<f64>,
 }
 
 /// `[apps.NAME]`: a component to serve as NAME.

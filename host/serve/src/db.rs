@@ -244,6 +244,8 @@ pub(crate) struct CallbackRow {
     pub(crate) invocation: Option<String>,
     /// The scope, as JSON.
     pub(crate) scope: String,
+    /// `pending`, `queued`, `resumed`, `expired` or `gone`.
+    pub(crate) status: String,
 }
 
 /// One emitted item.
@@ -561,8 +563,8 @@ impl Db {
     pub(crate) async fn callback(&self, id: &str) -> Result<Option<CallbackRow>, ServeError> {
         let id = id.to_string();
         self.with(move |c| {
-            c.query_row("SELECT invocation, scope FROM callbacks WHERE id = ?1", params![id], |row| {
-                Ok(CallbackRow { invocation: row.get(0)?, scope: row.get(1)? })
+            c.query_row("SELECT invocation, scope, status FROM callbacks WHERE id = ?1", params![id], |row| {
+                Ok(CallbackRow { invocation: row.get(0)?, scope: row.get(1)?, status: row.get(2)? })
             })
             .optional()
         })
@@ -607,6 +609,53 @@ impl Db {
                 )?;
             }
             Ok(CallbackAccept::Accepted)
+        })
+        .await
+    }
+
+    /// Callback `id` cannot be resumed (`reason`: its app, connection or
+    /// subscription is gone): the callback is `gone`, the invocation
+    /// waiting for it fails with `reason`, and `job` (when a queued one
+    /// found this) is done, in one transaction. Whether it was still
+    /// waiting (pending or queued).
+    pub(crate) async fn abandon_callback(
+        &self,
+        id: &str,
+        job: Option<i64>,
+        reason: String,
+    ) -> Result<bool, ServeError> {
+        let id = id.to_string();
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let changed = tx.execute(
+                "UPDATE callbacks SET status = 'gone' WHERE id = ?1 AND status IN ('pending', 'queued')",
+                params![id],
+            )?;
+            let invocation: Option<Option<String>> = tx
+                .query_row("SELECT invocation FROM callbacks WHERE id = ?1", params![id], |row| row.get(0))
+                .optional()?;
+            if changed > 0
+                && let Some(Some(invocation)) = invocation
+            {
+                let answer = serde_json::json!({
+                    "invocation": invocation,
+                    "status": "error",
+                    "error": {"kind": "callback_gone", "message": reason},
+                })
+                .to_string();
+                tx.execute(
+                    "UPDATE invocations SET status = 'error', answer = ?2, updated_ms = ?3
+                     WHERE id = ?1 AND status IN ('running', 'callback', 'resuming')",
+                    params![invocation, answer, now],
+                )?;
+            }
+            if let Some(job) = job {
+                tx.execute(
+                    "UPDATE jobs SET status = 'dropped', error = ?2, updated_ms = ?3 WHERE id = ?1",
+                    params![job, reason, now],
+                )?;
+            }
+            Ok(changed > 0)
         })
         .await
     }
@@ -1033,6 +1082,72 @@ impl Db {
     }
 }
 
+/// What one pruning pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Pruned {
+    pub(crate) jobs: u64,
+    pub(crate) invocations: u64,
+    pub(crate) callbacks: u64,
+    pub(crate) events: u64,
+    pub(crate) idempotency_keys: u64,
+}
+
+/// The cut-off times of a pruning pass, in ms since the epoch: what ended
+/// (or was stored) before its cut-off goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cutoffs {
+    pub(crate) jobs: i64,
+    pub(crate) invocations: i64,
+    pub(crate) events: i64,
+    pub(crate) idempotency_keys: i64,
+}
+
+impl Db {
+    /// Remove what is finished and older than its cut-off, in one
+    /// transaction. Never removed: jobs queued or running, or whose poll
+    /// keys are not acknowledged; calls running or waiting for (or
+    /// resuming from) a callback; callbacks pending before their expiry or
+    /// queued; idempotency keys of requests still running; a
+    /// subscription's newest event (its sequence goes on from it).
+    pub(crate) async fn prune(&self, cutoffs: Cutoffs) -> Result<Pruned, ServeError> {
+        self.transaction(move |tx| {
+            let jobs = tx.execute(
+                "DELETE FROM jobs WHERE status IN ('done', 'dropped', 'failed', 'dead')
+                 AND ack_keys IS NULL AND updated_ms < ?1",
+                params![cutoffs.jobs],
+            )?;
+            let invocations = tx.execute(
+                "DELETE FROM invocations WHERE status IN ('success', 'error') AND updated_ms < ?1",
+                params![cutoffs.invocations],
+            )?;
+            // A callback resumed or expired, or one never called back whose
+            // expiry is past the cut-off (its URL answers 404 from then).
+            let callbacks = tx.execute(
+                "DELETE FROM callbacks WHERE (status NOT IN ('pending', 'queued') AND created_ms < ?1)
+                 OR (status = 'pending' AND expires_ms < ?1)",
+                params![cutoffs.invocations],
+            )?;
+            let events = tx.execute(
+                "DELETE FROM events WHERE created_ms < ?1
+                 AND seq < (SELECT MAX(e.seq) FROM events e WHERE e.subscription = events.subscription)",
+                params![cutoffs.events],
+            )?;
+            let idempotency_keys = tx.execute(
+                "DELETE FROM idempotency WHERE status IS NOT NULL AND created_ms < ?1",
+                params![cutoffs.idempotency_keys],
+            )?;
+            Ok(Pruned {
+                jobs: jobs as u64,
+                invocations: invocations as u64,
+                callbacks: callbacks as u64,
+                events: events as u64,
+                idempotency_keys: idempotency_keys as u64,
+            })
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1087,6 +1202,48 @@ mod tests {
         assert_eq!(db.accept_callback("nope", &request("x")).await.unwrap(), CallbackAccept::Unknown);
         assert_eq!(db.accept_callback("cb", &request("x")).await.unwrap(), CallbackAccept::Accepted);
         assert_eq!(db.accept_callback("cb", &request("x")).await.unwrap(), CallbackAccept::Finished);
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_unfinished_work_and_each_subscriptions_newest_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("service.sqlite3")).unwrap();
+        db.enqueue_hook("s1", None, &request("a")).await.unwrap();
+        db.enqueue_hook("s1", None, &request("b")).await.unwrap();
+        db.enqueue_hook("s2", None, &request("c")).await.unwrap();
+        let first = db.claim().await.unwrap().unwrap();
+        db.finish_delivery(first.id, "s1", vec!["1".into(), "2".into()], None).await.unwrap();
+        let running = db.claim().await.unwrap().unwrap();
+        assert_eq!(running.target, "s1");
+        db.insert_invocation("done", "app", None, "m").await.unwrap();
+        db.finish_invocation("done", "success", "{}".into(), None).await.unwrap();
+        db.insert_invocation("waits", "app", None, "m").await.unwrap();
+        db.put_callback("cb".into(), Some("waits".into()), "{}".into(), now_ms() + 60_000).await.unwrap();
+        db.finish_invocation("waits", "callback", "{}".into(), None).await.unwrap();
+        db.insert_invocation("runs", "app", None, "m").await.unwrap();
+        assert_eq!(db.begin_idempotent("x".into(), "k1".into(), "f".into()).await.unwrap(), Idempotent::Run);
+        db.finish_idempotent("x".into(), "k1".into(), Some((200, "{}".into()))).await.unwrap();
+        assert_eq!(db.begin_idempotent("x".into(), "k2".into(), "f".into()).await.unwrap(), Idempotent::Run);
+
+        // Everything finished is older than a cut-off in the future.
+        let later = now_ms() + 1000;
+        let cutoffs = Cutoffs { jobs: later, invocations: later, events: later, idempotency_keys: later };
+        let pruned = db.prune(cutoffs).await.unwrap();
+        assert_eq!(
+            pruned,
+            Pruned { jobs: 1, invocations: 1, callbacks: 0, events: 1, idempotency_keys: 1 },
+            "the done job, the finished call, event 1 of s1 (2 is its newest), the answered key"
+        );
+        assert_eq!(db.queue_depth().await.unwrap(), 2, "the queued and the running job are kept");
+        assert!(db.invocation("waits").await.unwrap().is_some() && db.invocation("runs").await.unwrap().is_some());
+        assert!(db.callback("cb").await.unwrap().is_some(), "a pending callback before its expiry is kept");
+        assert_eq!(db.begin_idempotent("x".into(), "k2".into(), "f".into()).await.unwrap(), Idempotent::InProgress);
+        let events = db.events("s1", 0, 10).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+        db.finish_delivery(running.id, "s1", vec!["3".into()], None).await.unwrap();
+        assert_eq!(db.events("s1", 2, 10).await.unwrap()[0].seq, 3, "the sequence goes on");
+        let none = Cutoffs { jobs: 0, invocations: 0, events: 0, idempotency_keys: 0 };
+        assert_eq!(db.prune(none).await.unwrap(), Pruned::default(), "nothing is older than the epoch");
     }
 
     #[tokio::test]

@@ -51,11 +51,11 @@ mod routes;
 mod server;
 mod service;
 
-pub use config::{AppConfig, Config, EXAMPLE_CONFIG, LimitsConfig, PolicyConfig, QueueConfig};
+pub use config::{AppConfig, Config, EXAMPLE_CONFIG, LimitsConfig, PolicyConfig, QueueConfig, RetentionConfig};
 pub use queue::Workers;
 pub use routes::router;
 pub use server::Server;
-pub use service::{Service, ServiceState, Settings};
+pub use service::{Retention, Service, ServiceState, Settings};
 
 /// Why the service cannot start or go on.
 #[derive(Debug, thiserror::Error)]

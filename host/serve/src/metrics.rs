@@ -65,6 +65,7 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: Gauge<i64, AtomicI64>,
     pub(crate) deliveries: Family<DeliveryLabels, Counter>,
     pub(crate) requests: Family<RequestLabels, Counter>,
+    pruned: Family<KindLabels, Counter>,
     queue_depth: Gauge<i64, AtomicI64>,
     dead_jobs: Gauge<i64, AtomicI64>,
     pending_callbacks: Gauge<i64, AtomicI64>,
@@ -90,6 +91,13 @@ impl Metrics {
         );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered, by route and status", requests.clone());
+        let pruned = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "pruned",
+            "Finished things removed by retention, by kind (jobs, invocations, callbacks, events, \
+             idempotency_keys, files)",
+            pruned.clone(),
+        );
         let queue_depth = Gauge::<i64, AtomicI64>::default();
         registry.register("queue_depth", "Received requests and polls queued or running", queue_depth.clone());
         let dead_jobs = Gauge::<i64, AtomicI64>::default();
@@ -107,6 +115,7 @@ impl Metrics {
             in_flight,
             deliveries,
             requests,
+            pruned,
             queue_depth,
             dead_jobs,
             pending_callbacks,
@@ -118,6 +127,11 @@ impl Metrics {
     /// Count a received or processed delivery.
     pub(crate) fn delivery(&self, kind: &str, outcome: &str) {
         self.deliveries.get_or_create(&DeliveryLabels { kind: kind.into(), outcome: outcome.into() }).inc();
+    }
+
+    /// Count what a pruning pass removed (every kind shows, 0 included).
+    pub(crate) fn pruned(&self, kind: &str, count: u64) {
+        self.pruned.get_or_create(&KindLabels { kind: kind.into() }).inc_by(count);
     }
 
     /// The text exposition, with the gauges of durable state set from `counts`.

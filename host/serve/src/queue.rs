@@ -58,7 +58,23 @@ pub(crate) fn start(service: Service) -> Workers {
         let (service, stop) = (service.clone(), stop.clone());
         tasks.push(tokio::spawn(async move { schedule(service, stop).await }));
     }
+    let (pruner, stop_pruning) = (service.clone(), stop.clone());
+    tasks.push(tokio::spawn(async move { prune(pruner, stop_pruning).await }));
     Workers { stop, tasks }
+}
+
+/// Retention: prune what is finished, at start and then every interval.
+async fn prune(service: Service, stop: CancellationToken) {
+    let interval = service.inner.settings.retention.interval.max(Duration::from_secs(1));
+    while !stop.is_cancelled() {
+        if let Err(e) = service.prune().await {
+            tracing::error!(error = %e, "cannot prune finished work; the next pass tries again");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
 }
 
 async fn schedule(service: Service, stop: CancellationToken) {
@@ -220,6 +236,16 @@ async fn resume(service: &Service, job: &Job) -> Result<End, crate::ServeError> 
     let Some(known) = service.db().callback(&job.target).await? else {
         return Ok(End::Dead("the callback is unknown".into()));
     };
+    // Its app, connection or subscription went away after the POST was
+    // accepted: the call fails with the reason rather than resume.
+    if let Ok(scope) = serde_json::from_str::<Scope>(&known.scope)
+        && let Some(reason) = service.callback_gone(&scope).await?
+    {
+        tracing::warn!(reason = %reason, "a callback is not resumed");
+        service.db().abandon_callback(&job.target, Some(job.id), reason).await?;
+        let _ = service.host().claim_callback(&job.target).await;
+        return Ok(End::Done);
+    }
     let pending = match service.host().claim_callback(&job.target).await {
         Ok(pending) => pending,
         // This service queues one job per callback, so a claim made by an
@@ -249,6 +275,8 @@ async fn resume(service: &Service, job: &Job) -> Result<End, crate::ServeError> 
         return Ok(End::Retry(format!("the app {integration:?} is not loaded")));
     };
     let connection = pending.scope.account.clone();
+    // A call without a connection ("-") has no credentials; one with a
+    // connection was checked above to still have it.
     let auth = service.connection(&connection).await?.map(|(_, auth)| auth).unwrap_or_default();
     let method = pending.method.replace(".perform", ".performResume");
     let span = tracing::info_span!("resume", app = %integration, method = %pending.method);

@@ -351,15 +351,42 @@ async fn describe_app(State(service): State<Service>, Path(name): Path<String>) 
 }
 
 async fn load_app(State(service): State<Service>, request: Request) -> Response {
-    let limit = service.inner.settings.max_body_bytes;
+    // A component uploaded inline is larger than other control bodies:
+    // base64 takes 4 bytes for 3.
+    let settings = &service.inner.settings;
+    let limit = settings.max_body_bytes.max(settings.max_component_bytes.saturating_mul(4) / 3 + 4096);
     let result = async {
         let (_, body) = read_body(request, limit).await?;
-        let fields = fields(&body, &["name", "path", "env", "secret_env"])?;
+        let fields = fields(&body, &["name", "path", "component", "env", "secret_env"])?;
         let name = fields.string("name", true)?.unwrap_or_default();
         if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(ApiError::bad_request("\"name\" must be 1 to 64 letters, digits, '-' or '_'"));
         }
-        let path = fields.string("path", true)?.unwrap_or_default();
+        let path = fields.string("path", false)?;
+        let component = fields.string("component", false)?;
+        let component = match (&path, component) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "give either \"path\" (a component on this machine) or \"component\" (its bytes, base64), not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "\"path\" (a component on this machine) or \"component\" (its bytes, base64) is required",
+                ));
+            }
+            (_, Some(text)) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| {
+                    ApiError::bad_request(format!("\"component\" must be the component's bytes in base64: {e}"))
+                })?;
+                if bytes.len() as u64 > settings.max_component_bytes {
+                    return Err(ApiError::too_large(settings.max_component_bytes));
+                }
+                Some(bytes)
+            }
+            (Some(_), None) => None,
+        };
         let mut env = Vec::new();
         for (key, value) in fields.object("env", false)? {
             match value {
@@ -382,9 +409,14 @@ async fn load_app(State(service): State<Service>, request: Request) -> Response 
         if service.served(&name).is_some() {
             return Err(ApiError::conflict(format!("an app is served as {name:?} already")));
         }
-        service.load_app(&name, &path, env, secret_env).await.map_err(|e| match e {
+        let what = path.clone().unwrap_or_else(|| "the uploaded component".into());
+        let loaded = match component {
+            Some(bytes) => service.load_app_bytes(&name, &bytes, env, secret_env).await,
+            None => service.load_app(&name, path.as_deref().unwrap_or_default(), env, secret_env).await,
+        };
+        loaded.map_err(|e| match e {
             crate::ServeError::Load { message, .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "load_failed", format!("cannot load {path}: {message}"))
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "load_failed", format!("cannot load {what}: {message}"))
             }
             other => ApiError::state(other),
         })?;
@@ -874,6 +906,26 @@ async fn receive_callback(State(service): State<Service>, Path(id): Path<String>
         let (parts, body) = read_body(request, limit).await?;
         if !id_like(&id) {
             return Err(ApiError::not_found("unknown_callback", "no callback has this URL"));
+        }
+        // A callback whose app, connection or subscription is gone is not
+        // resumed: its call fails with the reason, and the sender is told
+        // to stop.
+        if let Some(known) = service.db().callback(&id).await.map_err(state_error)? {
+            if known.status == "gone" {
+                return Err(ApiError::gone(
+                    "this callback's call was abandoned: its app, connection or subscription is gone",
+                ));
+            }
+            let scope: Option<Scope> = serde_json::from_str(&known.scope).ok();
+            if let Some(scope) = scope
+                && matches!(known.status.as_str(), "pending" | "queued")
+                && let Some(reason) = service.callback_gone(&scope).await.map_err(state_error)?
+            {
+                service.db().abandon_callback(&id, None, reason.clone()).await.map_err(state_error)?;
+                // Consumed in the library's store too: no one resumes it.
+                let _ = service.host().claim_callback(&id).await;
+                return Err(ApiError::gone(reason));
+            }
         }
         check_queue(&service).await?;
         let request = StoredRequest::of(&incoming(&parts, body));

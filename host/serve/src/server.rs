@@ -11,7 +11,7 @@ use zapwasm_host::{HostPattern, Policy};
 
 use crate::config::{Config, valid_name};
 use crate::crypto::{key_file, parse_key};
-use crate::service::{Service, ServiceState, Settings};
+use crate::service::{Retention, Service, ServiceState, Settings};
 use crate::{ServeError, router};
 
 /// A service bound to its address, ready to [`run`](Server::run).
@@ -87,8 +87,9 @@ impl Server {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
             _ => return Err(config_error(format!("public_url: {public_url:?} is not an http(s) URL"))),
         }
+        let retention = retention(&config)?;
         let state = ServiceState::open(&state_dir, &master_key)?;
-        let mut builder = state.host_builder(&public_url).policy(policy);
+        let mut builder = state.host_builder(&public_url).policy(policy).stash_url_lifetime(retention.files);
         if !config.no_cache
             && let Some(dir) = config.cache_dir.clone().or_else(default_cache_dir)
         {
@@ -106,6 +107,8 @@ impl Server {
         settings.max_body_bytes = positive("limits.max_body_bytes", limits.max_body_bytes, settings.max_body_bytes)?;
         settings.max_hook_body_bytes =
             positive("limits.max_hook_body_bytes", limits.max_hook_body_bytes, settings.max_hook_body_bytes)?;
+        settings.max_component_bytes =
+            positive("limits.max_component_bytes", limits.max_component_bytes, settings.max_component_bytes)?;
         settings.max_calls_in_flight = positive(
             "limits.max_calls_in_flight",
             limits.max_calls_in_flight.map(|n| n as u64),
@@ -121,6 +124,7 @@ impl Server {
             settings.default_poll_interval =
                 Duration::from_secs(positive("queue.default_poll_interval_seconds", Some(seconds), 1)?);
         }
+        settings.retention = retention;
         let service = Service::new(host, state, settings);
         for (name, app) in &config.apps {
             let env = app.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -211,6 +215,28 @@ fn policy(config: &Config) -> Result<Policy, ServeError> {
             .ok_or_else(|| config_error(format!("policy.memory_mb must be from 1 to 2^44, got {mb}")))?;
     }
     Ok(policy)
+}
+
+/// `[retention]` over the defaults: each a positive number of its unit.
+fn retention(config: &Config) -> Result<Retention, ServeError> {
+    let given = &config.retention;
+    let mut retention = Retention::default();
+    let set = |slot: &mut Duration, name: &str, value: Option<f64>, unit: f64| -> Result<(), ServeError> {
+        let Some(value) = value else { return Ok(()) };
+        *slot = Duration::try_from_secs_f64(value * unit)
+            .ok()
+            .filter(|d| !d.is_zero() && value > 0.0)
+            .ok_or_else(|| config_error(format!("retention.{name} must be a positive number, got {value}")))?;
+        Ok(())
+    };
+    const DAY: f64 = 24.0 * 3600.0;
+    set(&mut retention.jobs, "jobs_days", given.jobs_days, DAY)?;
+    set(&mut retention.invocations, "invocations_days", given.invocations_days, DAY)?;
+    set(&mut retention.events, "events_days", given.events_days, DAY)?;
+    set(&mut retention.idempotency_keys, "idempotency_hours", given.idempotency_hours, 3600.0)?;
+    set(&mut retention.files, "files_days", given.files_days, DAY)?;
+    set(&mut retention.interval, "prune_interval_seconds", given.prune_interval_seconds, 1.0)?;
+    Ok(retention)
 }
 
 fn default_cache_dir() -> Option<PathBuf> {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use zapwasm_host::{
-    App, CallError, CallbackStore, Claim, Host, HostBuilder, LocalStash, Outcome, PendingCallback, ScopeKey,
+    App, CallError, CallbackStore, Claim, Host, HostBuilder, LocalStash, Outcome, PendingCallback, Scope, ScopeKey,
     StateError, Status, Stores, ZError,
 };
 use zapwasm_state_sqlite::SqliteState;
@@ -39,6 +39,9 @@ tokio::task_local! {
 #[derive(Clone)]
 pub struct ServiceState {
     dir: PathBuf,
+    /// `<dir>/lock`, locked for as long as any clone of this state lives:
+    /// one process per state directory.
+    _lock: Arc<std::fs::File>,
     pub(crate) db: Db,
     library: Arc<SqliteState>,
     pub(crate) keys: Arc<Keys>,
@@ -60,9 +63,16 @@ impl ServiceState {
         }
         std::fs::create_dir_all(dir.join("stash"))
             .map_err(|e| ServeError::Config(format!("cannot create the state directory {}: {e}", dir.display())))?;
+        let lock = lock_dir(&dir)?;
         let library = SqliteState::open(dir.join("state.sqlite3")).map_err(|e| ServeError::State(e.to_string()))?;
         let db = Db::open(&dir.join("service.sqlite3"))?;
-        Ok(ServiceState { dir, db, library: Arc::new(library), keys: Arc::new(Keys::derive(master_key)) })
+        Ok(ServiceState {
+            dir,
+            _lock: Arc::new(lock),
+            db,
+            library: Arc::new(library),
+            keys: Arc::new(Keys::derive(master_key)),
+        })
     }
 
     /// The directory.
@@ -90,6 +100,91 @@ impl ServiceState {
             .stash_secret(self.keys.stash.clone())
             .hydration_secret(self.keys.hydration.clone())
     }
+}
+
+/// Lock `<dir>/lock` (an advisory lock of the OS, released when the
+/// process ends however it ends, SIGKILL included), or say which process
+/// holds it: two services on one state directory would run each queued
+/// job twice.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, ServeError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| ServeError::State(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if !holder.is_empty() && holder.bytes().all(|b| b.is_ascii_digit()) {
+                format!(" (process {holder})")
+            } else {
+                String::new()
+            };
+            return Err(ServeError::Config(format!(
+                "the state directory {} is in use by another zapwasm serve{holder}: one process per state \
+                 directory; stop that one, or give this one another state_dir",
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(ServeError::State(format!("cannot lock {}: {e}", path.display())));
+        }
+    }
+    // Which process holds it, for the message above (the lock, not this
+    // text, is what keeps a second process out).
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    let _ = file.flush();
+    Ok(file)
+}
+
+/// Remove the stashed files under `stash` (`<xx>/<id>.data` and
+/// `<xx>/<id>.json`, `LocalStash`'s layout) written before `before`, and
+/// partial writes as old; how many files were removed. The metadata goes
+/// first: a file without it is not served, so a pass cut short leaves
+/// nothing half served.
+fn prune_files(stash: &Path, before: SystemTime) -> u64 {
+    let old = |path: &Path| {
+        std::fs::symlink_metadata(path).and_then(|m| m.modified()).is_ok_and(|modified| modified < before)
+    };
+    let mut removed = 0;
+    let Ok(folders) = std::fs::read_dir(stash) else { return 0 };
+    for folder in folders.flatten() {
+        if !folder.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(folder.path()) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".json.partial") && old(&path) {
+                let _ = std::fs::remove_file(&path);
+            } else if let Some(id) = name.strip_suffix(".json")
+                && old(&path)
+            {
+                if std::fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+                let _ = std::fs::remove_file(folder.path().join(format!("{id}.data")));
+            } else if let Some(id) = name.strip_suffix(".data")
+                && old(&path)
+                && !folder.path().join(format!("{id}.json")).exists()
+            {
+                // Bytes whose metadata never came (a write cut short).
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    removed
 }
 
 /// The library's callback store, with each pending callback also written
@@ -155,9 +250,60 @@ pub struct Settings {
     /// Attempts of a queued delivery or callback before it is given up
     /// (`dead`). Default 8, backing off from 1 s to 5 min.
     pub max_attempts: u32,
+    /// Largest component uploaded to `POST /v1/apps`, in bytes (its
+    /// base64 body may be a third larger). Default 64 MiB.
+    pub max_component_bytes: u64,
     /// A polling subscription's interval when the request names none.
     /// Default 5 minutes.
     pub default_poll_interval: Duration,
+    /// How long finished work is kept, and how often it is pruned.
+    pub retention: Retention,
+}
+
+/// How long the service keeps what is finished (a background task prunes
+/// it every [`Retention::interval`]). Work not finished is never pruned:
+/// queued or running jobs, polls whose keys are not acknowledged, calls
+/// running or waiting for their callback, pending callbacks before their
+/// expiry, idempotency keys of requests still running. An event is pruned
+/// only once it is older than [`Retention::events`] (every reader had that
+/// long to read it), and a subscription's newest event is kept, so its
+/// sequence numbers go on where they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retention {
+    /// Finished queue jobs (done, given up, dropped, failed polls) after
+    /// their end. Default 7 days.
+    pub jobs: Duration,
+    /// Finished calls (`GET /v1/invocations/{id}`) and their callbacks
+    /// after their end. Default 30 days.
+    pub invocations: Duration,
+    /// Subscriptions' events after they were stored. Default 30 days.
+    pub events: Duration,
+    /// `Idempotency-Key` answers after the request. Default 24 hours.
+    pub idempotency_keys: Duration,
+    /// Stashed files after they were written. Default
+    /// [`STASH_URL_LIFETIME`](zapwasm_host::STASH_URL_LIFETIME) (7 days),
+    /// the host's default link lifetime: a host whose links open longer
+    /// (`HostBuilder::stash_url_lifetime`) needs at least as long here, or
+    /// a link that opens points to a pruned file. [`Server`](crate::Server)
+    /// sets the host's link lifetime to this.
+    pub files: Duration,
+    /// How often the pruning runs (and once at start). Default 1 hour.
+    pub interval: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        Retention {
+            jobs: DAY * 7,
+            invocations: DAY * 30,
+            events: DAY * 30,
+            idempotency_keys: DAY,
+            files: zapwasm_host::STASH_URL_LIFETIME,
+            interval: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl Settings {
@@ -168,11 +314,13 @@ impl Settings {
             control_token: None,
             max_body_bytes: 1 << 20,
             max_hook_body_bytes: 1 << 20,
+            max_component_bytes: 64 << 20,
             max_calls_in_flight: 64,
             max_queue_depth: 100_000,
             workers: 2,
             max_attempts: 8,
             default_poll_interval: Duration::from_secs(300),
+            retention: Retention::default(),
         }
     }
 }
@@ -258,6 +406,43 @@ impl Service {
         Ok(())
     }
 
+    /// Keep `component` (a component's bytes, uploaded) in the state
+    /// directory (`apps/<name>-<digest>.wasm`, written whole or not at all)
+    /// and load it as [`Service::load_app`] does, so a restart serves it
+    /// again.
+    pub async fn load_app_bytes(
+        &self,
+        name: &str,
+        component: &[u8],
+        env: Vec<(String, String)>,
+        secret_env: Vec<String>,
+    ) -> Result<(), ServeError> {
+        let digest = hex::encode(&Sha256::digest(component)[..8]);
+        let dir = self.inner.state.dir.join("apps");
+        let path = dir.join(format!("{name}-{digest}.wasm"));
+        let bytes = component.to_vec();
+        let written = path.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write;
+            std::fs::create_dir_all(&dir)?;
+            let partial = written.with_extension("wasm.partial");
+            let mut file = std::fs::File::create(&partial)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&partial, &written)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await
+        .map_err(|e| ServeError::State(format!("the upload task failed: {e}")))?
+        .map_err(|e| ServeError::State(format!("cannot keep the uploaded component {}: {e}", path.display())))?;
+        let loaded = self.load_app(name, &path.to_string_lossy(), env, secret_env).await;
+        if loaded.is_err() {
+            // Nothing refers to a component that did not load.
+            let _ = std::fs::remove_file(&path);
+        }
+        loaded
+    }
+
     /// Load the component at `path` and serve it as `name` for this run
     /// only (the config's apps, which the config names again on the next
     /// start).
@@ -337,6 +522,65 @@ impl Service {
         }
         crate::queue::acknowledge_left_over(self).await;
         Ok(crate::queue::start(self.clone()))
+    }
+
+    /// Prune what is finished and older than [`Settings::retention`]
+    /// allows (the background task runs this every
+    /// [`Retention::interval`]), counting it in `zapwasm_pruned_total`.
+    pub(crate) async fn prune(&self) -> Result<(), ServeError> {
+        let retention = &self.inner.settings.retention;
+        let now = SystemTime::now();
+        let cutoff = |keep: Duration| ms_of(now.checked_sub(keep).unwrap_or(std::time::UNIX_EPOCH));
+        let cutoffs = crate::db::Cutoffs {
+            jobs: cutoff(retention.jobs),
+            invocations: cutoff(retention.invocations),
+            events: cutoff(retention.events),
+            idempotency_keys: cutoff(retention.idempotency_keys),
+        };
+        let pruned = self.db().prune(cutoffs).await?;
+        let stash = self.inner.state.dir.join("stash");
+        let files = tokio::task::spawn_blocking({
+            let before = now.checked_sub(retention.files).unwrap_or(std::time::UNIX_EPOCH);
+            move || prune_files(&stash, before)
+        })
+        .await
+        .map_err(|e| ServeError::State(format!("the pruning task failed: {e}")))?;
+        let metrics = &self.inner.metrics;
+        for (kind, count) in [
+            ("jobs", pruned.jobs),
+            ("invocations", pruned.invocations),
+            ("callbacks", pruned.callbacks),
+            ("events", pruned.events),
+            ("idempotency_keys", pruned.idempotency_keys),
+            ("files", files),
+        ] {
+            metrics.pruned(kind, count);
+        }
+        tracing::debug!(?pruned, files, "pruned");
+        Ok(())
+    }
+
+    /// Why a callback asked for in `scope` can no longer be resumed, if
+    /// it cannot: its app is no longer served, its connection or its
+    /// subscription was deleted. Resuming it anyway would run the call
+    /// without its credentials, or for an automation that is gone.
+    pub(crate) async fn callback_gone(&self, scope: &Scope) -> Result<Option<String>, ServeError> {
+        if self.served(&scope.integration).is_none() {
+            return Ok(Some(format!(
+                "the app {:?} that asked for this callback is no longer served",
+                scope.integration
+            )));
+        }
+        // A call made without a connection runs in the app's shared scope "-".
+        if scope.account != "-" && self.db().connection(&scope.account).await?.is_none() {
+            return Ok(Some("the connection of the call that asked for this callback was deleted".into()));
+        }
+        if let Some(subscription) = &scope.subscription
+            && self.db().subscription(subscription).await?.is_none()
+        {
+            return Ok(Some("the subscription of the call that asked for this callback was deleted".into()));
+        }
+        Ok(None)
     }
 
     /// Say the service is stopping: `/healthz` answers 503 from now on, so

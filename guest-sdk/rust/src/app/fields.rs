@@ -46,6 +46,8 @@ pub struct Field {
     placeholder: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alters_dynamic_fields: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    children: Option<Vec<Field>>,
 }
 
 impl Field {
@@ -66,6 +68,7 @@ impl Field {
             computed: None,
             placeholder: None,
             alters_dynamic_fields: None,
+            children: None,
         }
     }
 
@@ -146,6 +149,30 @@ impl Field {
     /// Whether changing this field reloads the dynamic fields.
     pub fn alters_dynamic_fields(mut self, alters: bool) -> Field {
         self.alters_dynamic_fields = Some(alters);
+        self
+    }
+
+    /// Line items: the field's value is a list of objects, each with these
+    /// fields (`children`), e.g. an invoice's lines of description,
+    /// quantity and price.
+    ///
+    /// ```
+    /// use zapwasm_guest::{Field, json};
+    ///
+    /// let lines = Field::new("line_items").label("Line Items").children(vec![
+    ///     Field::new("description").required(true),
+    ///     Field::new("quantity").kind("integer"),
+    /// ]);
+    /// assert_eq!(
+    ///     serde_json::to_value(&lines).unwrap(),
+    ///     json!({"key": "line_items", "label": "Line Items", "children": [
+    ///         {"key": "description", "required": true},
+    ///         {"key": "quantity", "type": "integer"}
+    ///     ]})
+    /// );
+    /// ```
+    pub fn children(mut self, children: Vec<Field>) -> Field {
+        self.children = Some(children);
         self
     }
 }

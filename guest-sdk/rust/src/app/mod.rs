@@ -2,8 +2,8 @@
 //! reads. Its parts live beside it, one noun a file:
 //! [`authentication`] ([`Authentication`], [`AuthType`], the OAuth
 //! configs), [`operations`] ([`Trigger`], [`Search`], [`Create`],
-//! [`Operation`]) and [`fields`] ([`Field`]). All are built by value with
-//! chained methods.
+//! [`Operation`]), [`fields`] ([`Field`]) and [`search_or_create`]
+//! ([`SearchOrCreate`]). All are built by value with chained methods.
 //!
 //! One walk over the app produces the definition (Zapier's shape, with each
 //! function written as `{"$func": "<method path>"}`, the method paths
@@ -15,6 +15,7 @@
 mod authentication;
 mod fields;
 mod operations;
+mod search_or_create;
 
 use std::borrow::Cow;
 
@@ -30,6 +31,7 @@ use crate::z::Z;
 pub use authentication::{AuthType, Authentication, OAuth1Config, OAuth2Config};
 pub use fields::Field;
 pub use operations::{Create, Operation, Search, Trigger};
+pub use search_or_create::SearchOrCreate;
 
 use operations::Action;
 
@@ -78,6 +80,7 @@ pub struct App {
     triggers: Vec<Trigger>,
     searches: Vec<Search>,
     creates: Vec<Create>,
+    search_or_creates: Vec<SearchOrCreate>,
     hydrators: Vec<(Text, Perform)>,
 }
 
@@ -106,6 +109,7 @@ impl App {
             triggers: Vec::new(),
             searches: Vec::new(),
             creates: Vec::new(),
+            search_or_creates: Vec::new(),
             hydrators: Vec::new(),
         }
     }
@@ -163,6 +167,14 @@ impl App {
     /// Adds a create.
     pub fn create(mut self, create: Create) -> App {
         self.creates.push(create);
+        self
+    }
+
+    /// Adds a search-or-create: a search paired with the create run when
+    /// it finds nothing (`searchOrCreates`; a later one with the same key
+    /// replaces it).
+    pub fn search_or_create(mut self, search_or_create: SearchOrCreate) -> App {
+        self.search_or_creates.push(search_or_create);
         self
     }
 
@@ -266,6 +278,10 @@ impl App {
                 entries.insert(action.key.to_string(), action.to_json(&operation, &mut walk));
             }
             out.insert(kind.plural().into(), Value::Object(entries));
+        }
+        if !self.search_or_creates.is_empty() {
+            let entries = self.search_or_creates.iter().map(|pair| (pair.key().to_string(), pair.to_json()));
+            out.insert("searchOrCreates".into(), Value::Object(entries.collect()));
         }
         if !self.hydrators.is_empty() {
             let mut entries = Map::new();

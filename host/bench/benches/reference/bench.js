@@ -3,7 +3,7 @@
 //   FIRST <ms>            as soon as the first call has returned its result
 //   RESULT <json>         the figures of every phase, at the end
 // Configuration is one JSON argument:
-//   {"base_url", "slow_url", "api_key", "duration_ms", "warmup_ms",
+//   {"base_url", "slow_url", "hold_url", "api_key", "duration_ms", "warmup_ms",
 //    "concurrency": [1, 50], "in_flight": N, "interleave": false}
 // After the first call it runs the in-flight phase, a warm-up of warmup_ms
 // at the largest concurrency, then one load phase of duration_ms per
@@ -40,17 +40,26 @@ const vmHwmMiB = () => {
   return match ? Number(match[1]) / 1024 : null;
 };
 
-// Samples RSS every 10 ms until stopped; returns the largest, in MiB.
-const rssSampler = () => {
+// Samples RSS every 10 ms until stopped; returns the largest, in MiB. With
+// `marked`, a function, it also keeps the largest sample taken while
+// `marked()` was false, as `stop.beforeMark()`.
+const rssSampler = (marked = () => false) => {
   let peak = process.memoryUsage.rss();
+  let beforeMark = peak;
   const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    const rss = process.memoryUsage.rss();
+    peak = Math.max(peak, rss);
+    if (!marked()) {
+      beforeMark = Math.max(beforeMark, rss);
+    }
   }, 10);
-  return () => {
+  const stop = () => {
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage.rss());
     return peak / (1024 * 1024);
   };
+  stop.beforeMark = () => beforeMark / (1024 * 1024);
+  return stop;
 };
 
 const callOnce = async () => {
@@ -85,14 +94,20 @@ const load = async (concurrency, durationMs) => {
   return { concurrency, latencies_us: latencies, elapsed_s: elapsedS, errors, first_error: firstError, peak_rss_mib: stopRss() };
 };
 
-// `count` calls at once against the slow endpoint.
+// `count` calls at once against the slow endpoint's hold group (hold_url),
+// which answers none until all `count` have arrived; also the largest RSS
+// sampled before the first call ended, while all of them waited.
 const inFlight = async (count) => {
-  process.env.BENCH_BASE_URL = config.slow_url;
+  process.env.BENCH_BASE_URL = config.hold_url || config.slow_url;
   global.gc && global.gc();
   const idleRss = process.memoryUsage.rss() / (1024 * 1024);
-  const stopRss = rssSampler();
+  let firstDone = false;
+  const stopRss = rssSampler(() => firstDone);
   const started = process.hrtime.bigint();
-  const outcomes = await Promise.allSettled(Array.from({ length: count }, callOnce));
+  const one = () => callOnce().finally(() => {
+    firstDone = true;
+  });
+  const outcomes = await Promise.allSettled(Array.from({ length: count }, one));
   const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
   const failed = outcomes.filter((o) => o.status === 'rejected');
   process.env.BENCH_BASE_URL = config.base_url;
@@ -103,6 +118,7 @@ const inFlight = async (count) => {
     elapsed_s: elapsedS,
     idle_rss_mib: idleRss,
     peak_rss_mib: stopRss(),
+    rss_while_all_waiting_mib: stopRss.beforeMark(),
   };
 };
 

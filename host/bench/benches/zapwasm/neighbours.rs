@@ -1,8 +1,12 @@
-//! `neighbours`: healthy calls alone and next to guests that spin until
-//! their deadline ("Fair under load"), on one host with the background pool
-//! (the default) and on one without it (`PoolConfig::background_threads:
-//! 0`), round by round; then 256 calls at once, to see how late past their
-//! deadline calls end.
+//! `neighbours`: healthy calls alone, next to ONE runaway guest (a guest
+//! that loops until its deadline), and next to four, on one host with the
+//! background pool (the default) and on one without it
+//! (`PoolConfig::background_threads: 0`), round by round; then 256 calls at
+//! once, to see how late past their deadline calls end. The targets read
+//! the one-runaway phase against the alone phase of the same rounds: the
+//! healthy calls' p99 next to it over their p99 alone, and how long after
+//! its deadline the runaway call ended (its own time, from just before
+//! `invoke` to its outcome, minus the deadline).
 //!
 //! The driver makes one task per call: a dispatcher keeps `lanes` calls in
 //! flight, spawning a task for each as soon as one ends (a loop of calls
@@ -322,15 +326,19 @@ pub async fn run(config: &WorkerConfig) -> Value {
         // Warm both hosts: connection pools, pool slots, the code's pages.
         phase(Some(&on), 0, &apps[0].1, 0.5).await;
         phase(Some(&off), 0, &apps[1].1, 0.5).await;
-        let (mut alone, mut pool, mut no_pool) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut alone, mut one, mut pool, mut no_pool) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..config.rounds {
             alone.push(phase(Some(&on), 0, &apps[0].1, config.seconds).await);
+            one.push(phase(Some(&on), 1, &apps[0].1, config.seconds).await);
             pool.push(phase(Some(&on), SPINNERS, &apps[0].1, config.seconds).await);
             no_pool.push(phase(Some(&off), SPINNERS, &apps[1].1, config.seconds).await);
         }
         result.insert(
             name.into(),
-            json!({ "lanes": lanes, "alone": pooled(alone), "pool": pooled(pool), "no_pool": pooled(no_pool) }),
+            json!({
+                "lanes": lanes, "alone": pooled(alone), "one_runaway": pooled(one),
+                "pool": pooled(pool), "no_pool": pooled(no_pool),
+            }),
         );
     }
     // One-GET calls on the host whose guests move after 2 ms: alone (does

@@ -1,7 +1,8 @@
 //! `reference`: the same trigger on zapier-platform-core (the reference
 //! Node runtime), driven through its app tester by `reference/bench.js`
 //! against the same API: throughput at concurrency 1 and 50, time from
-//! process start to first result, RSS, memory per in-flight invocation.
+//! process start to first result, RSS, memory per truly waiting call (its
+//! 1,000 calls held by the slow endpoint until all have arrived).
 //!
 //! The throughputs are compared with zapwasm's measured alongside, not with
 //! the `http_get` scenario's: the load on a shared machine moves from minute
@@ -107,6 +108,7 @@ pub fn run(
     let config = json!({
         "base_url": base_url,
         "slow_url": slow_url,
+        "hold_url": crate::servers::hold_url(slow_url, IN_FLIGHT),
         "api_key": api_key,
         "warmup_ms": 500,
         "concurrency": CONCURRENCY,
@@ -179,11 +181,6 @@ pub fn run(
         }
     };
     let in_flight = &result["in_flight"];
-    let count = in_flight["count"].as_f64().unwrap_or(1.0).max(1.0);
-    let per_invocation_kib = (in_flight["peak_rss_mib"].as_f64().unwrap_or(0.0)
-        - in_flight["idle_rss_mib"].as_f64().unwrap_or(0.0))
-        * 1024.0
-        / count;
     let mut out = json!({
         "node": result["node"],
         "zapier_platform_core": result["core"],
@@ -197,7 +194,7 @@ pub fn run(
             "elapsed_s": in_flight["elapsed_s"],
             "idle_rss_mib": in_flight["idle_rss_mib"],
             "peak_rss_mib": in_flight["peak_rss_mib"],
-            "per_invocation_kib": per_invocation_kib,
+            "rss_while_all_waiting_mib": in_flight["rss_while_all_waiting_mib"],
         },
         "vm_hwm_mib": result["vm_hwm_mib"],
     });

@@ -1,14 +1,17 @@
 //! The HTTP servers the scenarios call, run by the orchestrator process (so
-//! their memory is not counted in a worker's): the example CRM API, an
-//! endpoint that answers the same page of contacts after one second, and
-//! the soak's upstream that answers it or fails as asked.
+//! their memory is not counted in a worker's): the example CRM API, the
+//! slow endpoint (the same page of contacts, after one second at
+//! `/contacts`, or held until all of a run's requests have arrived at
+//! `/hold/{n}/contacts`), and the soak's upstream that answers it or fails
+//! as asked.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::Path;
 use axum::http::header;
 use axum::routing::get;
 
@@ -22,7 +25,8 @@ pub const SLOW_DELAY: Duration = Duration::from_secs(1);
 pub struct Servers {
     /// The example CRM API.
     pub api: crm_api::RunningApi,
-    /// The slow endpoint's base URL (`GET {slow_url}/contacts` answers after 1 s).
+    /// The slow endpoint's base URL (`GET {slow_url}/contacts` answers after
+    /// 1 s; [`hold_url`] gives the base whose requests are held).
     pub slow_url: String,
     /// The soak's upstream: a base URL per injected fault (see [`FAULTS`]).
     pub fault_urls: Vec<(String, String)>,
@@ -43,17 +47,115 @@ pub const FAULTS: &[&str] = &["none", "500", "429", "slow", "truncated", "closed
 /// How long `slow` takes to answer: past the soak's deadline.
 pub const SOAK_SLOW: Duration = Duration::from_secs(2);
 
-/// Requests the slow endpoint holds now, and the most it held at once.
-#[derive(Default)]
-struct Waiting {
+/// The longest the slow endpoint holds a request of a group that never
+/// fills (`/hold/{n}`): a safety net, far above the time any side takes to
+/// start its calls (10,000 calls through zapwasm start in about 3 s, 1,000
+/// through the reference's app tester in about 10 s). When it fires the
+/// group is released and [`HoldReport::safety_fired`] says so.
+pub const HOLD_SAFETY: Duration = Duration::from_secs(90);
+
+/// How long the slow endpoint keeps a full hold group before answering it:
+/// time for the caller to sample its resident set with every call waiting.
+pub const HOLD_LINGER: Duration = Duration::from_secs(1);
+
+/// The slow endpoint's hold group: requests to `/hold/{n}/contacts` are
+/// held until `n` of them have arrived since the last report, then all
+/// answered together.
+struct Hold {
+    /// Requests held now, the most held at once, all that arrived.
     now: AtomicUsize,
     most: AtomicUsize,
+    arrived: AtomicUsize,
+    /// Whether the group was released by [`HOLD_SAFETY`] instead of by its
+    /// last request.
+    safety_fired: AtomicBool,
+    /// When the first request of the group arrived, and how long after it
+    /// the last arrived (or the safety timeout fired).
+    first_at: Mutex<Option<Instant>>,
+    full_after: Mutex<Option<Duration>>,
+    /// `true` once the group is released.
+    release: tokio::sync::watch::Sender<bool>,
 }
 
-/// The most requests the slow endpoint held at once since the last call.
-pub async fn most_waiting(slow_url: &str) -> Option<u64> {
-    let text = reqwest::get(format!("{slow_url}/most-waiting")).await.ok()?.text().await.ok()?;
-    text.trim().parse().ok()
+impl Hold {
+    fn new() -> Hold {
+        Hold {
+            now: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            arrived: AtomicUsize::new(0),
+            safety_fired: AtomicBool::new(false),
+            first_at: Mutex::new(None),
+            full_after: Mutex::new(None),
+            release: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn full(&self) {
+        let first = *Hold::lock(&self.first_at);
+        Hold::lock(&self.full_after).get_or_insert_with(|| first.map_or(Duration::ZERO, |t| t.elapsed()));
+    }
+
+    /// Hold one request until `n` have arrived and [`HOLD_LINGER`] has
+    /// passed (or [`HOLD_SAFETY`]).
+    async fn hold(&self, n: usize) {
+        let mut released = self.release.subscribe();
+        Hold::lock(&self.first_at).get_or_insert_with(Instant::now);
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let arrived = self.arrived.fetch_add(1, Ordering::SeqCst) + 1;
+        if arrived == n {
+            self.full();
+            tokio::time::sleep(HOLD_LINGER).await;
+            self.release.send_replace(true);
+        }
+        if tokio::time::timeout(HOLD_SAFETY, released.wait_for(|r| *r)).await.is_err() {
+            self.safety_fired.store(true, Ordering::SeqCst);
+            self.full();
+            self.release.send_replace(true);
+        }
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// What the group did since the last report, and a fresh group.
+    fn report(&self) -> HoldReport {
+        let report = HoldReport {
+            most_held: self.most.swap(0, Ordering::SeqCst) as u64,
+            arrived: self.arrived.swap(0, Ordering::SeqCst) as u64,
+            safety_fired: self.safety_fired.swap(false, Ordering::SeqCst),
+            full_after_ms: Hold::lock(&self.full_after).take().map(|d| d.as_secs_f64() * 1e3),
+        };
+        *Hold::lock(&self.first_at) = None;
+        self.release.send_replace(false);
+        report
+    }
+}
+
+/// What the slow endpoint's hold group did: how many requests it held at
+/// once (the calls truly waiting together), how many arrived, whether the
+/// safety timeout released it, and how long after its first request the
+/// last arrived (the time the side took to start all its calls).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct HoldReport {
+    pub most_held: u64,
+    pub arrived: u64,
+    pub safety_fired: bool,
+    pub full_after_ms: Option<f64>,
+}
+
+/// The hold group's report since the last one (a fresh group after it).
+pub async fn hold_report(slow_url: &str) -> Option<HoldReport> {
+    let text = reqwest::get(format!("{slow_url}/held")).await.ok()?.text().await.ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The base URL whose `/contacts` the slow endpoint holds until `n`
+/// requests have arrived.
+pub fn hold_url(slow_url: &str, n: usize) -> String {
+    format!("{slow_url}/hold/{n}")
 }
 
 /// Start the example API and the slow endpoint on 127.0.0.1.
@@ -73,25 +175,36 @@ pub async fn start() -> std::io::Result<Servers> {
         .await
         .map_err(std::io::Error::other)?;
     let page_for_faults = page.clone();
-    let waiting = Arc::new(Waiting::default());
-    let counter = waiting.clone();
+    let hold = Arc::new(Hold::new());
+    let (held, holding) = (hold.clone(), hold.clone());
+    let json = || [(header::CONTENT_TYPE, "application/json")];
+    let slow_page = page.clone();
     let slow = Router::new()
         .route(
             "/contacts",
             get(move || {
-                let (page, waiting) = (page.clone(), waiting.clone());
+                let page = slow_page.clone();
                 async move {
-                    let now = waiting.now.fetch_add(1, Ordering::SeqCst) + 1;
-                    waiting.most.fetch_max(now, Ordering::SeqCst);
                     tokio::time::sleep(SLOW_DELAY).await;
-                    waiting.now.fetch_sub(1, Ordering::SeqCst);
-                    ([(header::CONTENT_TYPE, "application/json")], page)
+                    (json(), page)
                 }
             }),
         )
-        // How many requests waited at once since the last look: how many
-        // invocations were really in flight together.
-        .route("/most-waiting", get(move || async move { counter.most.swap(0, Ordering::SeqCst).to_string() }));
+        // Held until `n` requests have arrived: every call of an in-flight
+        // run is waiting at once before any is answered.
+        .route(
+            "/hold/{n}/contacts",
+            get(move |Path(n): Path<usize>| {
+                let (page, hold) = (page.clone(), hold.clone());
+                async move {
+                    hold.hold(n).await;
+                    (json(), page)
+                }
+            }),
+        )
+        // How many requests are held now (the caller's cue that all are).
+        .route("/holding", get(move || async move { holding.now.load(Ordering::SeqCst).to_string() }))
+        .route("/held", get(move || async move { serde_json::to_string(&held.report()).unwrap_or_default() }));
     // 10,000 clients connect at once: a deep accept queue (the kernel caps
     // it at net.core.somaxconn) keeps their SYNs from being dropped and
     // retried a second later.
@@ -107,7 +220,6 @@ pub async fn start() -> std::io::Result<Servers> {
 /// Start the soak's upstream: the axum server for every fault but
 /// `closed`, and a bare listener for `closed`.
 async fn start_faults(page: String) -> std::io::Result<(Vec<(String, String)>, String)> {
-    use axum::extract::Path;
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
 

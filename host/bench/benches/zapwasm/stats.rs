@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde_json::Value;
 
 /// Latencies of one phase, and what they add up to.
 #[derive(Debug, Clone, Serialize)]
@@ -243,33 +244,56 @@ pub fn hwm_mib() -> f64 {
 pub struct RssSampler {
     stop: Arc<AtomicBool>,
     peak_kib: Arc<AtomicU64>,
+    /// The largest sample taken before `mark` was set (see
+    /// [`RssSampler::with_mark`]).
+    before_mark_kib: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RssSampler {
     pub fn start() -> RssSampler {
+        RssSampler::with_mark(Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Sample, and keep apart the largest sample taken before `mark` is
+    /// set (`in_flight`: before the first call ended, so while every call
+    /// was waiting).
+    pub fn with_mark(mark: Arc<AtomicBool>) -> RssSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let peak_kib = Arc::new(AtomicU64::new((rss_mib() * 1024.0) as u64));
+        let before_mark_kib = Arc::new(AtomicU64::new(peak_kib.load(Ordering::Relaxed)));
         let thread = {
-            let (stop, peak_kib) = (stop.clone(), peak_kib.clone());
+            let (stop, peak_kib, before_mark_kib) = (stop.clone(), peak_kib.clone(), before_mark_kib.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    peak_kib.fetch_max((rss_mib() * 1024.0) as u64, Ordering::Relaxed);
+                    let marked = mark.load(Ordering::SeqCst);
+                    let rss = (rss_mib() * 1024.0) as u64;
+                    peak_kib.fetch_max(rss, Ordering::Relaxed);
+                    if !marked {
+                        before_mark_kib.fetch_max(rss, Ordering::Relaxed);
+                    }
                     std::thread::sleep(Duration::from_millis(10));
                 }
             })
         };
-        RssSampler { stop, peak_kib, thread: Some(thread) }
+        RssSampler { stop, peak_kib, before_mark_kib, thread: Some(thread) }
     }
 
     /// Stop sampling; the largest resident set seen, MiB.
-    pub fn stop(mut self) -> f64 {
+    pub fn stop(self) -> f64 {
+        self.stop_with_mark().0
+    }
+
+    /// Stop sampling; the largest resident set seen, and the largest seen
+    /// before the mark was set, MiB.
+    pub fn stop_with_mark(mut self) -> (f64, f64) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         self.peak_kib.fetch_max((rss_mib() * 1024.0) as u64, Ordering::Relaxed);
-        self.peak_kib.load(Ordering::Relaxed) as f64 / 1024.0
+        let mib = |kib: &AtomicU64| kib.load(Ordering::Relaxed) as f64 / 1024.0;
+        (mib(&self.peak_kib), mib(&self.before_mark_kib))
     }
 }
 
@@ -294,4 +318,72 @@ pub fn threads_cpu_time(prefix: &str) -> Duration {
         total += (field(11) + field(12)) / ticks;
     }
     Duration::from_secs_f64(total)
+}
+
+/// This process's resident set by kind of mapping, from /proc/self/smaps:
+/// mappings grouped by what backs them (`anon`, `[heap]`, `[stack]`, or the
+/// file's name) and their size, each group with its mappings' count and
+/// summed RSS, largest first (the first `top` groups, the rest summed as
+/// `other`). The pooling allocator's slots show up as many mappings of one
+/// size (a linear memory's accessible part, a fiber stack), malloc's arenas
+/// as a few large anonymous ones.
+pub fn smaps_breakdown(top: usize) -> Vec<Value> {
+    use std::collections::HashMap;
+    let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else { return Vec::new() };
+    // (backing, size KiB) -> (mappings, RSS KiB)
+    let mut groups: HashMap<(String, u64), (u64, u64)> = HashMap::new();
+    let mut current: Option<(String, u64)> = None;
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-').filter(|(s, _)| u64::from_str_radix(s, 16).is_ok()) {
+            // A mapping's header: range, perms, offset, dev, inode, [path].
+            let size_kib =
+                u64::from_str_radix(end, 16).unwrap_or(0).saturating_sub(u64::from_str_radix(start, 16).unwrap_or(0))
+                    / 1024;
+            let path: Vec<&str> = words.skip(4).collect();
+            let backing = match path.join(" ") {
+                p if p.is_empty() => "anon".to_string(),
+                p => p.rsplit('/').next().unwrap_or(&p).to_string(),
+            };
+            current = Some((backing, size_kib));
+        } else if first == "Rss:" {
+            let rss = words.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if let Some(key) = current.take() {
+                let entry = groups.entry(key).or_default();
+                entry.0 += 1;
+                entry.1 += rss;
+            }
+        }
+    }
+    let mut sorted: Vec<((String, u64), (u64, u64))> = groups.into_iter().filter(|(_, (_, rss))| *rss > 0).collect();
+    sorted.sort_by(|a, b| b.1.1.cmp(&a.1.1));
+    let rest: u64 = sorted.iter().skip(top).map(|(_, (_, rss))| rss).sum();
+    let mut out: Vec<Value> = sorted
+        .into_iter()
+        .take(top)
+        .map(|((backing, size_kib), (mappings, rss_kib))| {
+            serde_json::json!({ "backing": backing, "mapping_kib": size_kib, "mappings": mappings, "rss_kib": rss_kib })
+        })
+        .collect();
+    out.push(serde_json::json!({ "backing": "other", "rss_kib": rest }));
+    out
+}
+
+/// The bytes this process's malloc has handed out and not had back, MiB
+/// (glibc's `mallinfo2`: small blocks in use in every arena plus blocks
+/// mapped on their own). Against the resident set it separates what the
+/// host and its libraries hold from what malloc keeps but no one uses.
+/// `None` where the C library is not glibc.
+pub fn malloc_in_use_mib() -> Option<f64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 takes no arguments and only reads malloc's state.
+        let info = unsafe { libc::mallinfo2() };
+        Some((info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0))
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        None
+    }
 }

@@ -341,48 +341,88 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// `in_flight`: `count` calls at once against the endpoint that answers
-/// after 1 s, through the host or by reqwest; how much memory they hold.
+/// `in_flight`: `count` calls at once against the slow endpoint's hold
+/// group, which answers none until all `count` have arrived (and then
+/// [`HOLD_LINGER`](crate::servers::HOLD_LINGER) more), through the host or
+/// by reqwest; how much memory they hold while every one of them waits.
+///
+/// Besides the peak RSS (VmHWM, reset just before the calls), it reports
+/// the largest RSS sampled before the first call ended (every call still
+/// waiting), and, taken when the endpoint held them all, a breakdown of the
+/// resident set by mapping ([`stats::smaps_breakdown`]) and the bytes
+/// malloc had handed out ([`stats::malloc_in_use_mib`]).
 async fn in_flight(config: &WorkerConfig) -> Value {
     let count = config.count;
-    let pool = PoolConfig { instances: count.max(1_000) as u32, max_memory_bytes: 16 << 20, ..PoolConfig::default() };
-    let limits = Limits { timeout: Duration::from_secs(120), memory_bytes: 16 << 20, ..Limits::default() };
+    let pool = in_flight_pool(count);
+    let limits = Limits { timeout: Duration::from_secs(150), memory_bytes: 16 << 20, ..Limits::default() };
     let policy = Policy { limits, ..Policy::local_development() };
     let host = Host::builder().policy(policy).pool(pool.clone()).cache_dir(&config.cache_dir).build();
     let host = match host {
         Ok(host) => host,
         Err(error) => return json!({ "error": format!("the host does not build with {pool:?}: {error}") }),
     };
-    let app = load_app(&host, config).await.with_env([("BENCH_BASE_URL", config.slow_url.clone())]);
+    let loaded = load_app(&host, config).await;
+    let hold_url = crate::servers::hold_url(&config.slow_url, count);
+    let app = loaded.clone().with_env([("BENCH_BASE_URL", hold_url.clone())]);
+    let warm_app = loaded.with_env([("BENCH_BASE_URL", config.slow_url.clone())]);
     let bundle = api_bundle(&config.api_key);
     let client = direct_client();
-    let call = {
-        let (side, slow, key) =
-            (config.side.clone(), Arc::new(config.slow_url.clone()), Arc::new(config.api_key.clone()));
+    let first_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let call = |app: App, base: String, mark: Option<Arc<std::sync::atomic::AtomicBool>>| {
+        let (side, base, key) = (config.side.clone(), Arc::new(base), Arc::new(config.api_key.clone()));
+        let (bundle, client) = (bundle.clone(), client.clone());
         move || {
-            let (side, app, bundle, client, slow, key) =
-                (side.clone(), app.clone(), bundle.clone(), client.clone(), slow.clone(), key.clone());
+            let (side, app, bundle, client, base, key, mark) =
+                (side.clone(), app.clone(), bundle.clone(), client.clone(), base.clone(), key.clone(), mark.clone());
             async move {
-                if side == "reqwest" {
-                    direct_get(&client, &slow, &key).await
+                let result = if side == "reqwest" {
+                    direct_get(&client, &base, &key).await
                 } else {
                     invoke_expecting(app, HTTP_GET, bundle, 10).await
+                };
+                if let Some(mark) = mark {
+                    mark.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
+                result
             }
         }
     };
-    // One call first: the first request pays for lazy set-up (the client's
-    // pools, the runtime's timers) that is not per invocation.
-    if let Err(error) = call().await {
+    // One call first (to the endpoint that answers after 1 s, not the hold
+    // group): the first request pays for lazy set-up (the client's pools,
+    // the runtime's timers) that is not per invocation.
+    if let Err(error) = call(warm_app, config.slow_url.clone(), None)().await {
         return json!({ "error": format!("the warm-up call failed: {error}") });
     }
     let idle_rss = stats::rss_mib();
+    let idle_breakdown = stats::smaps_breakdown(12);
+    let idle_malloc = stats::malloc_in_use_mib();
     let hwm_reset = reset_peak_rss();
-    let sampler = RssSampler::start();
+    let sampler = RssSampler::with_mark(first_done.clone());
+    // The breakdown when the endpoint holds every call: asked on a client of
+    // its own (one connection, kept), every 50 ms until all are held.
+    let watcher = {
+        let (client, holding_url, first_done) =
+            (direct_client(), format!("{}/holding", config.slow_url), first_done.clone());
+        tokio::spawn(async move {
+            while !first_done.load(std::sync::atomic::Ordering::SeqCst) {
+                let held = match client.get(&holding_url).send().await {
+                    Ok(response) => response.text().await.ok().and_then(|t| t.trim().parse::<usize>().ok()),
+                    Err(_) => None,
+                };
+                if held == Some(count) {
+                    return Some((stats::rss_mib(), stats::malloc_in_use_mib(), stats::smaps_breakdown(12)));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        })
+    };
     let started = Instant::now();
-    let mut phase = pooled(count, call, None).await;
+    let mut phase = pooled(count, call(app, hold_url, Some(first_done)), None).await;
     phase.elapsed = started.elapsed();
-    phase.peak_rss_mib = sampler.stop();
+    let (sampled_peak, while_waiting) = sampler.stop_with_mark();
+    phase.peak_rss_mib = sampled_peak;
+    let at_full_hold = watcher.await.ok().flatten();
     let hwm = stats::hwm_mib();
     let peak = if hwm_reset { hwm.max(phase.peak_rss_mib) } else { phase.peak_rss_mib };
     let completed = phase.latencies_ns.len();
@@ -397,9 +437,19 @@ async fn in_flight(config: &WorkerConfig) -> Value {
         "idle_rss_mib": idle_rss,
         "peak_rss_mib": peak,
         "peak_from": if hwm_reset { "VmHWM reset before the calls" } else { "VmRSS sampled every 10 ms" },
-        "per_invocation_kib": (peak - idle_rss) * 1024.0 / count as f64,
+        "rss_while_all_waiting_mib": while_waiting,
+        "rss_at_full_hold_mib": at_full_hold.as_ref().map(|(rss, _, _)| *rss),
+        "malloc_in_use_idle_mib": idle_malloc,
+        "malloc_in_use_at_full_hold_mib": at_full_hold.as_ref().and_then(|(_, malloc, _)| *malloc),
+        "smaps_idle": idle_breakdown,
+        "smaps_at_full_hold": at_full_hold.map(|(_, _, breakdown)| breakdown),
         "figures": figures,
     })
+}
+
+/// The pool of an in-flight run: a slot per call, 16 MiB memories.
+fn in_flight_pool(count: usize) -> PoolConfig {
+    PoolConfig { instances: count.max(1_000) as u32, max_memory_bytes: 16 << 20, ..PoolConfig::default() }
 }
 
 /// The 20 secrets the bench guest's `censor` trigger writes into its lines.
