@@ -23,7 +23,7 @@ async fn every_template_builds_as_it_is_and_validates_clean() {
         let output = zapwasm(&["build"], &crate_dir);
         assert!(output.status.success(), "{template}: {}", stderr(&output));
         let component = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        assert!(component.ends_with(&format!("{}.wasm", name.replace('-', "_"))), "{component}");
+        assert!(component.ends_with(&format!("{}.snapshot.wasm", name.replace('-', "_"))), "{component}");
 
         let output = zapwasm(&["validate", "--strict"], &crate_dir);
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -275,3 +275,57 @@ async fn search_or_create_runs_the_create_only_when_the_search_finds_nothing() {
         stderr(&output).contains(r#"no search-or-create "find_invoice" in this integration; it has: find_customer"#)
     );
 }
+
+/// The example's committed `zapwasm test` cases.
+fn example_cases() -> std::path::PathBuf {
+    crate::validate::root().join("examples/invoices/tests/zapwasm")
+}
+
+#[tokio::test]
+async fn the_examples_committed_recordings_replay_offline() {
+    // No API runs, no .env: every answer comes from the recordings, secrets censored in them.
+    let dir = crate::validate::root().join("examples/invoices");
+    let output = zapwasm_in(&dir, ["test", ".", "--component", INVOICES].map(String::from).to_vec()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr(&output));
+    assert!(stdout.ends_with("7 passed, 0 failed\n"), "{stdout}");
+    assert!(stdout.contains("ok      invoices/creates an invoice with line items"), "{stdout}");
+    for entry in std::fs::read_dir(example_cases().join("recordings/invoices")).unwrap() {
+        let recording = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(recording.contains(r#""authorization": "Bearer :censored:""#), "{recording}");
+        assert!(!recording.contains("invoices-secret") && !recording.contains("Bearer at_"), "{recording}");
+    }
+}
+
+#[tokio::test]
+async fn a_changed_request_fails_its_case_with_a_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    std::fs::create_dir_all(cases.join("recordings/invoices")).unwrap();
+    for entry in std::fs::read_dir(example_cases().join("recordings/invoices")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, cases.join("recordings/invoices").join(path.file_name().unwrap())).unwrap();
+    }
+    // Another email to search for, and one more box of cards on the invoice.
+    let suite = std::fs::read_to_string(example_cases().join("invoices.json")).unwrap();
+    let changed = suite
+        .replace(r#""email": "ap@globex.test""#, r#""email": "ar@globex.test""#)
+        .replace(r#""quantity": "3""#, r#""quantity": "4""#);
+    assert_ne!(changed, suite);
+    std::fs::write(cases.join("invoices.json"), changed).unwrap();
+
+    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
+    let output = zapwasm_in(dir.path(), args).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
+    assert!(stdout.contains("FAILED  invoices/finds a customer by email"), "{stdout}");
+    assert!(stdout.contains("GET /customers/search?email=ar%40globex.test is not in the recording"), "{stdout}");
+    assert!(stdout.contains("-GET /customers/search?email=ap%40globex.test"), "{stdout}");
+    assert!(stdout.contains("+GET /customers/search?email=ar%40globex.test"), "{stdout}");
+    assert!(stdout.contains("FAILED  invoices/creates an invoice with line items"), "{stdout}");
+    assert!(stdout.contains("POST /invoices is not in the recording"), "{stdout}");
+    let diff: Vec<&str> = stdout.lines().map(str::trim_start).collect();
+    assert!(diff.iter().any(|line| line.starts_with('-') && line.contains(r#""quantity": 3"#)), "{stdout}");
+    assert!(diff.iter().any(|line| line.starts_with('+') && line.contains(r#""quantity": 4"#)), "{stdout}");
+    assert!(stdout.ends_with("5 passed, 2 failed\n"), "{stdout}");
+}

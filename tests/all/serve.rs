@@ -708,9 +708,16 @@ async fn serve_refuses_a_config_it_cannot_run_safely() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("listen"), "{}", String::from_utf8_lossy(&bad.stderr));
     let help = run(&["--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
-    for setting in
-        ["control_token_file", "secret_key_file", "[policy]", "[limits]", "[queue]", "[apps.crm]", "ZAPWASM_LISTEN"]
-    {
+    for setting in [
+        "control_token_file",
+        "secret_key_file",
+        "[policy]",
+        "[limits]",
+        "[queue]",
+        "[retention]",
+        "[apps.crm]",
+        "ZAPWASM_LISTEN",
+    ] {
         assert!(help.contains(setting), "--help shows {setting}");
     }
 }

@@ -1,8 +1,8 @@
 //! `zapwasm serve` over its lifetime, as processes on 127.0.0.1: apps
 //! loaded through the API (by path and uploaded) served again after a
 //! SIGKILL, one process per state directory, callbacks whose app or
-//! connection went away, and retention pruning what is finished (never
-//! what is queued).
+//! connection went away, retention pruning what is finished (never what
+//! is queued), and dehydrated values hydrated for the call they came from.
 
 use std::path::Path;
 use std::process::Command;
@@ -175,7 +175,7 @@ async fn a_callback_whose_connection_or_app_is_gone_fails_its_call_and_answers_4
     assert!(refused.body["error"]["message"].as_str().unwrap().contains("connection"), "{}", refused.body);
     let failed = get(format!("{url}/v1/invocations/{invocation}")).await.body;
     assert_eq!((failed["status"].clone(), failed["error"]["kind"].clone()), (json!("error"), json!("callback_gone")));
-    assert!(failed["error"]["message"].as_str().unwrap().contains("connection was deleted"), "{failed}");
+    assert!(failed["error"]["message"].as_str().unwrap().contains("connection of the call"), "{failed}");
     let again = post(callback, json!({"status": "done"})).await;
     assert_eq!((again.status, again.kind()), (410, "gone"), "{}", again.body);
 
@@ -193,7 +193,7 @@ async fn a_callback_whose_connection_or_app_is_gone_fails_its_call_and_answers_4
     let second = from_config(dir.path(), &listen, "", true, &[]).await;
     let failed = invocation_ended(&url, &accepted_first).await;
     assert_eq!(failed["error"]["kind"], "callback_gone", "{failed}\n{}", second.logs());
-    assert!(failed["error"]["message"].as_str().unwrap().contains("connection was deleted"), "{failed}");
+    assert!(failed["error"]["message"].as_str().unwrap().contains("connection of the call"), "{failed}");
     assert_eq!(get(format!("{url}/v1/invocations/{orphan}")).await.body["status"], "callback");
     second.kill();
 
@@ -313,4 +313,47 @@ async fn retention_prunes_what_is_finished_and_never_what_is_queued() {
     })
     .await;
     assert!(metric(&text, "zapwasm_pruned_total{kind=\"events\"}").is_some_and(|n| n >= 2.0), "{text}");
+}
+
+#[tokio::test]
+async fn a_dehydrated_value_hydrates_only_through_the_call_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = from_config(dir.path(), "127.0.0.1:0", "", true, &[]).await;
+    let url = served.url.clone();
+    let mine = fixture_connection(&url).await;
+    let made = post(
+        format!("{url}/v1/apps/fixture/invoke"),
+        json!({"method": "trigger dehydrated", "connection": mine, "input_data": {"data": {"id": 7}}}),
+    )
+    .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let value = made.body["result"][0]["value"].as_str().unwrap().to_string();
+    let invocation = made.body["invocation"].as_str().unwrap().to_string();
+
+    let hydrated = post(format!("{url}/v1/hydrate"), json!({"value": value, "invocation": invocation})).await;
+    assert_eq!((hydrated.status, hydrated.body["status"].clone()), (200, json!("success")), "{}", hydrated.body);
+    assert_eq!(hydrated.body["result"]["inputData"], json!({"id": 7}), "{}", hydrated.body);
+    assert_eq!(hydrated.body["result"]["authData"], json!({"token": "t"}), "the call's own connection");
+
+    // Another tenant's call does not hold the value: refused, nothing runs.
+    let theirs = post(format!("{url}/v1/apps/fixture/connections"), json!({"auth_data": {"token": "other"}})).await;
+    let theirs = theirs.body["id"].as_str().unwrap().to_string();
+    let other = post(
+        format!("{url}/v1/apps/fixture/invoke"),
+        json!({"method": "trigger dehydrated", "connection": theirs, "input_data": {"data": {"id": 8}}}),
+    )
+    .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    let other = other.body["invocation"].as_str().unwrap().to_string();
+    for (body, status, kind) in [
+        (json!({"value": value, "invocation": other}), 404, "unknown_value"),
+        (json!({"value": value, "invocation": "nope"}), 404, "unknown_value"),
+        (json!({"value": value, "subscription": "nope"}), 404, "unknown_value"),
+        (json!({"value": value}), 400, "bad_request"),
+        (json!({"value": value, "invocation": invocation, "subscription": "s"}), 400, "bad_request"),
+        (json!({"value": "hydrate", "invocation": invocation}), 400, "not_hydratable"),
+    ] {
+        let refused = post(format!("{url}/v1/hydrate"), body.clone()).await;
+        assert_eq!((refused.status, refused.kind()), (status, kind), "{body}: {}", refused.body);
+    }
 }

@@ -153,12 +153,19 @@ async fn build_makes_the_component_of_a_crate_and_other_commands_build_a_directo
     let output = zapwasm(&["build", crate_dir.to_str().unwrap()], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let component = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    assert!(component.ends_with("wasm32-wasip2/release/invalid.wasm"), "{component}");
+    assert!(component.ends_with("wasm32-wasip2/release/invalid.snapshot.wasm"), "{component}");
     let size = std::fs::metadata(&component).unwrap().len();
     assert!(size > 100_000 && size < 2_000_000, "a guest-profile component, not a debug one: {size} bytes");
     let log = stderr(&output);
     assert!(log.contains("zapwasm: built ") && log.contains(" KiB) in "), "{log}");
+    assert!(log.contains("zapwasm: snapshotted with its app built: ") && log.contains(" KiB, was "), "{log}");
     assert!(log.contains("zapwasm: precompiled in "), "{log}");
+    // --no-snapshot: cargo's component as it is.
+    let output = zapwasm(&["build", "--no-snapshot", crate_dir.to_str().unwrap()], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plain = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert!(plain.ends_with("wasm32-wasip2/release/invalid.wasm"), "{plain}");
+    assert!(!stderr(&output).contains("snapshotted"), "{}", stderr(&output));
 
     // validate and describe take the directory and build it first.
     let output = zapwasm(&["validate", crate_dir.to_str().unwrap(), "--json"], dir.path());

@@ -133,30 +133,28 @@ async fn create_invoice(State(state): State<ApiState>, body: axum::body::Bytes) 
     (StatusCode::CREATED, axum::Json(invoice)).into_response()
 }
 
-/// The invoice with this ID.
-fn find_invoice(state: &ApiState, id: &str) -> Result<Invoice, Response> {
-    let id: u64 = id.parse().map_err(|_| error(StatusCode::NOT_FOUND, "not_found", "no such invoice"))?;
-    state
-        .invoices()
-        .into_iter()
-        .find(|invoice| invoice.id == id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "not_found", format!("no invoice {id}")))
+/// The invoice with this ID (the text of a path segment); `None` answers 404.
+fn find_invoice(state: &ApiState, id: &str) -> Option<Invoice> {
+    let id: u64 = id.parse().ok()?;
+    state.invoices().into_iter().find(|invoice| invoice.id == id)
+}
+
+/// The answer for an invoice that does not exist.
+fn no_invoice(id: &str) -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", format!("no invoice {id:?}"))
 }
 
 /// `GET /invoices/{id}`.
 async fn get_invoice(State(state): State<ApiState>, Path(id): Path<String>) -> Response {
     match find_invoice(&state, &id) {
-        Ok(invoice) => axum::Json(invoice).into_response(),
-        Err(response) => response,
+        Some(invoice) => axum::Json(invoice).into_response(),
+        None => no_invoice(&id),
     }
 }
 
 /// `GET /invoices/{id}/pdf`: the invoice as a PDF attachment named by its number.
 async fn invoice_pdf(State(state): State<ApiState>, Path(id): Path<String>) -> Response {
-    let invoice = match find_invoice(&state, &id) {
-        Ok(invoice) => invoice,
-        Err(response) => return response,
-    };
+    let Some(invoice) = find_invoice(&state, &id) else { return no_invoice(&id) };
     let customer = state.customers().into_iter().find(|customer| customer.id == invoice.customer_id);
     let disposition = format!("attachment; filename=\"{}.pdf\"", invoice.number);
     let headers = [(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, disposition)];

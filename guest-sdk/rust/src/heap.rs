@@ -37,6 +37,60 @@
 //! the call ends. Only `wasm32` builds use it; elsewhere (an integration's
 //! native tests) the platform's allocator stays.
 
+// The size classes are tested natively; only wasm32 allocates with them.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+/// What `malloc` aligns to: C's `max_align_t` on wasm32.
+const ALIGN: usize = 16;
+/// The header before each block's memory: its total size, a `u32`.
+const HEADER: usize = 4;
+/// Class sizes up to this are multiples of [`ALIGN`].
+const SMALL_MAX: usize = 1024;
+/// Classes of multiples of [`ALIGN`].
+const SMALL_CLASSES: usize = SMALL_MAX / ALIGN;
+/// Classes per power of two above [`SMALL_MAX`].
+const SPLITS: usize = 8;
+/// Powers of two above [`SMALL_MAX`] a class can be in (up to 4 GiB).
+const OCTAVES: usize = 32 - 10;
+/// Free lists: one per class.
+const CLASSES: usize = SMALL_CLASSES + OCTAVES * SPLITS;
+/// The largest block: a wasm32 memory is at most 4 GiB.
+const MAX_TOTAL: usize = 1 << 31;
+/// A wasm page.
+const PAGE: usize = 65536;
+
+/// The class of a block holding `size` bytes, and its total size; `None`
+/// when no block can be that large.
+#[inline]
+fn class_of(size: usize) -> Option<(usize, usize)> {
+    let need = size.checked_add(HEADER)?;
+    if need <= SMALL_MAX {
+        let total = (need + ALIGN - 1) & !(ALIGN - 1);
+        return Some((total / ALIGN - 1, total));
+    }
+    if need > MAX_TOTAL {
+        return None;
+    }
+    // need is in (2^octave, 2^(octave+1)]; classes split that range in
+    // SPLITS steps of 2^octave / SPLITS.
+    let octave = (usize::BITS - 1 - (need - 1).leading_zeros()) as usize;
+    let step = 1usize << (octave - SPLITS.trailing_zeros() as usize);
+    let split = (need - (1 << octave)).div_ceil(step);
+    let total = (1 << octave) + split * step;
+    Some((SMALL_CLASSES + (octave - 10) * SPLITS + split - 1, total))
+}
+
+/// The largest class whose blocks fit in `total` bytes (a block's total
+/// is always one class's size, except the rare over-aligned one).
+#[inline]
+fn class_within(total: usize) -> usize {
+    match class_of(total - HEADER) {
+        Some((class, size)) if size == total => class,
+        Some((class, _)) => class - 1,
+        None => CLASSES - 1,
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use core::arch::wasm32;
@@ -44,21 +98,7 @@ mod wasm {
     use core::ffi::c_void;
     use core::ptr;
 
-    /// What `malloc` aligns to: C's `max_align_t` on wasm32.
-    const ALIGN: usize = 16;
-    /// The header before each block's memory: its total size, a `u32`.
-    const HEADER: usize = 4;
-    /// Class sizes up to this are multiples of [`ALIGN`].
-    const SMALL_MAX: usize = 1024;
-    const SMALL_CLASSES: usize = SMALL_MAX / ALIGN;
-    /// Classes per power of two above [`SMALL_MAX`].
-    const SPLITS: usize = 8;
-    /// Powers of two above [`SMALL_MAX`] a class can be in (up to 4 GiB).
-    const OCTAVES: usize = 32 - 10;
-    const CLASSES: usize = SMALL_CLASSES + OCTAVES * SPLITS;
-    /// The largest block: a wasm32 memory is at most 4 GiB.
-    const MAX_TOTAL: usize = 1 << 31;
-    const PAGE: usize = 65536;
+    use super::*;
 
     struct Heap {
         /// Where the next block's header goes (`HEADER` below an aligned
@@ -83,38 +123,6 @@ mod wasm {
     unsafe extern "C" {
         /// Where the linker put the end of the data and stack: the heap's start.
         static __heap_base: u8;
-    }
-
-    /// The class of a block holding `size` bytes, and its total size; `None`
-    /// when no block can be that large.
-    #[inline]
-    fn class_of(size: usize) -> Option<(usize, usize)> {
-        let need = size.checked_add(HEADER)?;
-        if need <= SMALL_MAX {
-            let total = (need + ALIGN - 1) & !(ALIGN - 1);
-            return Some((total / ALIGN - 1, total));
-        }
-        if need > MAX_TOTAL {
-            return None;
-        }
-        // need is in (2^octave, 2^(octave+1)]; classes split that range in
-        // SPLITS steps of 2^octave / SPLITS.
-        let octave = (usize::BITS - 1 - (need - 1).leading_zeros()) as usize;
-        let step = 1usize << (octave - SPLITS.trailing_zeros() as usize);
-        let split = (need - (1 << octave)).div_ceil(step);
-        let total = (1 << octave) + split * step;
-        Some((SMALL_CLASSES + (octave - 10) * SPLITS + split - 1, total))
-    }
-
-    /// The largest class whose blocks fit in `total` bytes (a block's total
-    /// is always one class's size, except the rare over-aligned one).
-    #[inline]
-    fn class_within(total: usize) -> usize {
-        match class_of(total - HEADER) {
-            Some((class, size)) if size == total => class,
-            Some((class, _)) => class - 1,
-            None => CLASSES - 1,
-        }
     }
 
     #[inline]
@@ -336,5 +344,51 @@ mod wasm {
         }
         // SAFETY: C's contract: `memory` came from this heap.
         unsafe { header(memory as usize) - HEADER }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_size_has_an_aligned_class_at_most_an_eighth_too_large() {
+        let mut last = class_of(0).unwrap();
+        for size in (0..70_000).chain([(1 << 20) - 1, 1 << 20, (1 << 30) + 1, MAX_TOTAL - HEADER]) {
+            let (class, total) = class_of(size).unwrap();
+            let need = size + HEADER;
+            assert!(total >= need, "{size}");
+            assert_eq!(total % ALIGN, 0, "{size}");
+            assert!(need <= SMALL_MAX || total - need <= need / SPLITS, "{size}: {total}");
+            assert!(class < CLASSES, "{size}");
+            // Classes grow with the size, and a class has one total.
+            assert!(class >= last.0, "{size}");
+            if class == last.0 {
+                assert_eq!(total, last.1, "{size}");
+            }
+            last = (class, total);
+            // A block of a class goes back on that class's list.
+            assert_eq!(class_within(total), class, "{size}");
+        }
+        assert_eq!(class_of(MAX_TOTAL), None);
+        assert_eq!(class_of(usize::MAX), None);
+    }
+
+    #[test]
+    fn a_block_between_classes_goes_on_the_list_of_the_class_below() {
+        // Over-aligned blocks lose their first bytes: any total of 20 bytes
+        // or more serves the largest class it holds.
+        for total in (20..5000).step_by(4) {
+            let class = class_within(total);
+            let (_, size) = class_of(class_size_payload(class)).unwrap();
+            assert!(size <= total, "{total}");
+            let (_, next) = class_of(class_size_payload(class + 1)).unwrap();
+            assert!(next > total, "{total}");
+        }
+    }
+
+    /// The largest payload of `class`.
+    fn class_size_payload(class: usize) -> usize {
+        (0..).find(|&size| class_of(size).unwrap().0 > class).unwrap() - 1
     }
 }

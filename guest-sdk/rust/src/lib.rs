@@ -97,6 +97,32 @@
 //! `throw_for_status`. The SDK does no I/O except through the host's
 //! imports.
 //!
+//! # The app, built once
+//!
+//! The function given to [`export_app!`] runs once per instance, not once
+//! per call, and `zapwasm build` runs it at build time: the component's
+//! `initialize` export builds the app, and the build snapshots the
+//! instance's memory into the component, so every instance starts with the
+//! app built (`--no-snapshot`, or a plain `cargo build`, leaves that to the
+//! first call). What the app function computes is then shared by every
+//! instance, so it must only describe the app: it must not read the clock,
+//! random numbers or the environment (`z.env`, `std::env`), and it has no
+//! [`Z`] to call. Read them in the functions the app runs. The snapshot
+//! refuses an app function that reads any of them, naming what it read.
+//! Hash maps and JSON objects are fine: the hash keys the standard library
+//! draws for them are left out of the snapshot and drawn by each instance.
+//!
+//! # Memory
+//!
+//! A component built with this SDK allocates with the SDK's own `malloc`
+//! (and `free`, `calloc`, `realloc`, ... under their C names, in place of
+//! wasi-libc's dlmalloc, for Rust and C code alike): size-class free lists
+//! made for an instance that serves one call and is then dropped whole, a
+//! few dozen instructions an allocation. Memory freed during a call is
+//! reused for blocks of the same size class; none is given back before the
+//! call ends. Native builds (an integration's `cargo test`) keep the
+//! platform's allocator.
+//!
 //! # Modules by role
 //!
 //! - [`app`](App): the [`App`] and the definition JSON, one file a noun
@@ -134,7 +160,6 @@ mod error;
 #[doc(hidden)]
 pub mod export;
 mod extensions;
-#[cfg(target_arch = "wasm32")]
 mod heap;
 #[cfg(test)]
 mod fake_http;

@@ -43,6 +43,7 @@ pub(crate) struct Invocation {
 
 impl Invocation {
     /// A call of `app` with `bundle`, sending requests through `transport`.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn new(app: App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
         Invocation { app: Cow::Owned(app), bundle, transport, env: None }
     }

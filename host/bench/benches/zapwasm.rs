@@ -43,6 +43,8 @@ mod servers;
 mod service;
 #[path = "zapwasm/setup.rs"]
 mod setup;
+#[path = "zapwasm/snapshot.rs"]
+mod snapshot;
 #[path = "zapwasm/soak.rs"]
 mod soak;
 #[path = "zapwasm/stats.rs"]
@@ -61,8 +63,18 @@ use crate::workers::WorkerConfig;
 const COMMAND: &str = "cargo bench -p zapwasm-bench --bench zapwasm";
 
 /// The scenarios, in the order they run.
-const SCENARIOS: &[&str] =
-    &["no_io", "http_get", "censor", "in_flight", "cold_start", "reference", "neighbours", "soak", "service"];
+const SCENARIOS: &[&str] = &[
+    "no_io",
+    "http_get",
+    "censor",
+    "in_flight",
+    "cold_start",
+    "reference",
+    "neighbours",
+    "soak",
+    "service",
+    "snapshot",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -210,6 +222,10 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
                 eprintln!("running service (zapwasm serve in-process, against the library)");
                 service::run(&component, &target, &scratch, &base_url, servers::API_KEY, seconds, rounds)
                     .unwrap_or_else(|why| json!({ "error": why }))
+            }
+            "snapshot" => {
+                eprintln!("running snapshot (the app built per call, or once at build time)");
+                snapshot::run(&target, &scratch, seconds, rounds).unwrap_or_else(|why| json!({ "error": why }))
             }
             _ => continue,
         };

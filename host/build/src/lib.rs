@@ -87,12 +87,21 @@ pub struct Options {
     pub locked: bool,
     /// `--quiet`: only errors on stderr.
     pub quiet: bool,
+    /// Cargo features to enable (`--features`).
+    pub features: Vec<String>,
 }
 
 impl Options {
     /// Build the crate in `dir` into its own target directory.
     pub fn new(dir: impl Into<PathBuf>) -> Options {
-        Options { dir: dir.into(), packages: Vec::new(), target_dir: None, locked: false, quiet: false }
+        Options {
+            dir: dir.into(),
+            packages: Vec::new(),
+            target_dir: None,
+            locked: false,
+            quiet: false,
+            features: Vec::new(),
+        }
     }
 
     /// Build these packages of the workspace at [`Options::dir`].
@@ -116,6 +125,12 @@ impl Options {
     /// Pass `--quiet`.
     pub fn quiet(mut self, quiet: bool) -> Options {
         self.quiet = quiet;
+        self
+    }
+
+    /// Enable these cargo features (`package/feature` in a workspace).
+    pub fn features<S: Into<String>>(mut self, features: impl IntoIterator<Item = S>) -> Options {
+        self.features = features.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -226,6 +241,9 @@ pub fn build_all(options: &Options) -> Result<Vec<Built>, BuildError> {
     }
     if options.quiet {
         command.arg("--quiet");
+    }
+    if !options.features.is_empty() {
+        command.arg("--features").arg(options.features.join(","));
     }
     for var in HOST_BUILD_VARIABLES {
         command.env_remove(var);

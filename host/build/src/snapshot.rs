@@ -23,10 +23,11 @@
 //! Kept out of `zapwasm-host` on purpose: a host never needs it, and the
 //! snapshot runs on its own engine (fuel-limited, no pooling, no epochs).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Instance, Linker, Lift, WasmList};
+use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
 use wasmtime::{Config, Engine, Store, StoreContextMut};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
@@ -67,10 +68,7 @@ pub enum SnapshotError {
     )]
     NoInitExport,
     /// The app function used an import while the app was built.
-    #[error(
-        "the app function called `{import}` while the app was built ahead of time; {}",
-        advice(import)
-    )]
+    #[error("the app function called `{import}` while the app was built ahead of time; {}", advice(import))]
     ImportAtBuild {
         /// The import, `interface#function`.
         import: String,
@@ -172,12 +170,11 @@ async fn snapshot_async(wasm: &[u8]) -> Result<Vec<u8>, SnapshotError> {
     config.wasm_component_model(true).consume_fuel(true);
     let engine = Engine::new(&config).map_err(SnapshotError::Wasm)?;
 
-    let plain = Component::new(&engine, wasm).map_err(SnapshotError::Wasm)?;
-    if plain.get_export_index(None, INIT_EXPORT).is_none() {
-        return Err(SnapshotError::NoInitExport);
-    }
     let (context, instrumented) = wizer.instrument_component(wasm).map_err(SnapshotError::Wasm)?;
     let instrumented = Component::new(&engine, &instrumented).map_err(SnapshotError::Wasm)?;
+    if instrumented.get_export_index(None, INIT_EXPORT).is_none() {
+        return Err(SnapshotError::NoInitExport);
+    }
     let init_linker = linker(&engine, &instrumented)?;
 
     let seeds = [random_seed()?, random_seed()?];
@@ -192,17 +189,17 @@ async fn snapshot_async(wasm: &[u8]) -> Result<Vec<u8>, SnapshotError> {
         a: Side { store: &mut store_a, instance: instance_a },
         b: Side { store: &mut store_b, instance: instance_b },
         seeds,
-        cleared: 0,
+        cleared: BTreeSet::new(),
         error: None,
     };
     let snapshotted = wizer.snapshot_component(&context, &mut pair).await.map_err(SnapshotError::Wasm)?;
     if let Some(error) = pair.error {
         return Err(SnapshotError::HashKeys(error));
     }
-    if seed_read && pair.cleared != 1 {
+    if seed_read && pair.cleared.len() != 1 {
         return Err(SnapshotError::HashKeys(format!(
             "the app function read the hash seed, and {} cached copies of it were found instead of one",
-            pair.cleared
+            pair.cleared.len()
         )));
     }
 
@@ -282,9 +279,7 @@ async fn initialised(
 ) -> Result<(Store<Init>, Instance), SnapshotError> {
     let mut store = init_store(engine, seed)?;
     let instance = linker.instantiate_async(&mut store, component).await.map_err(at_build)?;
-    let init = instance
-        .get_typed_func::<(), ()>(&mut store, INIT_EXPORT)
-        .map_err(|_| SnapshotError::NoInitExport)?;
+    let init = instance.get_typed_func::<(), ()>(&mut store, INIT_EXPORT).map_err(|_| SnapshotError::NoInitExport)?;
     init.call_async(&mut store, ()).await.map_err(at_build)?;
     Ok((store, instance))
 }
@@ -297,8 +292,7 @@ async fn definition(store: &mut Store<Init>, instance: &Instance) -> Result<Stri
     let func = instance
         .get_export_index(&mut *store, Some(&interface), "definition")
         .ok_or_else(|| SnapshotError::Wasm(wasmtime::format_err!("`{INTEGRATION}` exports no `definition`")))?;
-    let func =
-        instance.get_typed_func::<(), (String,)>(&mut *store, &func).map_err(SnapshotError::Wasm)?;
+    let func = instance.get_typed_func::<(), (String,)>(&mut *store, &func).map_err(SnapshotError::Wasm)?;
     let (definition,) = func.call_async(&mut *store, ()).await.map_err(at_build)?;
     Ok(definition)
 }
@@ -356,8 +350,9 @@ struct Pair<'a> {
     a: Side<'a>,
     b: Side<'a>,
     seeds: [(u64, u64); 2],
-    /// How many cached hash keys were cleared.
-    cleared: usize,
+    /// The memories (accessors) whose cached hash keys were cleared; wizer
+    /// reads each memory twice.
+    cleared: BTreeSet<String>,
     /// The first failure (the trait cannot return one).
     error: Option<String>,
 }
@@ -379,7 +374,10 @@ impl ComponentInstanceState for Pair<'_> {
         };
         match self.b.bytes(instance, func).await {
             Ok(b) => match clear_cached_keys(&mut a, &b, self.seeds) {
-                Ok(cleared) => self.cleared += cleared,
+                Ok(0) => {}
+                Ok(_) => {
+                    self.cleared.insert(format!("{instance}#{func}"));
+                }
                 Err(e) => self.fail(e),
             },
             Err(e) => self.fail(e),
@@ -428,8 +426,9 @@ fn word(bytes: &[u8], at: usize) -> u64 {
 /// memories, with the same `n`, holds keys made from the seed: the keys of
 /// a map (`n` maps were made before it) or the cache, which the standard
 /// library bumps each time it hands keys out, so it holds the highest `n`.
-/// The cache is `Option<(u64, u64)>`: the word before the keys is its tag,
-/// 1 when drawn; tag and keys are set to 0, as before the first draw.
+/// The cache is an `Option<(u64, u64)>`: a tag word next to the keys, 1
+/// when drawn; tag and keys are set to 0, as before the first draw. (Old
+/// keys also linger in the stack's dead part; they are never read.)
 fn clear_cached_keys(a: &mut [u8], b: &[u8], seeds: [(u64, u64); 2]) -> Result<usize, String> {
     if a.len() != b.len() {
         return Err("the two initialisations left memories of different sizes".into());
@@ -452,11 +451,17 @@ fn clear_cached_keys(a: &mut [u8], b: &[u8], seeds: [(u64, u64); 2]) -> Result<u
     if found.iter().filter(|(_, n)| *n == highest).count() > 1 {
         return Err(format!("{} copies of the latest hash keys, none of them the cache", found.len()));
     }
-    eprintln!("DEBUG found {found:?}; around: {:?}", (0..6).map(|i| word(a, cache + 8 * i - 24)).collect::<Vec<_>>());
-    if word(a, cache - 8) != 1 || word(b, cache - 8) != 1 {
+    // The tag is the word after the keys or the one before, as the
+    // compiler laid the `Option` out (after, with Rust 1.95).
+    let tagged = |at: usize| word(a, at) == 1 && word(b, at) == 1;
+    let whole = if tagged(cache + 16) {
+        cache..cache + 24
+    } else if cache >= 8 && tagged(cache - 8) {
+        cache - 8..cache + 16
+    } else {
         return Err("the cached hash keys are not laid out as this step expects".into());
-    }
-    a[cache - 8..cache + 16].fill(0);
+    };
+    a[whole].fill(0);
     Ok(1)
 }
 
@@ -474,17 +479,23 @@ mod tests {
     fn the_cache_is_the_pair_with_the_highest_count_and_is_cleared_with_its_tag() {
         let seeds = [(100, 7), (900, 9)];
         let (mut a, mut b) = (vec![0u8; 256], vec![0u8; 256]);
-        // Two maps' keys (n = 0, 1) and the cache (n = 2), tagged.
+        // Two maps' keys (n = 0, 1) and the cache (n = 2), tagged after.
         put(&mut a, 16, &[100, 7]);
         put(&mut b, 16, &[900, 9]);
         put(&mut a, 48, &[101, 7]);
         put(&mut b, 48, &[901, 9]);
-        put(&mut a, 120, &[1, 102, 7]);
-        put(&mut b, 120, &[1, 902, 9]);
+        put(&mut a, 120, &[102, 7, 1]);
+        put(&mut b, 120, &[902, 9, 1]);
         let before = a.clone();
         assert_eq!(clear_cached_keys(&mut a, &b, seeds), Ok(1));
         assert!(a[120..144].iter().all(|&byte| byte == 0));
         assert_eq!(a[..120], before[..120], "the maps' keys are kept");
+        // Tagged before.
+        let (mut a, mut b) = (vec![0u8; 256], vec![0u8; 256]);
+        put(&mut a, 40, &[1, 100, 7]);
+        put(&mut b, 40, &[1, 900, 9]);
+        assert_eq!(clear_cached_keys(&mut a, &b, seeds), Ok(1));
+        assert!(a.iter().all(|&byte| byte == 0));
     }
 
     #[test]

@@ -25,7 +25,20 @@ pub enum Command {
     /// A trigger, search or create gets --input through its input fields
     /// first, static and dynamic: defaults applied, values coerced to their
     /// types, required fields checked (exit 21 naming each field;
-    /// --no-input-fields sends the input as it is).
+    /// --no-input-fields sends the input as it is). --prompt asks on the
+    /// terminal for the required fields --input lacks, listing a dropdown's
+    /// choices (a dynamic dropdown's from its trigger, run now).
+    ///
+    /// A `datetime` field is sent as ISO 8601 and takes: a date
+    /// (`2026-12-06`, midnight UTC); a date and time (`2026-12-06 13:00`,
+    /// UTC); ISO 8601 with an offset (`2026-12-06T13:00:00+01:00`, kept); a
+    /// Unix timestamp (seconds, or milliseconds from 12 digits on); `now`,
+    /// `today`, `tomorrow`, `yesterday`; a time from now: `+3d`, `-2h`,
+    /// `in 3 days`, `2 hours ago` (units s, m, h, d, w).
+    ///
+    /// Credentials the host refreshes during a call (a stale session
+    /// exchanged again, an OAuth 2 token refreshed) are written back to the
+    /// .env file, its other lines kept; stderr names the fields.
     ///
     /// `auth start` connects an account: it asks for each authentication
     /// field (those given with --auth are not asked), runs the session
@@ -36,13 +49,19 @@ pub enum Command {
     /// and writes them back the same way.
     ///
     /// Exit codes: 0 success; 2 usage; 3 load error; 4 the account could not
-    /// be connected (refused, state mismatch, no redirect in time); 10 Error; 11 HaltedError;
+    /// be connected (refused, state mismatch, no redirect in time), or
+    /// refreshed credentials could not be written to .env; 5 a flow's step
+    /// was refused (an unknown subscription or callback); 10 Error; 11 HaltedError;
     /// 12 ExpiredAuthError; 13 RefreshAuthError; 14 ThrottledError;
-    /// 15 response error (throwForStatus); 16 check failure; 20 no such method;
-    /// 21 invalid bundle; 30 the integration crashed; 31 a limit was exceeded;
-    /// 32 the integration could not start; 33 the host's state failed.
+    /// 15 response error (throwForStatus); 16 check failure; 20 no such
+    /// method, whether named by a short form or a path (middleware is never
+    /// invocable on its own); 21 invalid bundle or input; 30 the integration
+    /// crashed; 31 a limit was exceeded; 32 the integration could not
+    /// start; 33 the host's state failed.
     Invoke(Box<InvokeArgs>),
-    /// Print what an integration offers: authentication, triggers, searches, creates.
+    /// Print what an integration offers: authentication, and each trigger,
+    /// search and create with its methods, input fields and output fields
+    /// (key, label, type, required, dynamic dropdown, default).
     Describe(Box<DescribeArgs>),
     /// Run the platform half as an HTTP service: connections, calls, REST
     /// hooks, polling, callbacks and stashed files, with durable state in
@@ -69,10 +88,12 @@ pub enum Command {
     Validate(Box<ValidateArgs>),
     /// Build an integration crate to a component for wasm32-wasip2 with the
     /// guest profile (opt-level "s", LTO, one codegen unit, panic = abort,
-    /// the JSON crates at opt-level 3) whatever its Cargo.toml says, and
-    /// precompile it into the cache. Prints the component's path on stdout,
-    /// its size and the build time on stderr. Exit codes: 0 built; 7 the
-    /// build failed; 3 the component does not load.
+    /// the JSON crates at opt-level 3) whatever its Cargo.toml says,
+    /// snapshot it with its app built (`<name>.snapshot.wasm`, unless
+    /// --no-snapshot), and precompile it into the cache. Prints the
+    /// component's path on stdout, its size, the build and snapshot times on
+    /// stderr. Exit codes: 0 built; 7 the build or the snapshot failed; 3 the
+    /// component does not load.
     Build(Box<BuildArgs>),
     /// Create a new integration crate in DIR that builds as it is: the
     /// guest profile, an example trigger and create, a native test and a
@@ -218,6 +239,10 @@ pub struct BuildArgs {
     /// Only cargo's errors on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Leave the component plain: its app is built on each instance's first
+    /// call instead of once, at build time.
+    #[arg(long = "no-snapshot")]
+    pub no_snapshot: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -370,7 +395,10 @@ pub struct InvokeArgs {
     /// auth start with OAuth: how long to wait for the browser's redirect, in seconds.
     #[arg(long = "auth-timeout", default_value_t = 300)]
     pub auth_timeout: u64,
-    /// Print the whole outcome (result, status, logs, HTTP exchanges) as JSON.
+    /// Print the whole outcome as JSON: `status`, `result` and `checks` or
+    /// `error` (`{"kind", "message"}`), `callback_url`, `logs`, `http`
+    /// (each exchange with `duration_ms`), `duration_ms`, and
+    /// `auth_data_refreshed` (field names only).
     #[arg(long)]
     pub outcome: bool,
     /// Do not print log lines on stderr.

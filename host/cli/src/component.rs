@@ -1,7 +1,9 @@
 //! Which component a command runs: a `.wasm` file as it is, or an
 //! integration crate's directory, built first (with `zapwasm-build`) so
-//! nothing runs a stale component; `zapwasm build` itself; and loading on
-//! a host that keeps nothing but the compiled-component cache.
+//! nothing runs a stale component, and snapshotted with its app built
+//! (`zapwasm_build::snapshot`) so it runs as `zapwasm build` ships it;
+//! `zapwasm build` itself; and loading on a host that keeps nothing but
+//! the compiled-component cache.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,8 +20,7 @@ use crate::{EXIT_BUILD, EXIT_LOAD};
 pub(crate) async fn resolve(target: Option<&Path>) -> Result<PathBuf, ExitCode> {
     let target = target.unwrap_or(Path::new("."));
     if target.is_dir() {
-        let built = build(zapwasm_build::Options::new(target)).await?;
-        return Ok(built.component);
+        return build(zapwasm_build::Options::new(target), true).await;
     }
     if !target.exists() {
         return Err(usage(format!("{}: no such file or directory", target.display())));
@@ -27,9 +28,9 @@ pub(crate) async fn resolve(target: Option<&Path>) -> Result<PathBuf, ExitCode> 
     Ok(target.to_path_buf())
 }
 
-/// Builds a crate (cargo's progress and errors on stderr), and says what
-/// came out.
-async fn build(options: zapwasm_build::Options) -> Result<zapwasm_build::Built, ExitCode> {
+/// Builds a crate (cargo's progress and errors on stderr), snapshots it
+/// unless told not to, says what came out, and returns the component to run.
+async fn build(options: zapwasm_build::Options, snapshot: bool) -> Result<PathBuf, ExitCode> {
     let built = match tokio::task::spawn_blocking(move || zapwasm_build::build(&options)).await {
         Ok(Ok(built)) => built,
         Ok(Err(e)) => {
@@ -47,7 +48,28 @@ async fn build(options: zapwasm_build::Options) -> Result<zapwasm_build::Built, 
         built.size as f64 / 1024.0,
         built.duration.as_secs_f64()
     );
-    Ok(built)
+    if !snapshot {
+        return Ok(built.component);
+    }
+    let snapshotted = match tokio::task::spawn_blocking(move || zapwasm_build::snapshot::snapshot_built(&built)).await {
+        Ok(Ok(snapshotted)) => snapshotted,
+        Ok(Err(e)) => {
+            eprintln!("zapwasm: cannot snapshot the component: {}", with_causes(&e));
+            return Err(ExitCode::from(EXIT_BUILD));
+        }
+        Err(e) => {
+            eprintln!("zapwasm: the snapshot task failed: {e}");
+            return Err(ExitCode::from(EXIT_BUILD));
+        }
+    };
+    eprintln!(
+        "zapwasm: snapshotted with its app built: {} ({:.0} KiB, was {:.0} KiB) in {:.1} s",
+        snapshotted.component.display(),
+        snapshotted.size_after as f64 / 1024.0,
+        snapshotted.size_before as f64 / 1024.0,
+        snapshotted.duration.as_secs_f64()
+    );
+    Ok(snapshotted.component)
 }
 
 /// `zapwasm build [DIR]`: builds the crate, precompiles the component into
@@ -58,11 +80,11 @@ pub(crate) async fn build_command(args: BuildArgs) -> ExitCode {
     if let Some(target_dir) = &args.target_dir {
         options = options.target_dir(target_dir);
     }
-    let built = match build(options).await {
-        Ok(built) => built,
+    let component = match build(options, !args.no_snapshot).await {
+        Ok(component) => component,
         Err(code) => return code,
     };
-    let app = match load(&built.component, &args.cache).await {
+    let app = match load(&component, &args.cache).await {
         Ok(app) => app,
         Err(code) => return code,
     };
@@ -77,7 +99,7 @@ pub(crate) async fn build_command(args: BuildArgs) -> ExitCode {
         },
         app.findings().len()
     );
-    crate::report::out(built.component.display());
+    crate::report::out(component.display());
     ExitCode::SUCCESS
 }
 

@@ -86,8 +86,9 @@ pub(crate) async fn ask(app: &App, args: &InvokeArgs, fields: &[Value], bundle: 
     let mut lines = std::io::stdin().lock().lines();
     for field in missing {
         let key = field.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+        show(field);
         let choices = choices_of(app, args, field, bundle).await?;
-        show(field, &choices);
+        show_choices(&choices);
         let mut answer = None;
         for _ in 0..TRIES {
             eprint!("{}> ", safe(&key));
@@ -115,7 +116,7 @@ pub(crate) async fn ask(app: &App, args: &InvokeArgs, fields: &[Value], bundle: 
 }
 
 /// Prints a field's question on stderr.
-fn show(field: &Value, choices: &[Choice]) {
+fn show(field: &Value) {
     let text = |name: &str| field.get(name).and_then(Value::as_str).filter(|text| !text.is_empty());
     let kind = text("type").unwrap_or("string");
     let list = if field.get("list").and_then(Value::as_bool) == Some(true) { ", a list" } else { "" };
@@ -127,6 +128,10 @@ fn show(field: &Value, choices: &[Choice]) {
     if kind == "datetime" {
         eprintln!("  a date and time: {DATETIME_FORMS}");
     }
+}
+
+/// Lists a field's choices on stderr, numbered from 1.
+fn show_choices(choices: &[Choice]) {
     for (index, choice) in choices.iter().enumerate() {
         let value = match &choice.value {
             Value::String(text) => text.clone(),

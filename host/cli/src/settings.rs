@@ -182,3 +182,45 @@ mod tests {
         assert!(error.contains("egres"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// What settings files are made of, for the mutations.
+    const TOKENS: &[&str] = &[
+        "[egress]\n",
+        "[limits]\n",
+        "allow_loopback = true\n",
+        "allow_hosts = [\"",
+        "timeout = ",
+        "memory_mb = ",
+        "1e300",
+        "-1",
+        "18446744073709551616",
+        "nan",
+        "inf",
+        "\"",
+        "=",
+    ];
+
+    /// A `zapwasm.toml` a user writes: read or refused with a message,
+    /// never a panic; one that is read gives a policy, with the limits it
+    /// asked for.
+    #[test]
+    fn settings_files_are_read_or_refused() {
+        fuzzing::fuzz_text("settings", TOKENS, |text| {
+            let Ok(settings) = parse(text) else { return Ok(()) };
+            let args = settings.apply(&HostArgs::default());
+            let policy = config::policy(&args).map_err(TestCaseError::fail)?;
+            if let Some(mb) = settings.limits.memory_mb {
+                prop_assert_eq!(policy.limits.memory_bytes, mb << 20);
+            }
+            prop_assert_eq!(policy.allow_loopback, settings.egress.allow_loopback == Some(true));
+            Ok(())
+        });
+    }
+}

@@ -355,6 +355,7 @@ fn result_checks(definition: &Definition, method: &str, bundle: &Bundle, json: &
 /// number too large for an `f64`): everything is read through the same
 /// deserializer calls a `Value` is.
 fn items_with_fields(text: &str, fields: &[&str]) -> Option<Value> {
+    use serde::de::DeserializeSeed as _;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Shallow::Items(fields).deserialize(&mut deserializer).ok()?;
     deserializer.end().ok()?;
@@ -820,6 +821,64 @@ fn censor_error(error: CallError, record: &SharedRecord) -> CallError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The results a trigger's checks see: items with and without their
+    /// primary keys, duplicates, keys spelled with escapes, values the
+    /// whole parse refuses where only the shallow one skips them.
+    const TRIGGER_RESULTS: &[&str] = &[
+        "[]",
+        r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#,
+        r#"[{"id":1},{"id":1}]"#,
+        r#"[{"id":1,"deep":{"a":[1,{"b":"c"}]}},{"name":"no id"}]"#,
+        r#"[{"id":null},{"id":{"b":1,"a":2}},{"id":{"a":2,"b":1}}]"#,
+        r#"[{"i\u0064":7},{"id":7}]"#,
+        r#"[{"id":1,"id":null}]"#,
+        r#"[{"id":null,"id":3},{"id":3}]"#,
+        r#"[1,"two",null,[{"id":1}]]"#,
+        r#"{"id":1}"#,
+        r#""text""#,
+        "null",
+        r#"[{"sheet":"s","n":1,"text":"x"},{"sheet":"s","n":2},{"sheet":"s","n":1}]"#,
+        r#"[{"sheet":"s"},{"n":1,"sheet":null}]"#,
+        r#"[{"id":1,"big":1e400}]"#,
+        r#"[{"id":1e400}]"#,
+        r#"[{"id":18446744073709551616},{"id":18446744073709551617}]"#,
+    ];
+
+    #[test]
+    fn a_trigger_result_with_only_its_primary_fields_fails_the_checks_exactly_when_the_whole_does() {
+        let definition = Definition::parse(
+            r#"{"triggers":{
+                "row":{"operation":{"outputFields":[
+                    {"key":"sheet","primary":true},{"key":"n","primary":true},{"key":"text"}]}},
+                "plain":{"operation":{"perform":{"$func":"triggers.plain.operation.perform"}}},
+                "hook":{"operation":{"type":"hook"}}}}"#,
+        )
+        .unwrap();
+        let deep = format!("[{{\"id\":1,\"deep\":{}{}}}]", "[".repeat(200), "]".repeat(200));
+        let bundle = Bundle::default();
+        for method in
+            ["triggers.row.operation.perform", "triggers.plain.operation.perform", "triggers.hook.operation.perform"]
+        {
+            let fields = checks::trigger_fields_read(&definition, method).unwrap();
+            for text in TRIGGER_RESULTS.iter().copied().chain([deep.as_str()]) {
+                let whole: Option<Value> = serde_json::from_str(text).ok();
+                let shallow = items_with_fields(text, &fields);
+                assert_eq!(shallow.is_some(), whole.is_some(), "{method}: {text}");
+                let whole = whole.unwrap_or(Value::Null);
+                let expected = checks::result_checks(&definition, method, &bundle, &whole);
+                if let Some(shallow) = shallow {
+                    let found = checks::result_checks(&definition, method, &bundle, &shallow);
+                    assert_eq!(found.is_empty(), expected.is_empty(), "{method}: {text}");
+                }
+                // The failures reported are the whole result's, messages and all.
+                let json = Json::from_text(text.to_string()).unwrap();
+                assert_eq!(result_checks(&definition, method, &bundle, &json), expected, "{method}: {text}");
+            }
+        }
+        // Other methods read more than a trigger's items.
+        assert_eq!(checks::trigger_fields_read(&definition, "triggers.row.operation.inputFields"), None);
+    }
 
     fn is_timeout<T: std::fmt::Debug>(result: &Result<T, CallError>) -> bool {
         matches!(result, Err(CallError::Limit { limit: LimitKind::Timeout, .. }))

@@ -45,6 +45,21 @@ use std::time::Duration;
 /// `instances` (calls beyond it wait for a slot, which also caps the calls
 /// at once) or `keep_resident_bytes` (the pages above it are faulted in and
 /// given back on every call, a few microseconds each).
+///
+/// # Memory per waiting call
+///
+/// A call waiting on an import (a request in flight) holds, besides its
+/// share of the host's heap (its store, instance, WASI context, records,
+/// the connection): the pages its guest touched of its fiber stack and of
+/// its linear memory, and its tables' touched pages. Only touched pages are
+/// resident, so the sizes reserved here (`max_memory_bytes`, the fiber
+/// stack's 2 MiB, wasmtime's default) cost address space, not memory, and
+/// `keep_resident_bytes` acts between calls, not during one: in the
+/// benchmark's `in_flight` (every call of a run held waiting at once), a
+/// 512 KiB fiber stack instead of 2 MiB, and `keep_resident_bytes` at 64
+/// KiB instead of 1 MiB, each left the memory per waiting call where it
+/// was (160 KiB for the bench guest's one-GET call; BENCHMARKS.md,
+/// "Memory per truly waiting call", has the breakdown).
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// Component instances alive at once. Default 1,000: each slot costs

@@ -24,7 +24,7 @@ use zapwasm_host::IncomingRequest;
 
 use crate::ServeError;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE apps (
@@ -106,6 +106,24 @@ CREATE TABLE idempotency (
     answer TEXT,
     created_ms INTEGER NOT NULL,
     PRIMARY KEY (scope, key)
+);
+";
+
+/// Version 2: OAuth authorizations in progress (`POST
+/// /v1/apps/{app}/authorizations`, the redirect back to `/oauth/callback`).
+const SCHEMA_2: &str = "
+CREATE TABLE authorizations (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL UNIQUE,
+    app TEXT NOT NULL,
+    account TEXT,
+    sealed BLOB NOT NULL,
+    status TEXT NOT NULL,
+    connection TEXT,
+    error TEXT,
+    expires_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
 );
 ";
 
@@ -348,8 +366,11 @@ impl Db {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(fail)?;
         match version {
-            0 => {
-                tx.execute_batch(SCHEMA).map_err(fail)?;
+            0 | 1 => {
+                if version == 0 {
+                    tx.execute_batch(SCHEMA).map_err(fail)?;
+                }
+                tx.execute_batch(SCHEMA_2).map_err(fail)?;
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(fail)?;
             }
             SCHEMA_VERSION => {}
@@ -775,6 +796,20 @@ impl Db {
         .await
     }
 
+    /// Whether an event of `subscription` holds `text` (a dehydrated
+    /// value, as the item's JSON has it).
+    pub(crate) async fn event_contains(&self, subscription: &str, text: &str) -> Result<bool, ServeError> {
+        let (subscription, text) = (subscription.to_string(), text.to_string());
+        self.with(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE subscription = ?1 AND instr(item, ?2) > 0)",
+                params![subscription, text],
+                |row| row.get(0),
+            )
+        })
+        .await
+    }
+
     // The queue.
 
     /// Keep a hook delivery for a worker. A delivery whose sender's ID was
@@ -1082,6 +1117,126 @@ impl Db {
     }
 }
 
+/// An OAuth authorization in progress, as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizationRow {
+    pub(crate) id: String,
+    pub(crate) app: String,
+    pub(crate) account: Option<String>,
+    /// The library's `Authorization` and the user's inputData, sealed.
+    pub(crate) sealed: Vec<u8>,
+    /// `pending`, `completing`, `connected` or `failed`.
+    pub(crate) status: String,
+    pub(crate) connection: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) expires_ms: i64,
+    pub(crate) created_ms: i64,
+}
+
+fn authorization_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuthorizationRow> {
+    Ok(AuthorizationRow {
+        id: row.get(0)?,
+        app: row.get(1)?,
+        account: row.get(2)?,
+        sealed: row.get(3)?,
+        status: row.get(4)?,
+        connection: row.get(5)?,
+        error: row.get(6)?,
+        expires_ms: row.get(7)?,
+        created_ms: row.get(8)?,
+    })
+}
+
+const AUTHORIZATION_COLUMNS: &str = "id, app, account, sealed, status, connection, error, expires_ms, created_ms";
+
+impl Db {
+    /// Keep an authorization just started; `state` finds it again when the
+    /// provider redirects back.
+    pub(crate) async fn insert_authorization(&self, row: AuthorizationRow, state: String) -> Result<(), ServeError> {
+        let now = now_ms();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO authorizations (id, state, app, account, sealed, status, expires_ms, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?7)",
+                params![row.id, state, row.app, row.account, row.sealed, row.expires_ms, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn authorization(&self, id: &str) -> Result<Option<AuthorizationRow>, ServeError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row(
+                &format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"),
+                params![id],
+                authorization_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Claim the pending, unexpired authorization whose state is `state`
+    /// for completing it, once: `Err` with its status when it is not
+    /// pending (or `expired`), `Ok(None)` when no authorization has it.
+    pub(crate) async fn claim_authorization(
+        &self,
+        state: &str,
+    ) -> Result<Option<Result<AuthorizationRow, String>>, ServeError> {
+        let state = state.to_string();
+        let now = now_ms();
+        self.transaction(move |tx| {
+            let found = tx
+                .query_row(
+                    &format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE state = ?1"),
+                    params![state],
+                    authorization_row,
+                )
+                .optional()?;
+            let Some(row) = found else { return Ok(None) };
+            if row.status != "pending" {
+                return Ok(Some(Err(row.status)));
+            }
+            if row.expires_ms <= now {
+                tx.execute(
+                    "UPDATE authorizations SET status = 'failed', error = 'expired', updated_ms = ?2 WHERE id = ?1",
+                    params![row.id, now],
+                )?;
+                return Ok(Some(Err("expired".into())));
+            }
+            tx.execute(
+                "UPDATE authorizations SET status = 'completing', updated_ms = ?2 WHERE id = ?1",
+                params![row.id, now],
+            )?;
+            Ok(Some(Ok(row)))
+        })
+        .await
+    }
+
+    /// An authorization ended: connected (as `connection`), or failed with `error`.
+    pub(crate) async fn finish_authorization(
+        &self,
+        id: &str,
+        connection: Option<String>,
+        error: Option<String>,
+    ) -> Result<(), ServeError> {
+        let id = id.to_string();
+        let now = now_ms();
+        let status = if connection.is_some() { "connected" } else { "failed" };
+        self.with(move |c| {
+            c.execute(
+                "UPDATE authorizations SET status = ?2, connection = ?3, error = ?4, sealed = x'', updated_ms = ?5
+                 WHERE id = ?1",
+                params![id, status, connection, error, now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+}
+
 /// What one pruning pass removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Pruned {
@@ -1090,6 +1245,7 @@ pub(crate) struct Pruned {
     pub(crate) callbacks: u64,
     pub(crate) events: u64,
     pub(crate) idempotency_keys: u64,
+    pub(crate) authorizations: u64,
 }
 
 /// The cut-off times of a pruning pass, in ms since the epoch: what ended
@@ -1136,12 +1292,19 @@ impl Db {
                 "DELETE FROM idempotency WHERE status IS NOT NULL AND created_ms < ?1",
                 params![cutoffs.idempotency_keys],
             )?;
+            // Authorizations ended, or never completed and past their expiry.
+            let authorizations = tx.execute(
+                "DELETE FROM authorizations WHERE (status IN ('connected', 'failed') AND updated_ms < ?1)
+                 OR (status = 'pending' AND expires_ms < ?1)",
+                params![cutoffs.invocations],
+            )?;
             Ok(Pruned {
                 jobs: jobs as u64,
                 invocations: invocations as u64,
                 callbacks: callbacks as u64,
                 events: events as u64,
                 idempotency_keys: idempotency_keys as u64,
+                authorizations: authorizations as u64,
             })
         })
         .await
@@ -1231,7 +1394,7 @@ mod tests {
         let pruned = db.prune(cutoffs).await.unwrap();
         assert_eq!(
             pruned,
-            Pruned { jobs: 1, invocations: 1, callbacks: 0, events: 1, idempotency_keys: 1 },
+            Pruned { jobs: 1, invocations: 1, callbacks: 0, events: 1, idempotency_keys: 1, authorizations: 0 },
             "the done job, the finished call, event 1 of s1 (2 is its newest), the answered key"
         );
         assert_eq!(db.queue_depth().await.unwrap(), 2, "the queued and the running job are kept");

@@ -19,9 +19,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use zapwasm_host::{Bundle, Definition, Delivery, FlowError, IncomingRequest, Invocation, Meta, OperationKind, Scope};
+use zapwasm_host::{
+    Bundle, ConnectError, Definition, Delivery, FlowError, IncomingRequest, Invocation, Meta, OperationKind, Scope,
+};
 
-use crate::db::{CallbackAccept, ConnectionRow, Enqueued, Idempotent, StoredRequest, SubscriptionRow, now_ms};
+use crate::db::{
+    AuthorizationRow, CallbackAccept, ConnectionRow, Enqueued, Idempotent, StoredRequest, SubscriptionRow, now_ms,
+};
 use crate::error::ApiError;
 use crate::metrics::RequestLabels;
 use crate::service::{INVOCATION, Service, call_error, outcome_json, with_causes};
@@ -37,6 +41,9 @@ pub fn router(service: Service) -> Router {
         .route("/v1/connections/{id}", get(get_connection).delete(delete_connection))
         .route("/v1/apps/{app}/invoke", post(invoke))
         .route("/v1/invocations/{id}", get(get_invocation))
+        .route("/v1/hydrate", post(hydrate))
+        .route("/v1/apps/{app}/authorizations", post(authorize))
+        .route("/v1/authorizations/{id}", get(get_authorization))
         .route("/v1/apps/{app}/subscriptions", post(subscribe))
         .route("/v1/subscriptions/{id}", get(get_subscription).delete(unsubscribe))
         .route("/v1/subscriptions/{id}/events", get(events))
@@ -47,6 +54,7 @@ pub fn router(service: Service) -> Router {
         .route("/hooks/{id}", post(receive_hook))
         .route("/callbacks/{id}", post(receive_callback).put(receive_callback))
         .route("/files/{token}", get(download))
+        .route("/oauth/callback", get(oauth_callback))
         .merge(control)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -445,11 +453,27 @@ async fn run_connect(service: Service, app_name: String, body: Bytes) -> Answer 
     let served = service.served(&app_name).ok_or_else(|| unknown_app(&app_name))?;
     let _permit = permit(&service)?;
     let id = random_id()?;
-    let (label, auth) = if served.app.definition().has_method("authentication.test") {
+    let body = keep_connection(&service, &app_name, &served.app, id, account, auth).await?;
+    Ok((StatusCode::CREATED, body))
+}
+
+/// Check `auth` with `authentication.test` (when the app has one: its
+/// answer is the label) and keep it, sealed, as connection `id`; the
+/// connection as answered.
+async fn keep_connection(
+    service: &Service,
+    app_name: &str,
+    app: &zapwasm_host::App,
+    id: String,
+    account: Option<String>,
+    auth: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let app_name = app_name.to_string();
+    let (label, auth) = if app.definition().has_method("authentication.test") {
         let bundle = Bundle { auth_data: auth.clone(), ..Bundle::default() };
         let call = Invocation::new("authentication.test", bundle, Scope::new(&app_name, &id));
         let span = tracing::info_span!("connect", app = %app_name);
-        let outcome = service.in_flight(served.app.connection_label(call), span).await;
+        let outcome = service.in_flight(app.connection_label(call), span).await;
         service.record(&app_name, "authentication.test", &outcome);
         if let Some(mut error) = call_error(&outcome) {
             error.message = format!("the credentials did not pass authentication.test: {}", error.message);
@@ -476,7 +500,7 @@ async fn run_connect(service: Service, app_name: String, body: Bytes) -> Answer 
     };
     let body = connection_json(&row);
     service.db().insert_connection(row).await.map_err(state_error)?;
-    Ok((StatusCode::CREATED, body))
+    Ok(body)
 }
 
 fn connection_json(row: &ConnectionRow) -> Value {
@@ -517,6 +541,167 @@ async fn app_connection(
         Some((row, auth)) if row.app == app => Ok((row, auth)),
         _ => Err(ApiError::not_found("unknown_connection", format!("app {app:?} has no connection {id:?}"))),
     }
+}
+
+// Connecting an account through the provider (OAuth 2).
+
+/// How long a started authorization waits for the provider's redirect.
+const AUTHORIZATION_LIFETIME_MS: i64 = 3600 * 1000;
+
+/// `POST /v1/apps/{app}/authorizations` `{"account", "input_data"}`: start
+/// connecting an account of an OAuth 2 app. The answer's `url` is where to
+/// send the user; the provider sends them back to `/oauth/callback`, which
+/// exchanges the code, checks the credentials and keeps the connection
+/// (`GET /v1/authorizations/{id}` says which).
+async fn authorize(State(service): State<Service>, Path(app_name): Path<String>, request: Request) -> Response {
+    let limit = service.inner.settings.max_body_bytes;
+    let result = async {
+        let (_, body) = read_body(request, limit).await?;
+        let fields = if body.iter().all(u8::is_ascii_whitespace) {
+            Fields(Map::new())
+        } else {
+            fields(&body, &["account", "input_data"])?
+        };
+        let account = fields.string("account", false)?;
+        let input = fields.object("input_data", false)?;
+        let served = service.served(&app_name).ok_or_else(|| unknown_app(&app_name))?;
+        let auth_type = served.app.definition().auth_type().unwrap_or("none").to_string();
+        if auth_type != "oauth2" {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_oauth2",
+                format!(
+                    "this app's authentication is {auth_type}; only OAuth 2 apps connect through the provider here \
+                     (connect the others with POST /v1/apps/{app_name}/connections)"
+                ),
+            ));
+        }
+        let _permit = permit(&service)?;
+        let id = random_id()?;
+        let redirect_uri = format!("{}/oauth/callback", service.inner.settings.public_url);
+        let bundle = Bundle { input_data: input.clone(), ..Bundle::default() };
+        let span = tracing::info_span!("authorize", app = %app_name);
+        let scope = Scope::new(&app_name, &id);
+        let work = served.app.authorize(&scope, bundle, &redirect_uri);
+        let authorization = service.in_flight(work, span).await.map_err(connect_error)?;
+        let record = json!({"authorization": authorization, "input_data": input}).to_string();
+        let sealed =
+            service.inner.state.keys.seal(&format!("authorization:{id}"), record.as_bytes()).map_err(state_error)?;
+        let now = now_ms();
+        let row = AuthorizationRow {
+            id: id.clone(),
+            app: app_name.clone(),
+            account,
+            sealed,
+            status: "pending".into(),
+            connection: None,
+            error: None,
+            expires_ms: now + AUTHORIZATION_LIFETIME_MS,
+            created_ms: now,
+        };
+        let mut body = authorization_json(&row);
+        body["url"] = Value::String(authorization.url.clone());
+        body["redirect_uri"] = Value::String(redirect_uri);
+        service.db().insert_authorization(row, authorization.state.clone()).await.map_err(state_error)?;
+        Ok((StatusCode::CREATED, body))
+    }
+    .await;
+    answer(result)
+}
+
+fn authorization_json(row: &AuthorizationRow) -> Value {
+    json!({
+        "id": row.id,
+        "app": row.app,
+        "status": row.status,
+        "connection": row.connection,
+        "error": row.error,
+        "expires_ms": row.expires_ms,
+        "created_ms": row.created_ms,
+    })
+}
+
+fn connect_error(error: ConnectError) -> ApiError {
+    let message = with_causes(&error);
+    match error {
+        ConnectError::Call { error, .. } => {
+            let (status, retry_after) = crate::service::call_error_status(&error);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut api = ApiError::new(status, error.kind(), message);
+            api.retry_after = retry_after;
+            api
+        }
+        ConnectError::StateMismatch | ConnectError::Missing(_) => ApiError::bad_request(message),
+        ConnectError::Refused { .. } => ApiError::new(StatusCode::FORBIDDEN, "refused", message),
+        _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "connect_failed", message),
+    }
+}
+
+async fn get_authorization(State(service): State<Service>, Path(id): Path<String>) -> Response {
+    match service.db().authorization(&id).await {
+        Ok(Some(row)) => axum::Json(authorization_json(&row)).into_response(),
+        Ok(None) => ApiError::not_found("unknown_authorization", "no authorization has this ID").into_response(),
+        Err(e) => ApiError::state(e).into_response(),
+    }
+}
+
+/// `GET /oauth/callback?code&state`: the provider's redirect back. The
+/// state (unguessable, one authorization's) finds the authorization, once;
+/// the library checks the redirect and exchanges the code
+/// (`getAccessToken`), then the credentials are checked and kept as the
+/// connection. Needs no control token: the state is the capability.
+async fn oauth_callback(State(service): State<Service>, request: Request) -> Response {
+    let result = async {
+        let (parts, _) = request.into_parts();
+        let query = query_pairs(&parts);
+        let state = query.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone()).unwrap_or_default();
+        if !id_like(&state) {
+            return Err(ApiError::bad_request("the redirect has no state: start the authorization again"));
+        }
+        let row = match service.db().claim_authorization(&state).await.map_err(state_error)? {
+            None => return Err(ApiError::not_found("unknown_authorization", "no authorization has this state")),
+            Some(Err(status)) => {
+                return Err(ApiError::gone(format!(
+                    "this authorization is {status}, not waiting for the provider: start it again"
+                )));
+            }
+            Some(Ok(row)) => row,
+        };
+        let finished = complete(&service, &row, &query).await;
+        let (connection, error) = match &finished {
+            Ok(_) => (Some(row.id.clone()), None),
+            Err(error) => (None, Some(error.message.clone())),
+        };
+        service.db().finish_authorization(&row.id, connection, error).await.map_err(state_error)?;
+        finished
+            .map(|body| (StatusCode::OK, json!({"status": "connected", "authorization": row.id, "connection": body})))
+    }
+    .await;
+    answer(result)
+}
+
+async fn complete(service: &Service, row: &AuthorizationRow, query: &[(String, String)]) -> Result<Value, ApiError> {
+    let served = service.served(&row.app).ok_or_else(|| unknown_app(&row.app))?;
+    let plain =
+        service.inner.state.keys.open(&format!("authorization:{}", row.id), &row.sealed).map_err(state_error)?;
+    let record: Value = serde_json::from_slice(&plain).map_err(|e| ApiError::state(e.to_string()))?;
+    let authorization: zapwasm_host::Authorization =
+        serde_json::from_value(record["authorization"].clone()).map_err(|e| ApiError::state(e.to_string()))?;
+    let input = record["input_data"].as_object().cloned().unwrap_or_default();
+    let _permit = permit(service)?;
+    let scope = Scope::new(&row.app, &row.id);
+    let bundle = Bundle { input_data: input, ..Bundle::default() };
+    let span = tracing::info_span!("complete_authorization", app = %row.app);
+    let work = served.app.complete_authorization(&scope, &authorization, query, bundle);
+    let outcome = service.in_flight(work, span).await.map_err(connect_error)?;
+    service.record(&row.app, "authentication.oauth2Config.getAccessToken", &outcome);
+    if let Some(mut error) = call_error(&outcome) {
+        error.message = format!("the code exchange failed: {}", error.message);
+        error.extra.clear();
+        return Err(error);
+    }
+    let auth = outcome.auth_data.clone().unwrap_or_default();
+    keep_connection(service, &row.app, &served.app, row.id.clone(), row.account.clone(), auth).await
 }
 
 // Invoking.
@@ -645,6 +830,75 @@ async fn get_invocation(State(service): State<Service>, Path(id): Path<String>) 
     body.insert("created_ms".into(), row.created_ms.into());
     body.insert("updated_ms".into(), row.updated_ms.into());
     axum::Json(Value::Object(body)).into_response()
+}
+
+// Hydration.
+
+/// `POST /v1/hydrate` `{"value", "invocation" | "subscription"}`: resolve a
+/// dehydrated value from a call's answer or a subscription's events
+/// through its hydrator. Tenant-checked: the value must be in the answer or
+/// events named (it is looked up there as text), and the hydrator runs for
+/// that call's app and with that call's (or subscription's) connection, so
+/// a value hydrates only for the account it was made for. The library
+/// checks the rest (signed by this host, for this app, naming a hydrator).
+async fn hydrate(State(service): State<Service>, request: Request) -> Response {
+    let limit = service.inner.settings.max_body_bytes;
+    let result = async {
+        let (_, body) = read_body(request, limit).await?;
+        let fields = fields(&body, &["value", "invocation", "subscription"])?;
+        let value = fields.string("value", true)?.unwrap_or_default();
+        let (app_name, connection, scope) =
+            match (fields.string("invocation", false)?, fields.string("subscription", false)?) {
+                (Some(id), None) => {
+                    let row = service.db().invocation(&id).await.map_err(state_error)?;
+                    let row = row.filter(|row| row.answer.as_deref().is_some_and(|a| a.contains(&value)));
+                    let Some(row) = row else { return Err(not_in_source("invocation")) };
+                    let scope = Scope::new(&row.app, row.connection.as_deref().unwrap_or("-"));
+                    (row.app, row.connection, scope)
+                }
+                (None, Some(id)) => {
+                    let row = service.db().subscription(&id).await.map_err(state_error)?;
+                    let Some(row) = row else { return Err(not_in_source("subscription")) };
+                    if !service.db().event_contains(&id, &value).await.map_err(state_error)? {
+                        return Err(not_in_source("subscription"));
+                    }
+                    let scope = Scope::new(&row.app, &row.connection).subscription(&id);
+                    (row.app, Some(row.connection), scope)
+                }
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "name where the value came from: \"invocation\" (a call's ID) or \"subscription\" (its ID), one of them",
+                    ));
+                }
+            };
+        let served = service.served(&app_name).ok_or_else(|| unknown_app(&app_name))?;
+        let auth = match &connection {
+            Some(id) => app_connection(&service, &app_name, id).await?.1,
+            None => Map::new(),
+        };
+        let _permit = permit(&service)?;
+        let span = tracing::info_span!("hydrate", app = %app_name);
+        let outcome = service.in_flight(served.app.hydrate(&value, auth, scope), span).await.map_err(|e| {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            ApiError::new(status, "not_hydratable", e.to_string())
+        })?;
+        service.record(&app_name, "hydrate", &outcome);
+        let auth = service.auth_update(connection.as_deref(), [&outcome]).map_err(state_error)?;
+        service.db().update_auth(auth).await.map_err(state_error)?;
+        if let Some(error) = call_error(&outcome) {
+            return Err(error);
+        }
+        Ok((StatusCode::OK, Value::Object(outcome_json(&outcome))))
+    }
+    .await;
+    answer(result)
+}
+
+fn not_in_source(what: &str) -> ApiError {
+    ApiError::not_found(
+        "unknown_value",
+        format!("no {what} with this ID holds this value; name the call or subscription whose result it came from"),
+    )
 }
 
 // Subscriptions.

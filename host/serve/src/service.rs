@@ -418,7 +418,9 @@ impl Service {
         secret_env: Vec<String>,
     ) -> Result<(), ServeError> {
         let digest = hex::encode(&Sha256::digest(component)[..8]);
-        let dir = self.inner.state.dir.join("apps");
+        // Kept by its absolute path: a restart from another directory finds it.
+        let dir = std::path::absolute(self.inner.state.dir.join("apps"))
+            .map_err(|e| ServeError::State(format!("cannot resolve the state directory: {e}")))?;
         let path = dir.join(format!("{name}-{digest}.wasm"));
         let bytes = component.to_vec();
         let written = path.clone();
@@ -552,6 +554,7 @@ impl Service {
             ("callbacks", pruned.callbacks),
             ("events", pruned.events),
             ("idempotency_keys", pruned.idempotency_keys),
+            ("authorizations", pruned.authorizations),
             ("files", files),
         ] {
             metrics.pruned(kind, count);

@@ -309,7 +309,7 @@ impl Results {
             let mut t = vec![
                 "What one truly waiting call holds, KiB (the resident set when the endpoint held every call, less the idle one, over the calls held; from /proc/self/smaps and glibc's mallinfo2):".to_string(),
                 String::new(),
-                "| run | per call at full hold | fiber stack | linear memory (anonymous) | data image (page cache, counted per mapping) | malloc in use | other anonymous (malloc's kept pages, pool tables) | files, other |".into(),
+                "| run | per call at full hold | fiber stack | linear memory (anonymous) | data image (page cache, counted per mapping) | heap and other anonymous (malloc, pool tables) | files, other | malloc handed out (not all of it touched) |".into(),
                 "|---|---:|---:|---:|---:|---:|---:|---:|".into(),
             ];
             for (key, label) in [
@@ -325,9 +325,9 @@ impl Results {
                         k(Some(b.fiber)),
                         k(Some(b.memory)),
                         k(Some(b.image)),
-                        k(b.malloc),
-                        k(b.other_anon),
+                        k(Some(b.anon)),
                         k(Some(b.files)),
+                        k(b.malloc),
                     ));
                 }
             }
@@ -696,9 +696,9 @@ struct Breakdown {
     fiber: f64,
     memory: f64,
     image: f64,
-    malloc: Option<f64>,
-    other_anon: Option<f64>,
+    anon: f64,
     files: f64,
+    malloc: Option<f64>,
 }
 
 /// An in-flight run's resident set at full hold, less its idle one, over
@@ -706,8 +706,9 @@ struct Breakdown {
 /// (or more) are the pool's (a 2 MiB one is a fiber stack, smaller ones
 /// the accessible part of a linear memory, a `.cwasm` file the component's
 /// data image mapped copy-on-write); the rest of the anonymous memory is
-/// malloc's (what it handed out, from mallinfo2, and what it keeps) and the
-/// pool's tables.
+/// malloc's and the pool's tables. What malloc handed out (mallinfo2) is
+/// shown beside it: it counts capacity never touched, so it can exceed the
+/// resident growth.
 fn breakdown(f: &Value) -> Option<Breakdown> {
     let held = num(f, "held_at_once").filter(|h| *h > 0.0)?;
     let (full, idle) = (f["smaps_at_full_hold"].as_array()?, f["smaps_idle"].as_array()?);
@@ -732,8 +733,8 @@ fn breakdown(f: &Value) -> Option<Breakdown> {
         fiber: fiber / held,
         memory: memory / held,
         image: image / held,
-        malloc: malloc.map(|m| m / held),
-        other_anon: malloc.map(|m| (anon - m) / held),
+        anon: anon / held,
         files: files / held,
+        malloc: malloc.map(|m| m / held),
     })
 }

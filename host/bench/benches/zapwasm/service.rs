@@ -480,7 +480,7 @@ async fn hook_service_round(bed: &Arc<Bed>, seconds: f64, cursors: &mut [i64]) -
             return Err(format!("only {stored} of {accepted} deliveries became events in 120 s"));
         }
         if new == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
     Ok(HookRound { accepted, posting, latencies, stored, stored_after: started.elapsed() })

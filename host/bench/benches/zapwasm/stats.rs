@@ -357,7 +357,7 @@ pub fn smaps_breakdown(top: usize) -> Vec<Value> {
         }
     }
     let mut sorted: Vec<((String, u64), (u64, u64))> = groups.into_iter().filter(|(_, (_, rss))| *rss > 0).collect();
-    sorted.sort_by(|a, b| b.1.1.cmp(&a.1.1));
+    sorted.sort_by_key(|(_, (_, rss))| std::cmp::Reverse(*rss));
     let rest: u64 = sorted.iter().skip(top).map(|(_, (_, rss))| rss).sum();
     let mut out: Vec<Value> = sorted
         .into_iter()

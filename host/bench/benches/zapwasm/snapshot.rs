@@ -1,0 +1,153 @@
+//! The `snapshot` scenario: what a call pays for the size of the app, with
+//! the app built on every call (plain components) and built once, at build
+//! time (snapshotted by `zapwasm_build::snapshot`, as `zapwasm build` does).
+//!
+//! The guest (`tests/guests/bench-ops`) is built twice, with 1 operation and
+//! with 40; each is snapshotted, and the four components are called one
+//! call after another (`triggers.op_0.operation.perform`, no I/O) on one
+//! thread of this process, in rounds that alternate between them. Per call:
+//! calls/s, CPU time (the process's, user and system) and user-space
+//! instructions (this thread's counter, where the machine has one). The
+//! baseline is the 1-operation plain component, measured in the same run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use zapwasm_host::{App, Bundle, Host, Invocation};
+
+use crate::stats;
+
+/// The method every call runs.
+const METHOD: &str = "triggers.op_0.operation.perform";
+
+/// Calls before timing, per component (compiles nothing: the host loaded it).
+const WARM_UP: u32 = 200;
+
+/// The four components: (label, operations, snapshotted, path).
+type Components = Vec<(String, usize, bool, PathBuf)>;
+
+/// Builds the guest twice, snapshots both, and copies the four components
+/// into `scratch`.
+fn components(target: &Path, scratch: &Path) -> Result<Components, String> {
+    let dir = scratch.join("snapshot");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    for (operations, features) in [(1, vec![]), (40, vec!["bench_ops/forty"])] {
+        eprintln!("building the bench_ops guest with {operations} operation(s)");
+        let options = zapwasm_build::Options::new(&root)
+            .packages(["bench_ops"])
+            .features(features)
+            .target_dir(target.join("bench-guests"))
+            .quiet(true);
+        let built = zapwasm_build::build_all(&options).map_err(|e| e.to_string())?;
+        let built = built.first().ok_or("the build made no component")?;
+        let plain = dir.join(format!("ops_{operations}.wasm"));
+        std::fs::copy(&built.component, &plain).map_err(|e| e.to_string())?;
+        let snapshotted = dir.join(format!("ops_{operations}.snapshot.wasm"));
+        let snapshot = zapwasm_build::snapshot::snapshot_file(&plain, &snapshotted).map_err(|e| format!("{e:?}"))?;
+        eprintln!(
+            "  {} KiB plain, {} KiB snapshotted, snapshot in {:.2} s",
+            snapshot.size_before / 1024,
+            snapshot.size_after / 1024,
+            snapshot.duration.as_secs_f64()
+        );
+        out.push((format!("{operations} op, plain"), operations, false, plain));
+        out.push((format!("{operations} op, snapshotted"), operations, true, snapshotted));
+    }
+    Ok(out)
+}
+
+/// What one timed stretch of calls cost.
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    calls: u64,
+    wall: Duration,
+    cpu: Duration,
+    instructions: Option<u64>,
+}
+
+/// Calls `app` one call after another for `seconds`.
+async fn stretch(app: &App, seconds: f64) -> Result<Totals, String> {
+    let (started, cpu, instructions) = (Instant::now(), stats::cpu_time(), stats::instructions());
+    let mut calls = 0;
+    while started.elapsed().as_secs_f64() < seconds {
+        call(app).await?;
+        calls += 1;
+    }
+    Ok(Totals {
+        calls,
+        wall: started.elapsed(),
+        cpu: stats::cpu_time().saturating_sub(cpu),
+        instructions: instructions.zip(stats::instructions()).map(|(before, after)| after - before),
+    })
+}
+
+async fn call(app: &App) -> Result<(), String> {
+    let outcome = app.invoke(Invocation::local(METHOD, Bundle::default())).await;
+    outcome.result.map(drop).map_err(|e| format!("{e:?}"))
+}
+
+/// Runs the scenario and prints its table; the figures as JSON.
+pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<Value, String> {
+    let components = components(target, scratch)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    stats::count_instructions_of_this_thread();
+    let totals = runtime.block_on(async {
+        let host = Host::builder().build().map_err(|e| e.to_string())?;
+        let mut apps = Vec::new();
+        for (_, _, _, path) in &components {
+            let app = host.load_file(path).await.map_err(|e| format!("{}: {e}", path.display()))?;
+            for _ in 0..WARM_UP {
+                call(&app).await?;
+            }
+            apps.push(app);
+        }
+        let mut totals = vec![Totals::default(); apps.len()];
+        for round in 0..rounds {
+            eprintln!("snapshot: round {} of {rounds}", round + 1);
+            for (app, total) in apps.iter().zip(totals.iter_mut()) {
+                let timed = stretch(app, seconds).await?;
+                total.calls += timed.calls;
+                total.wall += timed.wall;
+                total.cpu += timed.cpu;
+                total.instructions = timed.instructions.map(|n| n + total.instructions.unwrap_or(0));
+            }
+        }
+        Ok::<_, String>(totals)
+    })?;
+
+    let per_call = |t: &Totals| {
+        let calls = t.calls.max(1) as f64;
+        (
+            t.calls as f64 / t.wall.as_secs_f64(),
+            t.cpu.as_secs_f64() * 1e6 / calls,
+            t.instructions.map(|n| n as f64 / calls),
+        )
+    };
+    let (_, base_cpu, base_instructions) = per_call(&totals[0]);
+    println!("\n### The app snapshotted at build time ({METHOD}, one call after another, one thread)\n");
+    println!("| component | operations | calls/s | CPU µs/call | instructions/call | CPU vs 1 op plain |");
+    println!("|---|---|---|---|---|---|");
+    let mut rows = Vec::new();
+    for ((label, operations, snapshotted, _), total) in components.iter().zip(&totals) {
+        let (rate, cpu, instructions) = per_call(total);
+        println!(
+            "| {label} | {operations} | {rate:.0} | {cpu:.1} | {} | {:.2}x |",
+            instructions.map_or_else(|| "n/a".to_string(), |n| format!("{:.0}k", n / 1000.0)),
+            cpu / base_cpu
+        );
+        rows.push(json!({
+            "component": label,
+            "operations": operations,
+            "snapshotted": snapshotted,
+            "calls": total.calls,
+            "calls_per_s": rate,
+            "cpu_us_per_call": cpu,
+            "instructions_per_call": instructions,
+            "instructions_vs_1_op_plain": instructions.zip(base_instructions).map(|(n, base)| n / base),
+        }));
+    }
+    Ok(json!({ "rows": rows, "seconds_per_round": seconds, "rounds": rounds }))
+}
