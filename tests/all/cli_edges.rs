@@ -186,6 +186,7 @@ async fn a_session_refreshed_during_invoke_is_written_back_to_the_env_file() {
         "{stderr}"
     );
     assert!(stderr.contains("200 POST"), "the exchange is logged: {stderr}");
+    assert!(!stderr.contains("session-"), "a session key was printed: {stderr}");
     let after = std::fs::read_to_string(&env).unwrap();
     assert_eq!(after, before.replace("session-1", "session-2"), "only the key changed, in place");
     #[cfg(unix)]
@@ -268,7 +269,13 @@ async fn a_stdout_closed_early_ends_the_command_quietly() {
 #[tokio::test]
 async fn a_missing_method_fails_alike_whatever_the_spelling() {
     let dir = tempfile::tempdir().unwrap();
-    for words in [vec!["trigger", "nope"], vec!["triggers.nope.operation.perform"], vec!["create", "nope"]] {
+    for words in [
+        vec!["trigger", "nope"],
+        vec!["triggers.nope.operation.perform"],
+        vec!["create", "nope"],
+        vec!["subscribe", "nope"],
+        vec!["trigger", "nope", "--dedupe"],
+    ] {
         let mut args = vec!["invoke", FIXTURE];
         args.extend(&words);
         args.push("--no-state");

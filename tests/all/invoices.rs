@@ -254,6 +254,11 @@ async fn search_or_create_runs_the_create_only_when_the_search_finds_nothing() {
     let err = stderr(&output);
     assert!(err.contains("the search find_customer found nothing; running the create create_customer"), "{err}");
     assert!(err.contains("the credentials were refreshed"), "{err}");
+    // The refreshed token is the account's now: written to the .env file, never printed.
+    let saved = std::fs::read_to_string(dir.path().join(".env")).unwrap();
+    let token = saved.lines().find_map(|line| line.strip_prefix("authData_access_token=")).expect("saved");
+    assert!(token.starts_with("at_") && token != auth_data["access_token"], "{saved}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(token) && !err.contains(token));
     assert_eq!(api.state().customers().len(), 4);
     assert_eq!(api.state().token_grants(), ["authorization_code", "refresh_token"], "one refresh for both calls");
 

@@ -20,6 +20,7 @@ mod load;
 mod request;
 mod sandbox;
 mod serve;
+mod serve_connect;
 mod serve_lifecycle;
 mod snapshot;
 mod state;

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use std::future::IntoFuture;
 use zapwasm_tests::{CRM, FIXTURE, crm_api};
 
 use crate::serve::{
@@ -356,4 +357,57 @@ async fn a_dehydrated_value_hydrates_only_through_the_call_it_came_from() {
         let refused = post(format!("{url}/v1/hydrate"), body.clone()).await;
         assert_eq!((refused.status, refused.kind()), (status, kind), "{body}: {}", refused.body);
     }
+}
+
+#[tokio::test]
+async fn a_callback_of_a_deleted_subscription_answers_410_and_is_not_resumed() {
+    use zapwasm_host::{PendingCallback, Scope};
+    use zapwasm_serve::{Service, ServiceState, Settings};
+
+    let api = crm_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = ServiceState::open(dir.path(), &[7u8; 32]).unwrap();
+    let host = state
+        .host_builder(&url)
+        .policy(zapwasm_host::Policy::local_development())
+        .cache_dir(zapwasm_tests::shared_dir("cache"))
+        .build()
+        .unwrap();
+    let app = host.load_file(CRM).await.unwrap().with_env([("CRM_BASE_URL", api.base_url.clone())]);
+    let service = Service::new(host, state, Settings::new(&url));
+    service.add_app("crm", app);
+    let workers = service.start().await.unwrap();
+    let server = tokio::spawn(axum::serve(listener, zapwasm_serve::router(service.clone())).into_future());
+
+    let connection = connect(&url).await;
+    let subscribed = post(
+        format!("{url}/v1/apps/crm/subscriptions"),
+        json!({"trigger": "contact_created_hook", "connection": connection}),
+    )
+    .await;
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+    let subscription = subscribed.body["id"].as_str().unwrap().to_string();
+    // A call of the subscription (a delivery's perform) asked for a
+    // callback: what the library keeps when one does.
+    let callbacks = &service.host().stores().callbacks;
+    let pending = |id: &str| PendingCallback {
+        id: id.into(),
+        scope: Scope::new("crm", &connection).subscription(&subscription),
+        method: "triggers.contact_created_hook.operation.perform".into(),
+        output_data: json!({}),
+        input_data: Default::default(),
+        expires: std::time::SystemTime::now() + std::time::Duration::from_secs(60),
+    };
+    callbacks.put_callback(pending("0123456789abcdef0123456789abcdef")).await.unwrap();
+    let removed = send(client().delete(format!("{url}/v1/subscriptions/{subscription}"))).await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let refused = post(format!("{url}/callbacks/0123456789abcdef0123456789abcdef"), json!({"status": "done"})).await;
+    assert_eq!((refused.status, refused.kind()), (410, "gone"), "{}", refused.body);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("subscription"), "{}", refused.body);
+    let claimed = service.host().claim_callback("0123456789abcdef0123456789abcdef").await;
+    assert!(claimed.is_err(), "spent, so nothing else resumes it: {claimed:?}");
+    workers.shutdown(std::time::Duration::from_secs(5)).await;
+    server.abort();
 }

@@ -52,7 +52,7 @@ pub(crate) fn create_invoice() -> Create {
 
 /// One line item as the API takes it: quantity and price as whole numbers
 /// (given as numbers, or as their text when mapped from an earlier step).
-fn line_item(index: usize, line: &Value) -> Result<Value, ZError> {
+pub(crate) fn line_item(index: usize, line: &Value) -> Result<Value, ZError> {
     let whole = |key: &str| match line.get(key) {
         Some(Value::Number(number)) if number.is_u64() => Ok(Value::Number(number.clone())),
         Some(Value::String(text)) if text.trim().parse::<u64>().is_ok() => Ok(json!(text.trim().parse::<u64>().ok())),

@@ -15,6 +15,8 @@
 mod auth;
 mod customers;
 mod invoices;
+#[cfg(test)]
+mod tests;
 
 use zapwasm_guest::prelude::*;
 

@@ -62,9 +62,9 @@ use crate::z::{Invocation, Z};
 /// ```
 ///
 /// The app is built once per instance and kept (or once at build time,
-/// when `zapwasm build` snapshots the component: see the
-/// [module docs](crate::export) for what the app function must not do
-/// then). A panic is written to stderr as
+/// when `zapwasm build` snapshots the component: see
+/// [the app, built once](crate#the-app-built-once) for what the app
+/// function must not do then). A panic is written to stderr as
 /// `panicked at <location>: <message>` before the instance traps.
 #[macro_export]
 macro_rules! export_app {

@@ -160,9 +160,9 @@ mod error;
 #[doc(hidden)]
 pub mod export;
 mod extensions;
-mod heap;
 #[cfg(test)]
 mod fake_http;
+mod heap;
 mod lifecycle;
 mod middleware;
 mod request;

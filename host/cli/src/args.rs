@@ -38,7 +38,8 @@ pub enum Command {
     ///
     /// Credentials the host refreshes during a call (a stale session
     /// exchanged again, an OAuth 2 token refreshed) are written back to the
-    /// .env file, its other lines kept; stderr names the fields.
+    /// .env file (--env-file; created if missing), its other lines kept;
+    /// stderr names the fields, never their values.
     ///
     /// `auth start` connects an account: it asks for each authentication
     /// field (those given with --auth are not asked), runs the session

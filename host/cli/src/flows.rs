@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zapwasm_host::{App, Delivery, FlowError, Host, IncomingRequest, Outcome, ResumeError, Scope};
+use zapwasm_host::{App, Delivery, FlowError, Host, IncomingRequest, OperationKind, Outcome, ResumeError, Scope};
 
 use crate::args::InvokeArgs;
 use crate::config::{InvokeConfig, scope, text_argument};
-use crate::report::{print_logs, print_outcome, usage};
+use crate::report::{EXIT_NO_SUCH_METHOD, print_logs, print_outcome, safe, usage};
 use crate::{EXIT_FLOW, EXIT_STATE};
 
 /// How often a polling subscription made by hand says it is polled (the
@@ -22,6 +22,25 @@ const LOCAL_POLL_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Runs the flow the method words name, if they name one.
 pub(crate) async fn run(host: &Host, app: &App, args: &InvokeArgs, config: &InvokeConfig) -> Option<ExitCode> {
     let words: Vec<&str> = args.method.iter().map(String::as_str).collect();
+    // A trigger the integration lacks is the same error whichever command
+    // names it (`trigger KEY`, `subscribe KEY`, `--dedupe`).
+    if let ["subscribe", key] | ["trigger" | "triggers", key] = words[..]
+        && (words[0] == "subscribe" || args.dedupe)
+        && app.definition().operation(OperationKind::Trigger, key).is_none()
+    {
+        let keys: Vec<String> = app
+            .definition()
+            .operations()
+            .into_iter()
+            .filter(|operation| operation.kind == OperationKind::Trigger)
+            .map(|operation| operation.key)
+            .collect();
+        eprintln!(
+            "zapwasm: no_such_method error: {}",
+            safe(&format!("no trigger {key:?} in this integration; it has: {}", keys.join(", ")))
+        );
+        return Some(ExitCode::from(EXIT_NO_SUCH_METHOD));
+    }
     let account = scope(args);
     let auth_data = config.bundle.auth_data.clone();
     let input_data = config.bundle.input_data.clone();

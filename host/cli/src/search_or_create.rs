@@ -4,7 +4,10 @@
 //! runs with the same input (through its own fields), `bundle.meta.withSearch`
 //! set to the search's key. stdout says which ran:
 //! `{"ran": "search"|"create", "search": KEY, "create": KEY, "result": ...}`,
-//! the result being the first item found or what the create returned.
+//! the result being the first item found or what the create returned
+//! (with `--outcome`, also `outcomes`: each call's as `invoke --outcome`
+//! prints it). Credentials either call refreshed are written to the .env
+//! file as `invoke` writes them, and the create runs with the search's.
 
 use std::process::ExitCode;
 
@@ -13,7 +16,7 @@ use zapwasm_host::{App, InputError, Invocation, OperationKind, Outcome};
 
 use crate::args::InvokeArgs;
 use crate::config::{InvokeConfig, scope};
-use crate::report::{print_json, print_logs, print_outcome, safe, usage};
+use crate::report::{outcome_json, print_json, print_logs, print_outcome, safe, save_refreshed, usage};
 
 /// Exit code for a search whose result is not a list (as for a failed result check).
 const EXIT_NOT_A_LIST: u8 = 16;
@@ -94,6 +97,10 @@ async fn search_or_create(app: &App, key: &str, args: &InvokeArgs, config: &Invo
         // An error, or a result that breaks its checks: reported as `invoke search` would.
         _ => return print_outcome(&searched, args),
     };
+    // Credentials the search refreshed are the account's now (and the create's).
+    if let Err(code) = save_refreshed(&searched, args) {
+        return code;
+    }
     if let Some(found) = found {
         eprintln!("zapwasm: the search {} found a result; the create did not run", safe(&search));
         return report(Ran::Search, &search, &create, found, &[&searched], args);
@@ -116,6 +123,9 @@ async fn search_or_create(app: &App, key: &str, args: &InvokeArgs, config: &Invo
     let created = app.invoke(Invocation::new(method, bundle, account)).await;
     match &created.result {
         Ok(result) if created.checks.is_empty() => {
+            if let Err(code) = save_refreshed(&created, args) {
+                return code;
+            }
             report(Ran::Create, &search, &create, result.value(), &[&searched, &created], args)
         }
         _ => print_outcome(&created, args),
@@ -182,17 +192,13 @@ fn report(ran: Ran, search: &str, create: &str, result: Value, outcomes: &[&Outc
     {
         print_logs(&last.logs);
     }
-    if let Some(auth_data) = outcomes.iter().rev().find_map(|outcome| outcome.auth_data.as_ref()) {
-        let keys: Vec<&String> = auth_data.keys().collect();
-        eprintln!("zapwasm: the credentials were refreshed; new authData fields: {}", safe(&format!("{keys:?}")));
-    }
     let mut out = Map::new();
     out.insert("ran".into(), json!(if ran == Ran::Search { "search" } else { "create" }));
     out.insert("search".into(), json!(search));
     out.insert("create".into(), json!(create));
     out.insert("result".into(), result);
     if args.outcome {
-        out.insert("outcomes".into(), json!(outcomes));
+        out.insert("outcomes".into(), outcomes.iter().copied().map(outcome_json).collect());
     }
     print_json(&Value::Object(out));
     ExitCode::SUCCESS

@@ -195,7 +195,32 @@ impl Censor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Level, Source};
     use serde_json::json;
+
+    #[test]
+    fn records_kept_before_a_secret_arrived_are_censored_again() {
+        let censor = Censor::new(json!({"sessionKey": "session-2", "username": "ada"}).as_object().unwrap(), []);
+        let mut logs = vec![LogLine { level: Level::Info, source: Source::Console, message: "got session-2".into() }];
+        let mut http = vec![HttpExchange {
+            method: "POST".into(),
+            url: "https://api.test/session?next=session-2".into(),
+            request_headers: vec![("x-user".into(), "ada".into())],
+            request_body: None,
+            status: Some(200),
+            response_headers: vec![("x-session".into(), "session-2".into())],
+            response_body: Some(r#"{"sessionKey":"session-2"}"#.into()),
+            error: None,
+            dropped_on_redirect: Vec::new(),
+            duration: std::time::Duration::ZERO,
+        }];
+        censor.apply_to_records(&mut logs, &mut http);
+        assert_eq!(logs[0].message, "got :censored:");
+        assert_eq!(http[0].url, "https://api.test/session?next=:censored:");
+        assert_eq!(http[0].request_headers[0].1, "ada", "a safe key is not a secret");
+        assert_eq!(http[0].response_headers[0].1, ":censored:");
+        assert_eq!(http[0].response_body.as_deref(), Some(r#"{"sessionKey":":censored:"}"#));
+    }
 
     #[test]
     fn censors_values_and_their_encodings_but_not_safe_keys() {

@@ -12,7 +12,8 @@
 //!   visible operation, field keys and types, request methods, the
 //!   authentication type and its parts, buffer settings, the references
 //!   between operations (a dynamic dropdown's trigger, a search field's
-//!   search, search-or-create's search and create);
+//!   search, search-or-create's search and create, and its key being its
+//!   search's);
 //! - the platform's publishing checks `D001`-`D026` that need nothing but
 //!   the definition (those about live runs, accounts and the listing
 //!   cannot be judged here). A rule the platform words "must" or "requires"

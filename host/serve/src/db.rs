@@ -1410,6 +1410,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_version_1_file_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.sqlite3");
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(SCHEMA).unwrap();
+        v1.execute_batch("PRAGMA user_version = 1").unwrap();
+        v1.execute("INSERT INTO apps (name, path, sealed_env, created_ms) VALUES ('a', 'a.wasm', x'00', 1)", [])
+            .unwrap();
+        drop(v1);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.apps().await.unwrap().len(), 1, "what it held is kept");
+        assert!(db.authorization("nope").await.unwrap().is_none(), "the new table is there");
+        drop(db);
+        let version: i64 =
+            Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
     async fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("service.sqlite3");

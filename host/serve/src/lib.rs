@@ -28,7 +28,10 @@
 //!   `Idempotency-Key`; a call that asked for a callback answers 202 and
 //!   `/v1/invocations/{id}` gives its result once resumed), subscriptions
 //!   (REST hooks and polling) and their events, in order, with sequence
-//!   numbers;
+//!   numbers; dehydrated values hydrated for the call they came from
+//!   (`/v1/hydrate`); OAuth 2 accounts connected through their provider
+//!   (`/v1/apps/{app}/authorizations`, the redirect back to
+//!   `/oauth/callback`);
 //! - the receivers senders call: `POST /hooks/{id}` and `POST
 //!   /callbacks/{id}` keep the request durably, answer, and leave the guest
 //!   call to the queue's workers (`queue`), so it never runs inside the

@@ -95,7 +95,7 @@ impl Metrics {
         registry.register(
             "pruned",
             "Finished things removed by retention, by kind (jobs, invocations, callbacks, events, \
-             idempotency_keys, files)",
+             idempotency_keys, authorizations, files)",
             pruned.clone(),
         );
         let queue_depth = Gauge::<i64, AtomicI64>::default();

@@ -274,8 +274,8 @@ pub struct Retention {
     /// Finished queue jobs (done, given up, dropped, failed polls) after
     /// their end. Default 7 days.
     pub jobs: Duration,
-    /// Finished calls (`GET /v1/invocations/{id}`) and their callbacks
-    /// after their end. Default 30 days.
+    /// Finished calls (`GET /v1/invocations/{id}`), their callbacks and
+    /// ended OAuth authorizations after their end. Default 30 days.
     pub invocations: Duration,
     /// Subscriptions' events after they were stored. Default 30 days.
     pub events: Duration,

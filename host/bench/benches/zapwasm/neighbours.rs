@@ -352,14 +352,17 @@ pub async fn run(config: &WorkerConfig) -> Value {
             lanes: HTTP_GET_LANES,
         };
         phase(Some(&on), 0, &apps[2].1, 0.5).await;
-        let (mut alone, mut pool) = (Vec::new(), Vec::new());
+        let (mut alone, mut one, mut pool) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..config.rounds {
             alone.push(phase(Some(&on), 0, &apps[2].1, config.seconds).await);
+            one.push(phase(Some(&on), 1, &apps[2].1, config.seconds).await);
             pool.push(phase(Some(&on), SPINNERS, &apps[2].1, config.seconds).await);
         }
         result.insert(
             "http_get_early".into(),
-            json!({ "lanes": HTTP_GET_LANES, "alone": pooled(alone), "pool": pooled(pool) }),
+            json!({
+                "lanes": HTTP_GET_LANES, "alone": pooled(alone), "one_runaway": pooled(one), "pool": pooled(pool),
+            }),
         );
     }
     // One-GET calls next to many spinning guests, moving after 10 ms and

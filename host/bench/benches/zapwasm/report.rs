@@ -466,6 +466,12 @@ impl Results {
         if n.get("http_get_early").is_some() {
             let lanes = &n["http_get_early"]["lanes"];
             phases.push((format!("http_get c={lanes} alone, moving after 2 ms"), n["http_get_early"]["alone"].clone()));
+            if n["http_get_early"].get("one_runaway").is_some() {
+                phases.push((
+                    format!("http_get c={lanes} + ONE runaway, moving after 2 ms"),
+                    n["http_get_early"]["one_runaway"].clone(),
+                ));
+            }
             phases.push((
                 format!("http_get c={lanes} + {spinners} spinning, moving after 2 ms"),
                 n["http_get_early"]["pool"].clone(),
@@ -541,6 +547,14 @@ impl Results {
             fmt(thr.map(|r| r * 100.0), 1),
             fmt(p99, 2),
         ));
+        let early = &n["http_get_early"];
+        if early.get("one_runaway").is_some() {
+            t.push(format!(
+                "Moving after 2 ms instead of 10: one-GET calls' p99 next to ONE runaway x{} of alone (same rounds), the runaway ended at most {} ms after its deadline.",
+                fmt(ratio(num(&early["one_runaway"]["healthy"], "p99_ms"), num(&early["alone"]["healthy"], "p99_ms")), 3),
+                fmt(num(&early["one_runaway"]["spinners"], "past_deadline_ms.max"), 1),
+            ));
+        }
         self.extra.push(t.join("\n"));
 
         let one = &h["one_runaway"];

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use zapwasm_host::{App, Bundle, IncomingRequest, Invocation, Policy, Scope, Subscription};
+use zapwasm_host::{App, Bundle, IncomingRequest, Invocation, Policy, Scope, ScopeKey, Subscription};
 use zapwasm_serve::{Service, ServiceState, Settings};
 
 /// Hook subscriptions the deliveries are spread over: the queue runs one
@@ -179,6 +179,7 @@ async fn measure(
     let mut invoke: Vec<[Tally; 2]> = vec![Default::default(); INVOKE_CONCURRENCY.len()];
     let mut hooks: [Tally; 2] = Default::default();
     let mut received = Tally::default();
+    let mut commits = Tally::default();
     for round in 0..rounds {
         eprintln!("  service round {}/{rounds}", round + 1);
         // Alternate which side goes first.
@@ -202,6 +203,8 @@ async fn measure(
                 }
             }
         }
+        let (done, elapsed, latencies) = commit_round(&service, seconds).await?;
+        commits.add(done, elapsed, latencies);
     }
     workers.shutdown(Duration::from_secs(10)).await;
     server.abort();
@@ -213,14 +216,14 @@ async fn measure(
     let mut rows = |measure: &str, c: usize, library: Option<f64>, service: Option<f64>, rounds: &str, digits| {
         let cell = |v: Option<f64>| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into());
         let ratio = match (library, service) {
-            (Some(l), Some(s)) if l > 0.0 => format!("{:.2}", s / l),
+            (Some(l), Some(s)) if l > 0.0 => format!("{:.3}", s / l),
             _ => "-".into(),
         };
         table.push(format!("| {measure} | {c} | {} | {} | {ratio} | {rounds} |", cell(library), cell(service)));
     };
     let spread = |pair: &[Tally; 2]| {
         let ratios: Vec<String> =
-            pair[0].rates.iter().zip(&pair[1].rates).map(|(l, s)| format!("{:.2}", s / l)).collect();
+            pair[0].rates.iter().zip(&pair[1].rates).map(|(l, s)| format!("{:.3}", s / l)).collect();
         ratios.join(", ")
     };
     for (i, &c) in INVOKE_CONCURRENCY.iter().enumerate() {
@@ -249,6 +252,8 @@ async fn measure(
         "",
         1,
     );
+    rows("floor: one durable commit (`set_cursor`), /s", 1, None, Some(commits.per_second()), "", 0);
+    rows("floor: one durable commit, median latency us", 1, None, commits.percentile_us(0.5), "", 1);
     let table = table.join("\n");
     println!("\n{table}\n");
 
@@ -280,6 +285,7 @@ async fn measure(
             "service_acknowledged": received.json(),
             "ratio_per_s": hooks[1].per_second() / hooks[0].per_second(),
         },
+        "durable_commit": commits.json(),
         "table": table,
     }))
 }
@@ -387,6 +393,25 @@ async fn invoke_round(
             .await
         }
     }
+}
+
+/// The floor under every acknowledged write: one commit of the state
+/// files' kind (SQLite, WAL, `synchronous = FULL`, on the same disk), one
+/// at a time: the library's `set_cursor` on the service's `state.sqlite3`.
+async fn commit_round(service: &Service, seconds: f64) -> Result<(u64, Duration, Vec<u64>), String> {
+    let service = service.clone();
+    let next = Arc::new(AtomicU64::new(0));
+    drive(1, seconds, move || {
+        let (service, next) = (service.clone(), next.clone());
+        async move {
+            let scope = ScopeKey::of(&Scope::new("bench-floor", "-"));
+            let value = next.fetch_add(1, Ordering::Relaxed).to_string();
+            let expires = std::time::SystemTime::now() + Duration::from_secs(3600);
+            let cursors = &service.host().stores().cursors;
+            cursors.set_cursor(&scope, value, expires).await.map_err(|e| format!("the commit failed: {e}"))
+        }
+    })
+    .await
 }
 
 /// A new contact's hook delivery, as the CRM posts it.

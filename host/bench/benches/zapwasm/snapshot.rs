@@ -104,11 +104,12 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
             }
             apps.push(app);
         }
-        let mut totals = vec![Totals::default(); apps.len()];
+        let mut totals = vec![(Totals::default(), Vec::new()); apps.len()];
         for round in 0..rounds {
             eprintln!("snapshot: round {} of {rounds}", round + 1);
-            for (app, total) in apps.iter().zip(totals.iter_mut()) {
+            for (app, (total, per_round)) in apps.iter().zip(totals.iter_mut()) {
                 let timed = stretch(app, seconds).await?;
+                per_round.push(timed.cpu.as_secs_f64() * 1e6 / timed.calls.max(1) as f64);
                 total.calls += timed.calls;
                 total.wall += timed.wall;
                 total.cpu += timed.cpu;
@@ -126,15 +127,19 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
             t.instructions.map(|n| n as f64 / calls),
         )
     };
-    let (_, base_cpu, base_instructions) = per_call(&totals[0]);
+    let (_, base_cpu, base_instructions) = per_call(&totals[0].0);
     println!("\n### The app snapshotted at build time ({METHOD}, one call after another, one thread)\n");
-    println!("| component | operations | calls/s | CPU µs/call | instructions/call | CPU vs 1 op plain |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| component | operations | calls/s | CPU µs/call | rounds' CPU µs/call, min-max | instructions/call | CPU vs 1 op plain |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
-    for ((label, operations, snapshotted, _), total) in components.iter().zip(&totals) {
+    for ((label, operations, snapshotted, _), (total, per_round)) in components.iter().zip(&totals) {
         let (rate, cpu, instructions) = per_call(total);
+        let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = per_round.iter().copied().fold(0.0, f64::max);
         println!(
-            "| {label} | {operations} | {rate:.0} | {cpu:.1} | {} | {:.2}x |",
+            "| {label} | {operations} | {rate:.0} | {cpu:.1} | {low:.1}-{high:.1} | {} | {:.2}x |",
             instructions.map_or_else(|| "n/a".to_string(), |n| format!("{:.0}k", n / 1000.0)),
             cpu / base_cpu
         );
@@ -145,6 +150,7 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
             "calls": total.calls,
             "calls_per_s": rate,
             "cpu_us_per_call": cpu,
+            "cpu_us_per_call_by_round": per_round,
             "instructions_per_call": instructions,
             "instructions_vs_1_op_plain": instructions.zip(base_instructions).map(|(n, base)| n / base),
         }));

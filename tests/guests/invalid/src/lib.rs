@@ -50,6 +50,8 @@ fn app() -> App {
                 .display("Find Item", "Finds an item, see https://example.com/docs.")
                 .operation(Operation::new().perform(items).sample(json!({"id": 1}))),
         )
+        // D015: the search-or-create's create does not exist.
+        .search_or_create(SearchOrCreate::new("find_item", "find_item", "add_item"))
         .create(
             // D012: no sample. D022: only dynamic input fields.
             Create::new("bare_item", "Item")
