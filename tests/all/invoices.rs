@@ -293,12 +293,14 @@ async fn the_examples_committed_recordings_replay_offline() {
     let output = zapwasm_in(&dir, ["test", ".", "--component", INVOICES].map(String::from).to_vec()).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", stderr(&output));
-    assert!(stdout.ends_with("7 passed, 0 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("8 passed, 0 failed\n"), "{stdout}");
     assert!(stdout.contains("ok      invoices/creates an invoice with line items"), "{stdout}");
     for entry in std::fs::read_dir(example_cases().join("recordings/invoices")).unwrap() {
         let recording = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(recording.contains(r#""authorization": "Bearer :censored:""#), "{recording}");
-        assert!(!recording.contains("invoices-secret") && !recording.contains("Bearer at_"), "{recording}");
+        for secret in ["invoices-secret", "expired-token", "\"at_", " at_", "=rt_", "\"rt_"] {
+            assert!(!recording.contains(secret), "{secret} in {recording}");
+        }
     }
 }
 
@@ -332,5 +334,55 @@ async fn a_changed_request_fails_its_case_with_a_diff() {
     let diff: Vec<&str> = stdout.lines().map(str::trim_start).collect();
     assert!(diff.iter().any(|line| line.starts_with('-') && line.contains(r#""quantity": 3"#)), "{stdout}");
     assert!(diff.iter().any(|line| line.starts_with('+') && line.contains(r#""quantity": 4"#)), "{stdout}");
-    assert!(stdout.ends_with("5 passed, 2 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("6 passed, 2 failed\n"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_refresh_while_recording_is_censored_and_replays_offline() {
+    let Setup { api, app, .. } = setup("invoices-record-refresh").await;
+    let (_, auth_data) = connect(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    let suite = json!({"base_url_env": "INVOICES_BASE_URL", "env": {"CLIENT_ID": "invoices-client"}, "cases": [
+        {"name": "refreshes", "method": "auth test", "auth": {"access_token": "expired-token"},
+         "expect": {"includes": {"email": "owner@acme.test"}}}
+    ]});
+    std::fs::write(cases.join("refresh.json"), suite.to_string()).unwrap();
+    let token = |key: &str| auth_data[key].as_str().unwrap().to_string();
+    let dotenv = format!(
+        "INVOICES_BASE_URL={}\nCLIENT_SECRET=invoices-secret\nauthData_access_token={}\nauthData_refresh_token={}\n",
+        api.base_url,
+        token("access_token"),
+        token("refresh_token")
+    );
+    std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+    let args = |extra: &[&str]| {
+        let mut args = vec!["test", ".", "--component", INVOICES, "--cases", "cases"];
+        args.extend(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let output = zapwasm_in(dir.path(), args(&["--record"])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr(&output));
+    assert_eq!(api.state().token_grants(), ["authorization_code", "refresh_token"], "the case refreshed");
+
+    // Neither the credentials the case started with, nor the token the refresh handed out.
+    let recording = std::fs::read_to_string(cases.join("recordings/refresh/refreshes.json")).unwrap();
+    let refreshed: Value = serde_json::from_str(&recording).unwrap();
+    assert_eq!(refreshed["env_keys"], json!(["CLIENT_SECRET"]));
+    assert_eq!(refreshed["exchanges"][1]["response"]["body"]["json"]["access_token"], ":censored:");
+    assert_eq!(refreshed["exchanges"][2]["request"]["headers"]["authorization"], "Bearer :censored:");
+    for secret in [token("access_token"), token("refresh_token"), "invoices-secret".into(), "expired-token".into()] {
+        assert!(!recording.contains(&secret), "{secret} in {recording}");
+    }
+    assert!(!recording.contains("\"at_") && !recording.contains(" at_"), "{recording}");
+
+    // Offline: the API gone, no .env; the censored refresh matches as recorded.
+    drop(api);
+    std::fs::remove_file(dir.path().join(".env")).unwrap();
+    let output = zapwasm_in(dir.path(), args(&[])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr(&output));
+    assert!(stdout.ends_with("1 passed, 0 failed\n"), "{stdout}");
 }

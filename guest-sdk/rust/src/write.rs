@@ -2,13 +2,14 @@
 //! `serde_json::to_string`, written with less work per byte.
 //!
 //! serde_json looks every byte of a string up in its escape table, one at a
-//! time. Here a string is scanned eight bytes at a time (one `u64` of the
-//! guest's native little-endian order): a word with no byte below `0x20`,
-//! no `"` and no `\` is copied whole, and only a word holding one of them is
-//! looked at byte by byte. Escapes are serde_json's (`\"`, `\\`, `\b`, `\f`,
-//! `\n`, `\r`, `\t`, `\u00XX` with lower-case hex for the other control
-//! characters); nothing else is escaped. Numbers are written by serde_json
-//! itself, so they are its digits exactly.
+//! time. Here a string is scanned eight bytes at a time (read as one
+//! `u64`): a word with no byte below `0x20`, no `"` and no `\` is passed
+//! over whole, and only a word holding one of them is looked at byte by
+//! byte; the runs between escapes are copied at once. Escapes are
+//! serde_json's (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00XX` with
+//! lower-case hex for the other control characters); nothing else is
+//! escaped. Numbers are written by serde_json itself, so they are its
+//! digits exactly.
 
 use serde_json::{Map, Value};
 

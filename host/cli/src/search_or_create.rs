@@ -70,7 +70,7 @@ fn pair(app: &App, key: &str) -> Result<(String, String), String> {
 async fn search_or_create(app: &App, key: &str, args: &InvokeArgs, config: &InvokeConfig) -> ExitCode {
     let (search, create) = match pair(app, key) {
         Ok(pair) => pair,
-        Err(message) => return usage(safe(&message)),
+        Err(message) => return usage(message),
     };
     let account = scope(args);
 
@@ -86,6 +86,9 @@ async fn search_or_create(app: &App, key: &str, args: &InvokeArgs, config: &Invo
             Err(kind) => {
                 if !args.quiet {
                     print_logs(&searched.logs);
+                }
+                if let Err(code) = save_refreshed(&searched, args) {
+                    return code;
                 }
                 eprintln!(
                     "zapwasm: the search {} returned {kind}, not a list: it cannot say whether it found anything",

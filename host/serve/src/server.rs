@@ -78,6 +78,10 @@ impl Server {
             }
         };
         let policy = policy(&config)?;
+        let retention = retention(&config)?;
+        // Before listening: a second process on this state directory says
+        // so, rather than that its address is in use.
+        let state = ServiceState::open(&state_dir, &master_key)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| ServeError::Listen { addr: listen.to_string(), source })?;
@@ -87,8 +91,6 @@ impl Server {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
             _ => return Err(config_error(format!("public_url: {public_url:?} is not an http(s) URL"))),
         }
-        let retention = retention(&config)?;
-        let state = ServiceState::open(&state_dir, &master_key)?;
         let mut builder = state.host_builder(&public_url).policy(policy).stash_url_lifetime(retention.files);
         if !config.no_cache
             && let Some(dir) = config.cache_dir.clone().or_else(default_cache_dir)

@@ -51,7 +51,10 @@ impl ServiceState {
     /// Open (or create) the state in `dir`, sealing credentials with keys
     /// derived from `master_key` (at least 32 random bytes, the same on
     /// every start: credentials and file links sealed under another key
-    /// do not open).
+    /// do not open). The directory is locked (`<dir>/lock`) for as long as
+    /// the state (any clone of it) lives: opening a directory another
+    /// process (or another state in this one) holds fails with
+    /// [`ServeError::Config`] naming that process.
     pub fn open(dir: impl AsRef<Path>, master_key: &[u8]) -> Result<ServiceState, ServeError> {
         let dir = dir.as_ref().to_path_buf();
         if master_key.len() < crate::crypto::MIN_KEY_BYTES {

@@ -33,6 +33,10 @@ const VOLATILE_RESPONSE_HEADERS: &[&str] =
 pub struct Recording {
     /// The authData keys the case ran with: replayed as [`CENSORED`].
     pub auth_keys: Vec<String>,
+    /// The environment variables censored as secrets (`CLIENT_SECRET`,
+    /// ...): replayed as [`CENSORED`], so a request that sent one matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_keys: Vec<String>,
     /// What was sent and answered, in order.
     pub exchanges: Vec<Exchange>,
 }
@@ -130,6 +134,11 @@ impl Body {
     }
 }
 
+/// The fields of a JSON answer that hold credentials the API hands out
+/// (an OAuth token endpoint's, a session exchange's), besides the case's
+/// authData keys: learned as secrets while recording.
+const CREDENTIAL_FIELDS: &[&str] = &["access_token", "refresh_token", "id_token", "sessionKey", "session_key"];
+
 /// Replaces secrets in text: each value and its percent-encoded form.
 #[derive(Debug, Clone, Default)]
 pub struct Censor {
@@ -140,12 +149,20 @@ impl Censor {
     /// A censor of these values (shorter than 3 characters are left: they
     /// would censor half the text).
     pub fn new<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Censor {
-        let mut secrets = Vec::new();
+        let mut censor = Censor::default();
         for value in values {
-            let value = value.as_ref();
-            if value.chars().count() < 3 || value == CENSORED {
-                continue;
-            }
+            censor.add(value.as_ref());
+        }
+        censor
+    }
+
+    /// Censors `value` too (with its encoded forms), from now on.
+    fn add(&mut self, value: &str) {
+        let secrets = &mut self.secrets;
+        if value.chars().count() < 3 || value == CENSORED || secrets.iter().any(|known| known == value) {
+            return;
+        }
+        {
             secrets.push(value.to_string());
             let encoded = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
             if encoded != value {
@@ -159,7 +176,20 @@ impl Censor {
         }
         // Longest first: a secret holding another is replaced whole.
         secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        Censor { secrets }
+    }
+
+    /// Learns the credentials a JSON answer hands out: the string values of
+    /// its top-level fields named as `auth_keys` or [`CREDENTIAL_FIELDS`]
+    /// (a refreshed token is censored in this answer and in every request
+    /// that carries it after).
+    fn learn(&mut self, body: &Body, auth_keys: &[String]) {
+        let Body::Json(Value::Object(fields)) = body else { return };
+        for (key, value) in fields {
+            let credential = auth_keys.iter().any(|k| k == key) || CREDENTIAL_FIELDS.contains(&key.as_str());
+            if let (true, Some(value)) = (credential, value.as_str()) {
+                self.add(value);
+            }
+        }
     }
 
     /// The text with every secret replaced by [`CENSORED`].
@@ -242,7 +272,7 @@ impl FixtureServer {
     /// trailing slash) and recording, censoring with `censor`.
     pub async fn record(upstream: String, censor: Censor, auth_keys: Vec<String>) -> std::io::Result<FixtureServer> {
         let state = Arc::new(Mutex::new(ServerState {
-            recording: Recording { auth_keys, exchanges: Vec::new() },
+            recording: Recording { auth_keys, ..Recording::default() },
             ..ServerState::default()
         }));
         // Redirects are the host's to follow: the proxy passes them on.
@@ -251,6 +281,9 @@ impl FixtureServer {
             .build()
             .map_err(std::io::Error::other)?;
         let shared = state.clone();
+        // Shared by the case's requests: a credential one answer hands out
+        // is censored in the requests after it.
+        let censor = Arc::new(Mutex::new(censor));
         let app = axum::Router::new().fallback(move |request: Request| {
             let (state, client, upstream, censor) = (shared.clone(), client.clone(), upstream.clone(), censor.clone());
             async move { forward(request, &state, &client, &upstream, &censor).await }
@@ -294,7 +327,7 @@ async fn forward(
     state: &Mutex<ServerState>,
     client: &reqwest::Client,
     upstream: &str,
-    censor: &Censor,
+    censor: &Mutex<Censor>,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -310,13 +343,18 @@ async fn forward(
         Ok(response) => response,
         Err(error) => {
             let message = format!("recording: {} {path} failed: {error}", parts.method);
-            state.lock().unwrap_or_else(|e| e.into_inner()).errors.push(censor.text(&message));
-            return (StatusCode::BAD_GATEWAY, censor.text(&message)).into_response();
+            let message = censor.lock().unwrap_or_else(|e| e.into_inner()).text(&message);
+            state.lock().unwrap_or_else(|e| e.into_inner()).errors.push(message.clone());
+            return (StatusCode::BAD_GATEWAY, message).into_response();
         }
     };
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.unwrap_or_default();
+    let auth_keys = state.lock().unwrap_or_else(|e| e.into_inner()).recording.auth_keys.clone();
+    let mut censor = censor.lock().unwrap_or_else(|e| e.into_inner());
+    censor.learn(&Body::of(&bytes), &auth_keys);
+    let censor = &*censor;
     let exchange = Exchange {
         request: received(&parts, &body, censor),
         response: RecordedResponse {
@@ -344,7 +382,13 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
 async fn answer(request: Request, state: &Mutex<ServerState>) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let asked = received(&parts, &body, &Censor::default());
+    let mut asked = received(&parts, &body, &Censor::default());
+    // A censored value the integration sent form- or URL-encoded is the
+    // recording's marker, which was written as it is.
+    asked.path = unencoded_marker(&asked.path);
+    if let Body::Text(text) = &asked.body {
+        asked.body = Body::Text(unencoded_marker(text));
+    }
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     let found = (0..state.recording.exchanges.len()).find(|&i| {
         let recorded = &state.recording.exchanges[i].request;
@@ -366,6 +410,15 @@ async fn answer(request: Request, state: &Mutex<ServerState>) -> Response {
         }
     }
     out
+}
+
+/// `text` with [`CENSORED`] percent-encoded (`%3Acensored%3A`, in either case) written as it is.
+fn unencoded_marker(text: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(CENSORED, percent_encoding::NON_ALPHANUMERIC).to_string();
+    if !text.to_ascii_lowercase().contains(&encoded.to_ascii_lowercase()) {
+        return text.to_string();
+    }
+    text.replace(&encoded, CENSORED).replace(&encoded.to_ascii_lowercase(), CENSORED)
 }
 
 /// Whether a request is the recorded one: method, path and query, body
@@ -437,6 +490,29 @@ mod tests {
     }
 
     #[test]
+    fn credentials_an_answer_hands_out_are_censored_from_then_on() {
+        let mut censor = Censor::new(["old-token"]);
+        let answer = Body::of(br#"{"access_token":"new-token","token_type":"Bearer","expires_in":3600,"sid":"s-1"}"#);
+        censor.learn(&answer, &["sid".to_string()]);
+        assert_eq!(
+            censor.body(answer),
+            Body::Json(
+                json!({"access_token": ":censored:", "token_type": "Bearer", "expires_in": 3600, "sid": ":censored:"})
+            )
+        );
+        assert_eq!(censor.text("Bearer new-token, then old-token"), "Bearer :censored:, then :censored:");
+        censor.learn(&Body::of(b"[\"new\"]"), &[]);
+        censor.learn(&Body::of(b"access_token=form-token"), &[]);
+        assert_eq!(censor.text("form-token"), "form-token", "only JSON answers are read");
+    }
+
+    #[test]
+    fn an_encoded_marker_is_the_recordings_marker() {
+        assert_eq!(unencoded_marker("t=%3Acensored%3A&u=%3acensored%3a"), "t=:censored:&u=:censored:");
+        assert_eq!(unencoded_marker("q=%3Aother"), "q=%3Aother");
+    }
+
+    #[test]
     fn bodies_stay_readable() {
         assert_eq!(Body::of(b""), Body::Empty);
         assert_eq!(Body::of(b"{\"a\":1}"), Body::Json(json!({"a": 1})));
@@ -456,11 +532,11 @@ mod tests {
         };
         let response = RecordedResponse { status: 200, headers: BTreeMap::new(), body: Body::Empty };
         let recording = Recording {
-            auth_keys: vec![],
             exchanges: vec![
                 Exchange { request: request("/other", Body::Empty), response: response.clone() },
                 Exchange { request: request("/contacts?x=1", Body::Json(json!({"email": "a"}))), response },
             ],
+            ..Recording::default()
         };
         let asked = request("/contacts?x=2", Body::Json(json!({"email": "b"})));
         let diff = closest_diff(&recording, &asked);

@@ -42,11 +42,16 @@
 //!   failed result checks.
 //!
 //! Recordings live in `recordings/<suite>/<case>.json` beside the suites.
-//! Censored in them: every authData value, and the values of environment
+//! Censored in them: every authData value, the values of environment
 //! variables whose names say they are secret (holding `SECRET`, `TOKEN`,
-//! `PASSWORD`, `KEY` or `CREDENTIAL`). Replayed, the case's authData keys
-//! are all [`fixtures::CENSORED`], as the recording has them: no secret is
-//! needed offline.
+//! `PASSWORD`, `KEY` or `CREDENTIAL`), and the credentials an answer hands
+//! out during the case (a JSON answer's `access_token`, `refresh_token`,
+//! ... or a field named as an authData key: a token refreshed mid-case is
+//! censored in that answer and in the requests after it). Replayed, the
+//! case's authData keys and those environment variables are all
+//! [`fixtures::CENSORED`], as the recording has them, and a marker the
+//! integration sent URL- or form-encoded matches the recorded one: no
+//! secret is needed offline, and a refresh replays as recorded.
 
 pub mod fixtures;
 
@@ -290,6 +295,7 @@ impl Runner {
             env.retain(|(k, _)| k != key);
             env.push((key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_string)));
         }
+        let env_keys = secret_env_keys(&env, suite.base_url_env.as_deref());
         let mut auth_data = self.auth_data.clone();
         auth_data.extend(case.auth.clone());
         let path = self.recording_path(suite, case);
@@ -326,6 +332,10 @@ impl Runner {
                 // Offline the secrets are what the recording has: censored.
                 for key in &recording.auth_keys {
                     auth_data.insert(key.clone(), Value::String(CENSORED.into()));
+                }
+                for key in &recording.env_keys {
+                    env.retain(|(k, _)| k != key);
+                    env.push((key.clone(), CENSORED.into()));
                 }
                 Some((var, FixtureServer::replay(recording).await.map_err(io(&path))?))
             }
@@ -388,6 +398,8 @@ impl Runner {
                 ));
             }
             if self.mode == Mode::Record {
+                let mut recording = recording;
+                recording.env_keys = env_keys;
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(io(parent))?;
                 }
@@ -404,6 +416,19 @@ impl Runner {
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> TestError + '_ {
     move |source| TestError::Io { path: path.to_path_buf(), source }
+}
+
+/// The environment variables censored as secrets, by name (the base URL's aside).
+fn secret_env_keys(env: &[(String, String)], base_url_env: Option<&str>) -> Vec<String> {
+    let mut keys: Vec<String> = env
+        .iter()
+        // As the censor takes them: values under 3 characters are left.
+        .filter(|(key, value)| is_secret_name(key) && Some(key.as_str()) != base_url_env && value.chars().count() >= 3)
+        .map(|(key, _)| key.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Whether an environment variable's name says it holds a secret.
