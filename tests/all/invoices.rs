@@ -293,8 +293,29 @@ async fn the_examples_committed_recordings_replay_offline() {
     let output = zapwasm_in(&dir, ["test", ".", "--component", INVOICES].map(String::from).to_vec()).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", stderr(&output));
-    assert!(stdout.ends_with("8 passed, 0 failed\n"), "{stdout}");
-    assert!(stdout.contains("ok      invoices/creates an invoice with line items"), "{stdout}");
+    assert!(stdout.ends_with("10 passed, 0 failed\n"), "{stdout}");
+    for case in [
+        "creates an invoice with line items",
+        "search-or-create finds the customer and creates nothing",
+        "search-or-create creates the customer the search did not find",
+    ] {
+        assert!(stdout.contains(&format!("ok      invoices/{case}")), "{stdout}");
+    }
+    // The search-or-create that found nothing recorded both calls, the create with the same input.
+    let recording = std::fs::read_to_string(
+        example_cases().join("recordings/invoices/search-or-create_creates_the_customer_the_search_did_not_find.json"),
+    )
+    .unwrap();
+    let recording: Value = serde_json::from_str(&recording).unwrap();
+    let requests: Vec<(&str, &str)> = recording["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|exchange| {
+            (exchange["request"]["method"].as_str().unwrap(), exchange["request"]["path"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(requests, [("GET", "/customers/search?email=ops%40hooli.test"), ("POST", "/customers")]);
     for entry in std::fs::read_dir(example_cases().join("recordings/invoices")).unwrap() {
         let recording = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(recording.contains(r#""authorization": "Bearer :censored:""#), "{recording}");
@@ -334,7 +355,7 @@ async fn a_changed_request_fails_its_case_with_a_diff() {
     let diff: Vec<&str> = stdout.lines().map(str::trim_start).collect();
     assert!(diff.iter().any(|line| line.starts_with('-') && line.contains(r#""quantity": 3"#)), "{stdout}");
     assert!(diff.iter().any(|line| line.starts_with('+') && line.contains(r#""quantity": 4"#)), "{stdout}");
-    assert!(stdout.ends_with("6 passed, 2 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("8 passed, 2 failed\n"), "{stdout}");
 }
 
 #[tokio::test]

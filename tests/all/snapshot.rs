@@ -155,13 +155,37 @@ async fn a_snapshotted_crm_answers_its_calls_as_the_plain_one() {
 }
 
 #[test]
-fn a_component_without_the_init_export_is_refused_with_what_to_do() {
+fn components_the_snapshot_cannot_take_are_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = dir.path().join("empty.wasm");
-    std::fs::write(&plain, wat::parse_str("(component)").unwrap()).unwrap();
-    let error = snapshot_file(&plain, &dir.path().join("empty.snapshot.wasm")).unwrap_err();
+    let snapshot = |name: &str, wat: &str| {
+        let plain = dir.path().join(format!("{name}.wasm"));
+        std::fs::write(&plain, wat::parse_str(wat).unwrap()).unwrap();
+        snapshot_file(&plain, &dir.path().join(format!("{name}.snapshot.wasm"))).unwrap_err()
+    };
+
+    let error = snapshot("empty", "(component)");
     assert!(matches!(error, SnapshotError::NoInitExport), "{error:?}");
     assert!(error.to_string().contains("--no-snapshot"), "{error}");
+
+    // An app function that reads the clock while the app is built.
+    let error = snapshot(
+        "clock",
+        r#"(component
+            (import "wasi:clocks/monotonic-clock@0.2.0" (instance $clock (export "now" (func (result u64)))))
+            (core func $now (canon lower (func $clock "now")))
+            (core module $app
+                (import "clock" "now" (func $now (result i64)))
+                (func (export "initialize") (drop (call $now))))
+            (core instance $app (instantiate $app (with "clock" (instance (export "now" (func $now))))))
+            (func (export "initialize") (canon lift (core func $app "initialize"))))"#,
+    );
+    match &error {
+        SnapshotError::ImportAtBuild { import } => assert_eq!(import, "wasi:clocks/monotonic-clock@0.2.0#now"),
+        other => panic!("expected the import named, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("must not read the clock, random numbers or the environment"), "{message}");
+
     let error = snapshot_file(&dir.path().join("missing.wasm"), &dir.path().join("out.wasm")).unwrap_err();
     assert!(matches!(error, SnapshotError::Io { .. }), "{error:?}");
 }

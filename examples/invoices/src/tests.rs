@@ -5,7 +5,7 @@
 //! built component against the real example API.
 
 use zapwasm_guest::prelude::*;
-use zapwasm_guest::testing::{FakeHttp, Reply, TestCall};
+use zapwasm_guest::testing::{Dehydrated, FakeHttp, PointerKind, Reply, TestCall};
 
 use crate::{app, auth, invoices};
 
@@ -66,8 +66,6 @@ fn the_code_is_exchanged_with_the_pkce_verifier_and_the_clients_credentials() {
 
 #[test]
 fn line_items_go_out_with_whole_numbers_and_a_bad_line_is_named() {
-    // (The create itself runs in the end-to-end tests: it dehydrates the
-    // PDF, which the host signs.)
     let line = |value: Value| invoices::line_item(1, &value);
     assert_eq!(
         line(json!({"description": "Domain", "quantity": "2", "unit_price": " 300 ", "note": "dropped"})).unwrap(),
@@ -98,4 +96,59 @@ fn a_duplicate_customer_halts_and_other_refusals_carry_the_apis_message() {
     let api = FakeHttp::new().on("GET", &format!("{BASE}/customers/search"), refusal(422, "email is required"));
     let error = call(&api).run("searches.find_customer.operation.perform", bundle(json!({"email": ""}))).unwrap_err();
     assert_eq!(error, ZError::General("The invoicing API refused the request (422): email is required".into()));
+}
+
+#[test]
+fn an_invoice_is_created_with_its_lines_and_its_pdf_dehydrated() {
+    let created = json!({"id": 42, "number": "INV-0042", "customer_id": 3, "currency": "USD", "total": 2600});
+    let api = FakeHttp::new().on("POST", &format!("{BASE}/invoices"), Reply::json(created).with_status(201));
+    let call = call(&api);
+    let input = json!({
+        "customer_id": 3,
+        "currency": "USD",
+        "due_date": "2026-02-01",
+        "line_items": [{"description": "Domain", "quantity": "2", "unit_price": 300}, {"description": "Hosting", "quantity": 1, "unit_price": 2000}],
+    });
+    let invoice = call.run("creates.create_invoice.operation.perform", bundle(input)).unwrap();
+    let sent = &api.sent()[0];
+    assert_eq!(sent.header("authorization"), Some("Bearer token-1"));
+    assert_eq!(
+        sent.json(),
+        Some(json!({
+            "customer_id": 3,
+            "currency": "USD",
+            "line_items": [
+                {"description": "Domain", "quantity": 2, "unit_price": 300},
+                {"description": "Hosting", "quantity": 1, "unit_price": 2000},
+            ],
+            "due_date": "2026-02-01",
+        }))
+    );
+    assert_eq!((invoice["id"].clone(), invoice["number"].clone()), (json!(42), json!("INV-0042")));
+    let pdf =
+        Dehydrated { kind: PointerKind::File, method: "hydrators.invoice_pdf".into(), input_data: json!({"id": 42}) };
+    assert_eq!(Dehydrated::read(invoice["pdf"].as_str().unwrap()), Some(pdf.clone()));
+    assert_eq!(call.dehydrated(), [pdf]);
+    let error = call.run("creates.create_invoice.operation.perform", bundle(json!({"line_items": []}))).unwrap_err();
+    assert_eq!(error, ZError::General("An invoice needs at least one line item".into()));
+    assert_eq!((api.sent().len(), call.dehydrated().len()), (1, 1), "nothing sent or dehydrated for a refused invoice");
+}
+
+#[test]
+fn the_pdf_hydrator_stashes_the_pdf_with_the_accounts_token() {
+    let api = FakeHttp::new().on(
+        "GET",
+        &format!("{BASE}/invoices/42/pdf"),
+        Reply::text("%PDF-1.4 invoice 42")
+            .header("content-type", "application/pdf")
+            .header("content-disposition", "attachment; filename=\"INV-0042.pdf\""),
+    );
+    let call = call(&api);
+    let url = call.run("hydrators.invoice_pdf", bundle(json!({"id": 42}))).unwrap();
+    let stashed = call.stashed();
+    assert_eq!(url, json!(stashed[0].url));
+    assert_eq!((stashed[0].filename.as_str(), stashed[0].text()), ("INV-0042.pdf", "%PDF-1.4 invoice 42".into()));
+    assert_eq!(api.sent()[0].header("authorization"), Some("Bearer token-1"));
+    let error = call.run("hydrators.invoice_pdf", bundle(json!({}))).unwrap_err();
+    assert_eq!(error, ZError::General("The PDF hydrator needs an invoice id".into()));
 }

@@ -29,6 +29,8 @@ use crate::error::{ZError, json_parse_error};
 use crate::lifecycle::{self, Origin, Transport};
 use crate::request::Request;
 use crate::response::Response;
+#[cfg(any(test, feature = "testing"))]
+use crate::testing::FakeHost;
 
 /// What one call shares between its function, its middleware and shorthand requests.
 pub(crate) struct Invocation {
@@ -39,25 +41,44 @@ pub(crate) struct Invocation {
     /// The environment `z.env` reads, when not the process's: a native
     /// test's (`testing`), so a test sees only what it set.
     env: Option<Vec<(String, String)>>,
+    /// A native test's stand-in for the imports other than `http`
+    /// (`testing`); without one, the host's imports.
+    #[cfg(any(test, feature = "testing"))]
+    fake: Option<FakeHost>,
 }
 
 impl Invocation {
     /// A call of `app` with `bundle`, sending requests through `transport`.
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn new(app: App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
-        Invocation { app: Cow::Owned(app), bundle, transport, env: None }
+        Invocation { app: Cow::Owned(app), bundle, transport, env: None, fake: None }
     }
 
     /// A call of the app the instance keeps (built once, see
     /// [`export_app!`](crate::export_app)).
     pub(crate) fn of_kept(app: &'static App, bundle: Bundle, transport: Box<dyn Transport>) -> Invocation {
-        Invocation { app: Cow::Borrowed(app), bundle, transport, env: None }
+        Invocation {
+            app: Cow::Borrowed(app),
+            bundle,
+            transport,
+            env: None,
+            #[cfg(any(test, feature = "testing"))]
+            fake: None,
+        }
     }
 
     /// The same call with only this environment visible to `z.env`.
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn with_env(mut self, env: Vec<(String, String)>) -> Invocation {
         self.env = Some(env);
+        self
+    }
+
+    /// The same call with the cursor, stash, console, callback and
+    /// hydration imports answered by `fake`.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn with_fake(mut self, fake: FakeHost) -> Invocation {
+        self.fake = Some(fake);
         self
     }
 }
@@ -103,6 +124,12 @@ impl Z {
         self.invocation.transport.as_ref()
     }
 
+    /// A native test's stand-in for the imports, if this call has one.
+    #[cfg(any(test, feature = "testing"))]
+    fn fake(&self) -> Option<FakeHost> {
+        self.invocation.fake.clone()
+    }
+
     /// What `path` names in the app, if anything (the last of duplicates,
     /// as in the definition JSON).
     pub(crate) fn method(&self, path: &str) -> Option<Handler<'_>> {
@@ -140,7 +167,11 @@ impl Z {
 
     /// The cursor: a string kept per subscription for about an hour, for paging.
     pub fn cursor(&self) -> Cursor {
-        Cursor { _private: () }
+        Cursor {
+            _private: (),
+            #[cfg(any(test, feature = "testing"))]
+            fake: self.fake(),
+        }
     }
 
     /// Stores a file and returns a URL later steps can download. Only
@@ -162,6 +193,17 @@ impl Z {
         filename: Option<&str>,
         content_type: Option<&str>,
     ) -> Result<String, ZError> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(fake) = self.fake() {
+            return match data.into() {
+                StashData::Text(text) => fake.stash(text.into_bytes(), true, known_length, filename, content_type),
+                StashData::Bytes(bytes) => fake.stash(bytes, false, known_length, filename, content_type),
+                StashData::Request(request) => {
+                    let request = lifecycle::host_request(self, request)?;
+                    fake.stash_request(&request, self.transport(), filename, content_type)
+                }
+            };
+        }
         let result = match data.into() {
             StashData::Text(text) => stash::stash_bytes(text.as_bytes(), true, known_length, filename, content_type),
             StashData::Bytes(bytes) => stash::stash_bytes(&bytes, false, known_length, filename, content_type),
@@ -175,12 +217,20 @@ impl Z {
 
     /// Leveled log lines, kept with the call (secrets censored by the host).
     pub fn console(&self) -> Console {
-        Console { _private: () }
+        Console {
+            _private: (),
+            #[cfg(any(test, feature = "testing"))]
+            fake: self.fake(),
+        }
     }
 
     /// A URL unique to this call; a POST to it later runs performResume.
     /// Calling it makes the call wait for the callback.
     pub fn generate_callback_url(&self) -> Result<String, ZError> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(fake) = self.fake() {
+            return Ok(fake.callback_url());
+        }
         callback::generate_url().map_err(ZError::from)
     }
 
@@ -216,7 +266,7 @@ impl Z {
     /// ```
     pub fn dehydrate(&self, method_path: &str, input_data: Value) -> Result<String, ZError> {
         let method = self.function_path(method_path)?;
-        sealed(dehydrated(Kind::Method, &method, &input_data)?)
+        self.sealed(dehydrated(Kind::Method, &method, &input_data)?)
     }
 
     /// As [`Z::dehydrate`], for a file: the hydrator stashes the file
@@ -225,7 +275,17 @@ impl Z {
     /// `type` is `file`.
     pub fn dehydrate_file(&self, method_path: &str, input_data: Value) -> Result<String, ZError> {
         let method = self.function_path(method_path)?;
-        sealed(dehydrated(Kind::File, &method, &input_data)?)
+        self.sealed(dehydrated(Kind::File, &method, &input_data)?)
+    }
+
+    /// The pointer as the host seals it (signed, when the host signs): only
+    /// pointers made here are, never text that passes through a result.
+    fn sealed(&self, pointer: String) -> Result<String, ZError> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(fake) = self.fake() {
+            return fake.seal(&pointer);
+        }
+        hydration::seal(&pointer).map_err(ZError::from)
     }
 
     /// The method path of a function of the app: `path` itself, or `hydrators.<path>`.
@@ -264,16 +324,26 @@ impl Z {
 /// `z.cursor`: one string per subscription, kept about an hour.
 pub struct Cursor {
     _private: (),
+    #[cfg(any(test, feature = "testing"))]
+    fake: Option<FakeHost>,
 }
 
 impl Cursor {
     /// The stored value, if any.
     pub fn get(&self) -> Option<String> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(fake) = &self.fake {
+            return fake.cursor_get();
+        }
         cursor::get()
     }
 
     /// Stores a value, replacing the previous one.
     pub fn set(&self, value: impl Into<String>) {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(fake) = &self.fake {
+            return fake.cursor_set(value.into());
+        }
         cursor::set(&value.into());
     }
 }
@@ -305,11 +375,17 @@ impl From<Level> for console::Level {
 /// `z.console`.
 pub struct Console {
     _private: (),
+    #[cfg(any(test, feature = "testing"))]
+    fake: Option<FakeHost>,
 }
 
 impl Console {
     /// Logs at `level`.
     pub fn at(&self, level: Level, message: impl Display) {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(fake) = &self.fake {
+            return fake.log(level, message.to_string());
+        }
         console::log(level.into(), &message.to_string());
     }
 
@@ -387,12 +463,6 @@ impl From<Request> for StashData {
     fn from(request: Request) -> StashData {
         StashData::Request(request)
     }
-}
-
-/// The pointer as the host seals it (signed, when the host signs): only
-/// pointers made here are, never text that passes through a result.
-fn sealed(pointer: String) -> Result<String, ZError> {
-    hydration::seal(&pointer).map_err(ZError::from)
 }
 
 /// The string `z.dehydrate` writes, or the platform's error.

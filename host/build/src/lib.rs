@@ -23,7 +23,7 @@
 //! Precompiling the component for a host is the caller's (`zapwasm build`
 //! loads it into the host's cache).
 //!
-//! With the feature `snapshot`, [`snapshot`] pre-initialises a built
+//! With the feature `snapshot`, the module `snapshot` pre-initialises a built
 //! component: its app is built once, at build time, and kept in the
 //! component's initial memory (what `zapwasm build` does by default). The
 //! feature brings wasmtime, so it is off by default: a build script that

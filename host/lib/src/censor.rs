@@ -40,6 +40,51 @@ const URL_PATH_SEGMENT: &percent_encoding::AsciiSet = &URL_PATH.add(b'/').add(b'
 /// The replacement for a secret.
 pub(crate) const CENSORED: &str = ":censored:";
 
+/// The encodings of `secret` the host censors besides the secret itself.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    // encodeURIComponent is how the host encodes params.
+    let mut forms = vec![param_encoding::encode(secret, "")];
+    forms.extend(
+        [
+            UNRESERVED,
+            percent_encoding::NON_ALPHANUMERIC,
+            URL_FRAGMENT,
+            URL_PATH,
+            URL_PATH_SEGMENT,
+            URL_QUERY,
+            URL_SPECIAL_QUERY,
+            URL_USERINFO,
+        ]
+        .iter()
+        .map(|set| percent_encoding::utf8_percent_encode(secret, set).to_string()),
+    );
+    forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    forms.push(json.trim_matches('"').to_string());
+    forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
+    forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{secret}:")));
+    forms
+}
+
+/// Every text the host censors for these authData values (but the safe
+/// keys) and secret environment values: each value, what the host derives
+/// from them (basic credentials), and each of those as URLs, forms, JSON
+/// and base64 encode it; texts shorter than 3 characters are left out.
+/// For tools that must censor as the host does (`zapwasm test`'s
+/// recordings and diffs).
+pub fn censored_texts<'a>(
+    auth_data: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+    env_secrets: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut texts = Censor::secrets(auth_data, env_secrets);
+    let encoded: Vec<String> = texts.iter().flat_map(|s| encoded_forms(s)).collect();
+    texts.extend(encoded);
+    texts.sort();
+    texts.dedup();
+    texts.retain(|s| s.len() >= MIN_SECRET_LEN);
+    texts
+}
+
 /// Replaces every known secret in a text with `:censored:`, in one pass
 /// over the text whatever the number of secrets (an Aho-Corasick automaton
 /// built once per call).
@@ -96,33 +141,7 @@ impl Censor {
         // encodes what is written raw into each part of a URL), escaped in
         // JSON, and in base64 the way API keys are sent as basic credentials
         // (`key:`).
-        let encoded: Vec<String> = secrets
-            .iter()
-            .flat_map(|s| {
-                let json = serde_json::to_string(s).unwrap_or_default();
-                // encodeURIComponent is how the host encodes params.
-                let mut forms = vec![param_encoding::encode(s, "")];
-                forms.extend(
-                    [
-                        UNRESERVED,
-                        percent_encoding::NON_ALPHANUMERIC,
-                        URL_FRAGMENT,
-                        URL_PATH,
-                        URL_PATH_SEGMENT,
-                        URL_QUERY,
-                        URL_SPECIAL_QUERY,
-                        URL_USERINFO,
-                    ]
-                    .iter()
-                    .map(|set| percent_encoding::utf8_percent_encode(s, set).to_string()),
-                );
-                forms.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
-                forms.push(json.trim_matches('"').to_string());
-                forms.push(base64::engine::general_purpose::STANDARD.encode(s));
-                forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{s}:")));
-                forms
-            })
-            .collect();
+        let encoded: Vec<String> = secrets.iter().flat_map(|s| encoded_forms(s)).collect();
         secrets.extend(encoded);
         secrets.sort();
         secrets.dedup();

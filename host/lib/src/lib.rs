@@ -72,6 +72,7 @@ pub use auth::connect::{Authorization, ConnectError};
 pub use bundle::{BufferedItem, BufferedMeta, Bundle, Meta, Scope};
 pub use cache::CacheUse;
 pub use capability::stash::StashError;
+pub use censor::censored_texts;
 pub use checks::primary_key;
 pub use definition::{Definition, OperationKind, OperationSummary};
 pub use definition_checks::{Finding, Severity, check_definition};

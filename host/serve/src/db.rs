@@ -10,16 +10,28 @@
 //! write. The schema's version is `PRAGMA user_version`; a newer file is
 //! refused rather than misread.
 //!
-//! Each step that must be all or nothing is one transaction: a hook
-//! delivery's events and its job's end; a callback accepted and its job
-//! queued; a refreshed credential written with the work that got it.
+//! Each step that must be all or nothing is one write: a hook delivery's
+//! events and its job's end; a callback accepted and its job queued; a
+//! refreshed credential written with the work that got it.
+//!
+//! Group commit: one writer thread owns the write connection. It takes
+//! every write waiting (up to [`MAX_BATCH`]) into one `BEGIN IMMEDIATE ...
+//! COMMIT`, each write in its own savepoint (one that fails is rolled back
+//! alone and its caller gets the error), commits once, and only then
+//! answers each caller: an answered write is on disk, as before, but many
+//! writes share one fsync. Reads ([`Db::read`]) go to separate read-only
+//! connections, which WAL lets read the last commit beside the writer, so
+//! they never wait behind a batch's fsync.
 
-use std::path::Path;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 use zapwasm_host::IncomingRequest;
 
 use crate::ServeError;
@@ -137,10 +149,177 @@ pub(crate) fn ms_of(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis().min(i64::MAX as u128) as i64
 }
 
-/// The service's state file. Cheap to clone.
+/// How many waiting writes one commit takes at most.
+const MAX_BATCH: usize = 64;
+
+/// How many idle read connections are kept for the next reads.
+const READERS_KEPT: usize = 4;
+
+/// The service's state file. Cheap to clone; the last clone dropped stops
+/// the writer thread once it has answered what it took.
 #[derive(Clone)]
 pub(crate) struct Db {
-    connection: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// To the writer thread; `None` only while dropping.
+    writer: Option<mpsc::UnboundedSender<Box<dyn Write>>>,
+    thread: Option<thread::JoinHandle<()>>,
+    /// Idle read connections.
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer's loop once it has committed
+        // and answered what it took; wait for it, so the file is closed
+        // when the last `Db` is gone (a reopen finds it free).
+        self.writer = None;
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A write waiting for the writer thread: its work, run in the batch's
+/// transaction, and its caller, answered once the batch's commit is done.
+trait Write: Send {
+    /// Run the work; whether it succeeded.
+    fn run(&mut self, connection: &Connection) -> bool;
+    /// The work's savepoint could not be kept: the write failed.
+    fn fail(&mut self, error: String);
+    /// Answer the caller, after the batch's commit (`Err`: it failed).
+    fn answer(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, ServeError>>,
+    caller: oneshot::Sender<Result<T, ServeError>>,
+}
+
+impl<T, F> Write for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send,
+{
+    fn run(&mut self, connection: &Connection) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        let result = work(connection).map_err(sql);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn fail(&mut self, error: String) {
+        self.result = Some(Err(ServeError::State(error)));
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let answer = match (self.result, committed) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(_)) | None, Err(e)) => Err(ServeError::State(e)),
+            (None, Ok(())) => Err(ServeError::State("the state write panicked; nothing of it was kept".into())),
+        };
+        // A caller that stopped waiting (its client went away) is not an
+        // error: the write is kept all the same.
+        let _ = self.caller.send(answer);
+    }
+}
+
+/// The writer thread: take every write waiting (up to [`MAX_BATCH`]), run
+/// them in one transaction, commit once, answer them; until every `Db` is
+/// dropped.
+fn write_batches(connection: Connection, mut writes: mpsc::UnboundedReceiver<Box<dyn Write>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = writes.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH
+            && let Ok(next) = writes.try_recv()
+        {
+            batch.push(next);
+        }
+        commit_batch(&connection, std::mem::take(&mut batch));
+    }
+}
+
+/// Run `batch` in one `BEGIN IMMEDIATE ... COMMIT`, each write in its own
+/// savepoint (one that fails is rolled back alone), then answer each
+/// caller with the commit's outcome: nothing is answered before the commit
+/// that made it durable, and a failed commit fails every write of the batch.
+fn commit_batch(connection: &Connection, batch: Vec<Box<dyn Write>>) {
+    if let Err(e) = connection.execute_batch("BEGIN IMMEDIATE") {
+        let error = format!("cannot start a write to the state file: {e}");
+        for write in batch {
+            write.answer(Err(error.clone()));
+        }
+        return;
+    }
+    let mut done: Vec<Box<dyn Write>> = Vec::with_capacity(batch.len());
+    let mut writes = batch.into_iter();
+    while let Some(mut write) = writes.next() {
+        run_in_savepoint(connection, write.as_mut());
+        done.push(write);
+        if connection.is_autocommit() {
+            // SQLite rolled the whole transaction back (an I/O error, a
+            // full disk): what ran in it is lost. Those callers get the
+            // error; the writes not run yet go in a fresh transaction.
+            let error = "the state file's transaction was rolled back by an error; nothing of it was kept".to_string();
+            for write in done {
+                write.answer(Err(error.clone()));
+            }
+            let rest: Vec<_> = writes.collect();
+            if !rest.is_empty() {
+                commit_batch(connection, rest);
+            }
+            return;
+        }
+    }
+    let committed = connection.execute_batch("COMMIT").map_err(|e| {
+        if !connection.is_autocommit() {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+        format!("the state file's commit failed, nothing of this write was kept: {e}")
+    });
+    for write in done {
+        write.answer(committed.clone());
+    }
+}
+
+/// Run one write in a savepoint: released when it succeeds, rolled back
+/// (alone) when it fails or panics.
+fn run_in_savepoint(connection: &Connection, write: &mut dyn Write) {
+    if let Err(e) = connection.execute_batch("SAVEPOINT write") {
+        write.fail(format!("cannot start a write to the state file: {e}"));
+        return;
+    }
+    let ok = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(connection))).unwrap_or(false);
+    if ok {
+        match connection.execute_batch("RELEASE write") {
+            Ok(()) => return,
+            Err(e) => write.fail(format!("cannot keep a write to the state file: {e}")),
+        }
+    }
+    // Failed: undo its changes; the batch's other writes stay.
+    let _ = connection.execute_batch("ROLLBACK TO write; RELEASE write");
+}
+
+/// A connection for reads only: WAL lets it read the last commit while the
+/// writer writes the next.
+fn open_reader(path: &Path) -> Result<Connection, ServeError> {
+    let fail = |e: rusqlite::Error| ServeError::State(format!("{}: {e}", path.display()));
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(fail)?;
+    connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+    Ok(connection)
 }
 
 /// A request as received, kept until its job is done.
@@ -328,7 +507,7 @@ fn sql(e: rusqlite::Error) -> ServeError {
     ServeError::State(e.to_string())
 }
 
-fn update_auth(tx: &rusqlite::Transaction<'_>, auth: &AuthUpdate, now: i64) -> rusqlite::Result<()> {
+fn update_auth(tx: &Connection, auth: &AuthUpdate, now: i64) -> rusqlite::Result<()> {
     if let Some((id, sealed)) = auth {
         tx.execute("UPDATE connections SET sealed_auth = ?2, updated_ms = ?3 WHERE id = ?1", params![id, sealed, now])?;
     }
@@ -336,13 +515,7 @@ fn update_auth(tx: &rusqlite::Transaction<'_>, auth: &AuthUpdate, now: i64) -> r
 }
 
 /// Append `items` to the events of `subscription`, numbered after its last.
-fn append_events(
-    tx: &rusqlite::Transaction<'_>,
-    subscription: &str,
-    job: i64,
-    items: &[String],
-    now: i64,
-) -> rusqlite::Result<()> {
+fn append_events(tx: &Connection, subscription: &str, job: i64, items: &[String], now: i64) -> rusqlite::Result<()> {
     let last: i64 = tx.query_row(
         "SELECT COALESCE(MAX(seq), 0) FROM events WHERE subscription = ?1",
         params![subscription],
@@ -357,8 +530,13 @@ fn append_events(
 }
 
 impl Db {
-    /// Open (or create) the file at `path`.
+    /// Open (or create) the file at `path`, and start its writer thread.
     pub(crate) fn open(path: &Path) -> Result<Db, ServeError> {
+        Db::start(path, Db::open_writer(path)?)
+    }
+
+    /// The write connection, the schema created or upgraded.
+    fn open_writer(path: &Path) -> Result<Connection, ServeError> {
         let fail = |e: rusqlite::Error| ServeError::State(format!("{}: {e}", path.display()));
         let mut connection = Connection::open(path).map_err(fail)?;
         connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
@@ -382,49 +560,93 @@ impl Db {
             }
         }
         tx.commit().map_err(fail)?;
-        Ok(Db { connection: Arc::new(Mutex::new(connection)) })
+        Ok(connection)
     }
 
-    /// Run `work` with the connection on the blocking pool.
-    async fn with<T, F>(&self, work: F) -> Result<T, ServeError>
+    /// Hand `connection` to a new writer thread.
+    fn start(path: &Path, connection: Connection) -> Result<Db, ServeError> {
+        let (writer, writes) = mpsc::unbounded_channel();
+        let thread = thread::Builder::new()
+            .name("zapwasm-state-writer".into())
+            .spawn(move || write_batches(connection, writes))
+            .map_err(|e| ServeError::State(format!("cannot start the state file's writer thread: {e}")))?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Some(writer),
+                thread: Some(thread),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Hand `work` to the writer thread: it runs in a savepoint of the
+    /// next batch (all or nothing), and its answer comes once the batch's
+    /// commit is on disk. Take the receiver's answer with `.await`.
+    fn submit<T, F>(&self, work: F) -> Result<oneshot::Receiver<Result<T, ServeError>>, ServeError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let connection = self.connection.clone();
+        let (caller, answer) = oneshot::channel();
+        let write: Box<dyn Write> = Box::new(Pending { work: Some(work), result: None, caller });
+        let stopped = || ServeError::State("the state file's writer has stopped".into());
+        self.inner.writer.as_ref().ok_or_else(stopped)?.send(write).map_err(|_| stopped())?;
+        Ok(answer)
+    }
+
+    /// Run `work` as one write, all or nothing, answered once durable.
+    /// A read whose answer decides the write (a claim, a check-and-set)
+    /// belongs in the same `work`.
+    async fn write<T, F>(&self, work: F) -> Result<T, ServeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.submit(work)?
+            .await
+            .map_err(|_| ServeError::State("the state file's writer stopped before it answered".into()))?
+    }
+
+    /// Run `work`, which only reads, on a read connection on the blocking
+    /// pool: it sees every write answered before it started, and never
+    /// waits behind the writer's commit.
+    async fn read<T, F>(&self, work: F) -> Result<T, ServeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-            work(&mut connection).map_err(sql)
+            let idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_reader(&inner.path)?,
+            };
+            let result = work(&connection).map_err(sql);
+            let mut readers = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if readers.len() < READERS_KEPT {
+                readers.push(connection);
+            }
+            result
         })
         .await
-        .map_err(|e| ServeError::State(format!("the state task failed: {e}")))?
+        .map_err(|e| ServeError::State(format!("the state read failed: {e}")))?
     }
 
-    /// Run `work` in one immediate transaction.
-    async fn transaction<T, F>(&self, work: F) -> Result<T, ServeError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    {
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = work(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
-    }
-
-    /// Whether the file answers.
+    /// Whether the file answers and its writer runs.
     pub(crate) async fn ping(&self) -> Result<(), ServeError> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        if self.inner.writer.as_ref().is_none_or(|writer| writer.is_closed()) {
+            return Err(ServeError::State("the state file's writer has stopped".into()));
+        }
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
     // Apps loaded through the API, reloaded at start.
 
     pub(crate) async fn put_app(&self, name: String, path: String, sealed_env: Vec<u8>) -> Result<(), ServeError> {
         let now = now_ms();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT OR REPLACE INTO apps (name, path, sealed_env, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![name, path, sealed_env, now],
@@ -435,7 +657,7 @@ impl Db {
     }
 
     pub(crate) async fn apps(&self) -> Result<Vec<(String, String, Vec<u8>)>, ServeError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut query = c.prepare("SELECT name, path, sealed_env FROM apps ORDER BY name")?;
             let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             rows.collect()
@@ -446,7 +668,7 @@ impl Db {
     // Connections.
 
     pub(crate) async fn insert_connection(&self, row: ConnectionRow) -> Result<(), ServeError> {
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO connections (id, app, account, label, sealed_auth, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -459,7 +681,7 @@ impl Db {
 
     pub(crate) async fn connection(&self, id: &str) -> Result<Option<ConnectionRow>, ServeError> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT id, app, account, label, sealed_auth, created_ms, updated_ms FROM connections WHERE id = ?1",
                 params![id],
@@ -482,12 +704,12 @@ impl Db {
 
     pub(crate) async fn update_auth(&self, auth: AuthUpdate) -> Result<(), ServeError> {
         let now = now_ms();
-        self.transaction(move |tx| update_auth(tx, &auth, now)).await
+        self.write(move |tx| update_auth(tx, &auth, now)).await
     }
 
     pub(crate) async fn delete_connection(&self, id: &str) -> Result<bool, ServeError> {
         let id = id.to_string();
-        self.with(move |c| c.execute("DELETE FROM connections WHERE id = ?1", params![id]).map(|n| n > 0)).await
+        self.write(move |c| c.execute("DELETE FROM connections WHERE id = ?1", params![id]).map(|n| n > 0)).await
     }
 
     // Invocations and their callbacks.
@@ -502,7 +724,7 @@ impl Db {
         let (id, app, connection, method) =
             (id.to_string(), app.to_string(), connection.map(str::to_string), method.to_string());
         let now = now_ms();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO invocations (id, app, connection, method, status, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?5)",
@@ -524,7 +746,7 @@ impl Db {
     ) -> Result<(), ServeError> {
         let (id, status) = (id.to_string(), status.to_string());
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             // Only a call still running: a callback POST that came first
             // moved it on, and its resume writes the answer.
             tx.execute(
@@ -538,7 +760,7 @@ impl Db {
 
     pub(crate) async fn invocation(&self, id: &str) -> Result<Option<InvocationRow>, ServeError> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT id, app, connection, method, status, answer, created_ms, updated_ms FROM invocations WHERE id = ?1",
                 params![id],
@@ -570,7 +792,7 @@ impl Db {
         expires_ms: i64,
     ) -> Result<(), ServeError> {
         let now = now_ms();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT OR REPLACE INTO callbacks (id, invocation, scope, status, expires_ms, created_ms)
                  VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
@@ -583,7 +805,7 @@ impl Db {
 
     pub(crate) async fn callback(&self, id: &str) -> Result<Option<CallbackRow>, ServeError> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT invocation, scope, status FROM callbacks WHERE id = ?1", params![id], |row| {
                 Ok(CallbackRow { invocation: row.get(0)?, scope: row.get(1)?, status: row.get(2)? })
             })
@@ -601,7 +823,7 @@ impl Db {
         let id = id.to_string();
         let request = serde_json::to_string(request).map_err(|e| ServeError::State(e.to_string()))?;
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let found: Option<(String, i64, Option<String>)> = tx
                 .query_row(
                     "SELECT status, expires_ms, invocation FROM callbacks WHERE id = ?1",
@@ -647,7 +869,7 @@ impl Db {
     ) -> Result<bool, ServeError> {
         let id = id.to_string();
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let changed = tx.execute(
                 "UPDATE callbacks SET status = 'gone' WHERE id = ?1 AND status IN ('pending', 'queued')",
                 params![id],
@@ -694,7 +916,7 @@ impl Db {
     ) -> Result<(), ServeError> {
         let (callback, status) = (callback.to_string(), status.to_string());
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let callback_status = if status == "expired" { "expired" } else { "resumed" };
             tx.execute("UPDATE callbacks SET status = ?2 WHERE id = ?1", params![callback, callback_status])?;
             if let Some(invocation) = invocation {
@@ -717,7 +939,7 @@ impl Db {
 
     pub(crate) async fn insert_subscription(&self, row: SubscriptionRow) -> Result<(), ServeError> {
         let now = now_ms();
-        self.with(move |c| {
+        self.write(move |c| {
             let next_poll = row.interval_s.map(|s| now + s * 1000);
             c.execute(
                 "INSERT OR REPLACE INTO subscriptions
@@ -742,7 +964,7 @@ impl Db {
 
     pub(crate) async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, ServeError> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT id, app, connection, trigger, kind, interval_s, target_url, created_ms
                  FROM subscriptions WHERE id = ?1",
@@ -769,7 +991,7 @@ impl Db {
     pub(crate) async fn remove_subscription(&self, id: &str) -> Result<(), ServeError> {
         let id = id.to_string();
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             tx.execute("DELETE FROM subscriptions WHERE id = ?1", params![id])?;
             tx.execute("DELETE FROM events WHERE subscription = ?1", params![id])?;
             tx.execute(
@@ -784,7 +1006,7 @@ impl Db {
 
     pub(crate) async fn events(&self, subscription: &str, after: i64, limit: i64) -> Result<Vec<Event>, ServeError> {
         let subscription = subscription.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut query = c.prepare(
                 "SELECT seq, item, created_ms FROM events WHERE subscription = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
@@ -800,7 +1022,7 @@ impl Db {
     /// value, as the item's JSON has it).
     pub(crate) async fn event_contains(&self, subscription: &str, text: &str) -> Result<bool, ServeError> {
         let (subscription, text) = (subscription.to_string(), text.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM events WHERE subscription = ?1 AND instr(item, ?2) > 0)",
                 params![subscription, text],
@@ -824,7 +1046,7 @@ impl Db {
         let subscription = subscription.to_string();
         let request = serde_json::to_string(request).map_err(|e| ServeError::State(e.to_string()))?;
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let inserted = tx.execute(
                 "INSERT INTO jobs (kind, target, delivery_id, request, status, not_before_ms, created_ms, updated_ms)
                  VALUES ('hook', ?1, ?2, ?3, 'queued', ?4, ?4, ?4) ON CONFLICT DO NOTHING",
@@ -848,7 +1070,7 @@ impl Db {
     /// subscription's deliveries run, and emit, in the order received.
     pub(crate) async fn claim(&self) -> Result<Option<Job>, ServeError> {
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let found: Option<(i64, String, String, Option<String>, i64)> = tx
                 .query_row(
                     "SELECT j.id, j.kind, j.target, j.request, j.attempts FROM jobs j
@@ -880,7 +1102,7 @@ impl Db {
     pub(crate) async fn retry(&self, job: i64, delay: Duration, error: String) -> Result<(), ServeError> {
         let now = now_ms();
         let not_before = now + delay.as_millis() as i64;
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "UPDATE jobs SET status = 'queued', not_before_ms = ?2, error = ?3, updated_ms = ?4 WHERE id = ?1",
                 params![job, not_before, error, now],
@@ -894,7 +1116,7 @@ impl Db {
     /// poll whose next one is the retry; `dropped`: nothing to do).
     pub(crate) async fn end_job(&self, job: i64, status: &'static str, error: String) -> Result<(), ServeError> {
         let now = now_ms();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "UPDATE jobs SET status = ?2, error = ?3, updated_ms = ?4 WHERE id = ?1",
                 params![job, status, error, now],
@@ -916,7 +1138,7 @@ impl Db {
     ) -> Result<(), ServeError> {
         let subscription = subscription.to_string();
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             append_events(tx, &subscription, job, &items, now)?;
             update_auth(tx, &auth, now)?;
             tx.execute(
@@ -942,7 +1164,7 @@ impl Db {
         let subscription = subscription.to_string();
         let keys = serde_json::to_string(&keys).map_err(|e| ServeError::State(e.to_string()))?;
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             append_events(tx, &subscription, job, &items, now)?;
             update_auth(tx, &auth, now)?;
             tx.execute(
@@ -955,13 +1177,13 @@ impl Db {
     }
 
     pub(crate) async fn acknowledged(&self, job: i64) -> Result<(), ServeError> {
-        self.with(move |c| c.execute("UPDATE jobs SET ack_keys = NULL WHERE id = ?1", params![job]).map(drop)).await
+        self.write(move |c| c.execute("UPDATE jobs SET ack_keys = NULL WHERE id = ?1", params![job]).map(drop)).await
     }
 
     /// Polls whose items were kept but whose keys the library may not
     /// have marked seen: (job, subscription, keys).
     pub(crate) async fn unacknowledged(&self) -> Result<Vec<(i64, String, Vec<String>)>, ServeError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut query = c.prepare("SELECT id, target, ack_keys FROM jobs WHERE ack_keys IS NOT NULL")?;
             let rows = query.query_map([], |row| {
                 let keys: String = row.get(2)?;
@@ -976,7 +1198,7 @@ impl Db {
     /// queued or running; how many were queued.
     pub(crate) async fn schedule_polls(&self) -> Result<usize, ServeError> {
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let due: Vec<(String, i64)> = {
                 let mut query = tx.prepare(
                     "SELECT id, interval_s FROM subscriptions WHERE kind = 'polling' AND next_poll_ms <= ?1",
@@ -1017,7 +1239,7 @@ impl Db {
     /// forgotten (their clients retry). How many jobs were requeued.
     pub(crate) async fn recover(&self) -> Result<usize, ServeError> {
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let requeued = tx.execute(
                 "UPDATE jobs SET status = 'queued', not_before_ms = ?1, updated_ms = ?1 WHERE status = 'running'",
                 params![now],
@@ -1043,7 +1265,7 @@ impl Db {
     }
 
     pub(crate) async fn counts(&self) -> Result<Counts, ServeError> {
-        self.with(|c| {
+        self.read(|c| {
             let count = |sql: &str| c.query_row(sql, [], |row| row.get::<_, i64>(0));
             Ok(Counts {
                 queue_depth: count("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")?,
@@ -1058,7 +1280,7 @@ impl Db {
     }
 
     pub(crate) async fn queue_depth(&self) -> Result<i64, ServeError> {
-        self.with(|c| c.query_row("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')", [], |r| r.get(0)))
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')", [], |r| r.get(0)))
             .await
     }
 
@@ -1071,7 +1293,7 @@ impl Db {
         fingerprint: String,
     ) -> Result<Idempotent, ServeError> {
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let found: Option<(String, Option<u16>, Option<String>)> = tx
                 .query_row(
                     "SELECT fingerprint, status, answer FROM idempotency WHERE scope = ?1 AND key = ?2",
@@ -1103,7 +1325,7 @@ impl Db {
         key: String,
         answer: Option<(u16, String)>,
     ) -> Result<(), ServeError> {
-        self.with(move |c| {
+        self.write(move |c| {
             match answer {
                 Some((status, body)) => c.execute(
                     "UPDATE idempotency SET status = ?3, answer = ?4 WHERE scope = ?1 AND key = ?2",
@@ -1154,7 +1376,7 @@ impl Db {
     /// provider redirects back.
     pub(crate) async fn insert_authorization(&self, row: AuthorizationRow, state: String) -> Result<(), ServeError> {
         let now = now_ms();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO authorizations (id, state, app, account, sealed, status, expires_ms, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?7)",
@@ -1167,7 +1389,7 @@ impl Db {
 
     pub(crate) async fn authorization(&self, id: &str) -> Result<Option<AuthorizationRow>, ServeError> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"),
                 params![id],
@@ -1187,7 +1409,7 @@ impl Db {
     ) -> Result<Option<Result<AuthorizationRow, String>>, ServeError> {
         let state = state.to_string();
         let now = now_ms();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let found = tx
                 .query_row(
                     &format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE state = ?1"),
@@ -1225,7 +1447,7 @@ impl Db {
         let id = id.to_string();
         let now = now_ms();
         let status = if connection.is_some() { "connected" } else { "failed" };
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "UPDATE authorizations SET status = ?2, connection = ?3, error = ?4, sealed = x'', updated_ms = ?5
                  WHERE id = ?1",
@@ -1266,7 +1488,7 @@ impl Db {
     /// queued; idempotency keys of requests still running; a
     /// subscription's newest event (its sequence goes on from it).
     pub(crate) async fn prune(&self, cutoffs: Cutoffs) -> Result<Pruned, ServeError> {
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let jobs = tx.execute(
                 "DELETE FROM jobs WHERE status IN ('done', 'dropped', 'failed', 'dead')
                  AND ack_keys IS NULL AND updated_ms < ?1",
@@ -1313,6 +1535,9 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+
     use super::*;
 
     fn request(body: &str) -> StoredRequest {
@@ -1426,6 +1651,154 @@ mod tests {
         let version: i64 =
             Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// A `Db` whose writer's commits SQLite's commit hook counts, and
+    /// refuses while `veto` is set.
+    fn counted(path: &Path) -> (Db, Arc<AtomicU64>, Arc<AtomicBool>) {
+        let (commits, veto) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let mut connection = Db::open_writer(path).unwrap();
+        let (counter, refused) = (commits.clone(), veto.clone());
+        connection
+            .commit_hook(Some(move || {
+                if refused.load(SeqCst) {
+                    return true;
+                }
+                counter.fetch_add(1, SeqCst);
+                false
+            }))
+            .unwrap();
+        (Db::start(path, connection).unwrap(), commits, veto)
+    }
+
+    /// A write that holds the writer thread (after `first` ran in it) until
+    /// the returned sender sends: what is submitted meanwhile waits for
+    /// the next batch. The receiver says when it started.
+    #[allow(clippy::type_complexity)]
+    fn hold(
+        db: &Db,
+        first: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> (std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>, oneshot::Receiver<Result<(), ServeError>>) {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let held = db
+            .submit(move |c| {
+                first(c)?;
+                let _ = started.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .unwrap();
+        (release, running, held)
+    }
+
+    fn insert_app(name: &'static str) -> impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static {
+        move |c| {
+            c.execute(
+                "INSERT INTO apps (name, path, sealed_env, created_ms) VALUES (?1, 'a.wasm', x'', 1)",
+                params![name],
+            )
+            .map(drop)
+        }
+    }
+
+    async fn app_names(db: &Db) -> Vec<String> {
+        db.apps().await.unwrap().into_iter().map(|(name, _, _)| name).collect()
+    }
+
+    #[tokio::test]
+    async fn writes_waiting_together_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, commits, _) = counted(&dir.path().join("service.sqlite3"));
+        let (release, _, held) = hold(&db, |_| Ok(()));
+        let writes: Vec<_> = (0..50)
+            .map(|i| {
+                let id = format!("call-{i}");
+                db.submit(move |c| {
+                    c.execute(
+                        "INSERT INTO invocations (id, app, method, status, created_ms, updated_ms)
+                         VALUES (?1, 'app', 'm', 'running', 1, 1)",
+                        params![id],
+                    )
+                    .map(drop)
+                })
+                .unwrap()
+            })
+            .collect();
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        let kept = db.read(|c| c.query_row("SELECT COUNT(*) FROM invocations", [], |r| r.get::<_, i64>(0))).await;
+        assert_eq!(kept.unwrap(), 50);
+        let commits = commits.load(SeqCst);
+        assert!((1..=2).contains(&commits), "51 writes in {commits} commits: the held one's batch and one more");
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, commits, _) = counted(&dir.path().join("service.sqlite3"));
+        let (release, _, held) = hold(&db, |_| Ok(()));
+        let a = db.submit(insert_app("a")).unwrap();
+        // Writes "b", then fails on "a" (its neighbour's, not committed yet).
+        let b = db
+            .submit(|c| {
+                insert_app("b")(c)?;
+                insert_app("a")(c)
+            })
+            .unwrap();
+        let c = db.submit(insert_app("c")).unwrap();
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        a.await.unwrap().unwrap();
+        let error = b.await.unwrap().expect_err("a duplicate name fails").to_string();
+        assert!(error.contains("UNIQUE"), "{error}");
+        c.await.unwrap().unwrap();
+        assert_eq!(app_names(&db).await, ["a", "c"], "b's own first insert went with it; a and c are kept");
+        assert!(commits.load(SeqCst) <= 2, "a, b and c went in one batch");
+    }
+
+    #[tokio::test]
+    async fn a_write_is_answered_by_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.sqlite3");
+        let (db, commits, veto) = counted(&path);
+        // Every write's own work succeeds; the commit is refused: each
+        // caller must hear the commit's failure, not its work's success.
+        veto.store(true, SeqCst);
+        let (release, _, held) = hold(&db, insert_app("held"));
+        let a = db.submit(insert_app("a")).unwrap();
+        let b = db.submit(insert_app("b")).unwrap();
+        release.send(()).unwrap();
+        for write in [held, a, b] {
+            let error = write.await.unwrap().expect_err("the commit was refused").to_string();
+            assert!(error.contains("commit failed"), "{error}");
+        }
+        assert!(app_names(&db).await.is_empty(), "nothing of a refused commit is kept");
+        veto.store(false, SeqCst);
+        db.put_app("d".into(), "d.wasm".into(), vec![]).await.unwrap();
+        assert_eq!(commits.load(SeqCst), 1, "answered once its commit is done");
+        let seen: String =
+            Connection::open(&path).unwrap().query_row("SELECT name FROM apps", [], |r| r.get(0)).unwrap();
+        assert_eq!(seen, "d", "another connection sees it as soon as it is answered");
+    }
+
+    #[tokio::test]
+    async fn reads_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("service.sqlite3")).unwrap();
+        let (release, running, held) = hold(&db, insert_app("x"));
+        running.recv().unwrap();
+        // The writer is inside its transaction, "x" written, not committed.
+        let read = tokio::time::timeout(Duration::from_secs(60), app_names(&db)).await;
+        assert!(read.expect("a read answers while the writer holds its transaction").is_empty());
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert_eq!(app_names(&db).await, ["x"]);
+        let error = db.read(insert_app("y")).await.expect_err("a read connection does not write").to_string();
+        assert!(error.contains("readonly"), "{error}");
     }
 
     #[tokio::test]

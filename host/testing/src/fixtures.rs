@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What stands in for a secret in a recording, and is sent in its place
 /// when the recording is replayed.
@@ -139,7 +139,9 @@ impl Body {
 /// authData keys: learned as secrets while recording.
 const CREDENTIAL_FIELDS: &[&str] = &["access_token", "refresh_token", "id_token", "sessionKey", "session_key"];
 
-/// Replaces secrets in text: each value and its percent-encoded form.
+/// Replaces secrets in text: each value in every form the host censors
+/// ([`zapwasm_host::censored_texts`]: percent-encoded as URLs, params and
+/// forms write it, escaped in JSON, in base64).
 #[derive(Debug, Clone, Default)]
 pub struct Censor {
     secrets: Vec<String>,
@@ -156,26 +158,33 @@ impl Censor {
         censor
     }
 
+    /// The censor of a case: every authData value (the keys the host
+    /// deems safe too), every `env_secrets` value, and what the host
+    /// derives from them (basic credentials), in every form.
+    pub fn of_case(auth_data: &Map<String, Value>, env_secrets: &[String]) -> Censor {
+        let values = auth_data.values().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        let mut censor = Censor::new(values.chain(env_secrets.iter().cloned()));
+        let derived = zapwasm_host::censored_texts(auth_data, env_secrets.iter().map(String::as_str));
+        censor.extend(derived.into_iter().filter(|text| text != CENSORED));
+        censor
+    }
+
     /// Censors `value` too (with its encoded forms), from now on.
     fn add(&mut self, value: &str) {
-        let secrets = &mut self.secrets;
-        if value.chars().count() < 3 || value == CENSORED || secrets.iter().any(|known| known == value) {
+        if value.chars().count() < 3 || value == CENSORED || self.secrets.iter().any(|known| known == value) {
             return;
         }
-        {
-            secrets.push(value.to_string());
-            let encoded = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
-            if encoded != value {
-                secrets.push(encoded);
-            }
-            let json = serde_json::to_string(value).unwrap_or_default();
-            let json = json.trim_matches('"');
-            if json != value {
-                secrets.push(json.to_string());
-            }
-        }
+        let forms = zapwasm_host::censored_texts([], [value]);
+        self.extend(std::iter::once(value.to_string()).chain(forms));
+    }
+
+    /// Censors these texts as they are, from now on.
+    fn extend(&mut self, texts: impl IntoIterator<Item = String>) {
+        let secrets = &mut self.secrets;
+        secrets.extend(texts);
         // Longest first: a secret holding another is replaced whole.
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
     }
 
     /// Learns the credentials a JSON answer hands out: the string values of
@@ -241,10 +250,12 @@ fn headers_of(headers: &HeaderMap, skip: &[&str], censor: &Censor) -> BTreeMap<S
         .collect()
 }
 
-/// A request the recording lacks, with the closest one it has.
+/// A request the recording lacks, with the closest one it has; both
+/// censored as a recording is, and the diff's control and bidirectional
+/// characters escaped (`\u001b`), so it is safe to print.
 #[derive(Debug, Clone)]
 pub struct Miss {
-    /// What was asked.
+    /// What was asked, censored.
     pub request: RecordedRequest,
     /// A unified diff against the closest recorded request (or the request
     /// alone when nothing came close).
@@ -254,6 +265,8 @@ pub struct Miss {
 #[derive(Default)]
 struct ServerState {
     recording: Recording,
+    /// Replaying: the censor of what a miss shows.
+    censor: Censor,
     used: Vec<bool>,
     misses: Vec<Miss>,
     errors: Vec<String>,
@@ -292,9 +305,9 @@ impl FixtureServer {
     }
 
     /// A server answering from `recording`.
-    pub async fn replay(recording: Recording) -> std::io::Result<FixtureServer> {
+    pub async fn replay(recording: Recording, censor: Censor) -> std::io::Result<FixtureServer> {
         let used = vec![false; recording.exchanges.len()];
-        let state = Arc::new(Mutex::new(ServerState { recording, used, ..ServerState::default() }));
+        let state = Arc::new(Mutex::new(ServerState { recording, used, censor, ..ServerState::default() }));
         let shared = state.clone();
         let app = axum::Router::new().fallback(move |request: Request| {
             let state = shared.clone();
@@ -395,9 +408,14 @@ async fn answer(request: Request, state: &Mutex<ServerState>) -> Response {
         !state.used[i] && same_request(recorded, &asked)
     });
     let Some(index) = found else {
-        let diff = closest_diff(&state.recording, &asked);
-        let message = format!("zapwasm test: {} {} is not in the recording\n{diff}", asked.method, asked.path);
-        state.misses.push(Miss { request: asked, diff });
+        let shown = censored(&asked, &state.censor);
+        let diff = escaped(&closest_diff(&state.recording, &shown));
+        let message = format!(
+            "zapwasm test: {} {} is not in the recording\n{diff}",
+            escaped(&shown.method),
+            escaped(&shown.path)
+        );
+        state.misses.push(Miss { request: shown, diff });
         return (StatusCode::NOT_IMPLEMENTED, message).into_response();
     };
     state.used[index] = true;
@@ -407,6 +425,40 @@ async fn answer(request: Request, state: &Mutex<ServerState>) -> Response {
     for (name, value) in &recorded.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
             out.headers_mut().append(name, value);
+        }
+    }
+    out
+}
+
+/// A request with every secret `censor` knows replaced.
+fn censored(request: &RecordedRequest, censor: &Censor) -> RecordedRequest {
+    RecordedRequest {
+        method: censor.text(&request.method),
+        path: censor.text(&request.path),
+        headers: request.headers.iter().map(|(name, value)| (censor.text(name), censor.text(value))).collect(),
+        body: censor.body(request.body.clone()),
+    }
+}
+
+/// `text` with control and bidirectional characters (but the newlines
+/// between lines) written as escapes, `\r`, `\t`, `\u001b`...: what an API
+/// or an integration sent cannot move the cursor, recolour or reorder a
+/// terminal's text.
+fn escaped(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
         }
     }
     out
@@ -548,5 +600,65 @@ mod tests {
         assert!(!same_request(&recording.exchanges[1].request, &keyless), "the key header is compared");
         keyless.headers.insert("user-agent".into(), "x".into());
         assert!(same_request(&keyless, &recording.exchanges[1].request));
+    }
+
+    #[test]
+    fn a_cases_censor_takes_every_form_the_host_censors() {
+        let auth = json!({"username": "ada", "password": "pa55word", "token": "tok en/1"});
+        let censor = Censor::of_case(auth.as_object().unwrap(), &["client+secret/1".to_string()]);
+        let basic = base64::engine::general_purpose::STANDARD.encode("ada:pa55word");
+        let key_colon = base64::engine::general_purpose::STANDARD.encode("tok en/1:");
+        for (text, expected) in [
+            (format!("Basic {basic}"), "Basic :censored:"),
+            (format!("Basic {key_colon}"), "Basic :censored:"),
+            ("q=tok%20en%2F1".to_string(), "q=:censored:"),
+            ("q=tok+en%2F1".to_string(), "q=:censored:"),
+            ("/tok%20en/1".to_string(), "/:censored:"),
+            ("s=client%2Bsecret%2F1".to_string(), "s=:censored:"),
+            ("s=client+secret/1".to_string(), "s=:censored:"),
+            ("user ada".to_string(), "user :censored:"),
+        ] {
+            assert_eq!(censor.text(&text), expected, "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replay_miss_shows_the_request_censored_and_escaped() {
+        let recorded = RecordedRequest {
+            method: "POST".into(),
+            path: "/oauth/token".into(),
+            headers: BTreeMap::new(),
+            body: Body::Text(format!("grant_type=refresh_token&client_secret={CENSORED}")),
+        };
+        let response = RecordedResponse { status: 200, headers: BTreeMap::new(), body: Body::Empty };
+        let recording = Recording { exchanges: vec![Exchange { request: recorded, response }], ..Recording::default() };
+        let auth = json!({"username": "ada", "password": "pa55word", "refresh_token": "r3fresh-1"});
+        let censor = Censor::of_case(auth.as_object().unwrap(), &["client+secret/1".to_string()]);
+        let server = FixtureServer::replay(recording, censor).await.unwrap();
+        let basic = base64::engine::general_purpose::STANDARD.encode("ada:pa55word");
+        let answer = reqwest::Client::new()
+            .post(format!("{}/oauth/token?refresh=r3fresh-1", server.base_url))
+            .header("authorization", format!("Basic {basic}"))
+            .header("x-trace", "a\tb")
+            .body("grant_type=refresh_token&client_secret=client%2Bsecret%2F1&note=\u{1b}[2J\u{202e}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 501);
+        let message = answer.text().await.unwrap();
+        let (_, misses, _) = server.finish();
+        let miss = &misses[0];
+        for shown in [miss.diff.as_str(), message.as_str(), &format!("{:?}", miss.request)] {
+            for secret in ["pa55word", &basic, "r3fresh-1", "client%2Bsecret%2F1", "client+secret"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+        assert!(miss.diff.contains("+POST /oauth/token?refresh=:censored:"), "{}", miss.diff);
+        assert!(miss.diff.contains("+authorization: Basic :censored:"), "{}", miss.diff);
+        assert!(miss.diff.contains("client_secret=:censored:&note=\\u001b[2J\\u202e"), "{}", miss.diff);
+        assert!(miss.diff.contains("+x-trace: a\\tb"), "{}", miss.diff);
+        for text in [&miss.diff, &message] {
+            assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text}");
+        }
     }
 }

@@ -30,10 +30,15 @@
 //!   integration must build its URLs from it (every request elsewhere is
 //!   neither recorded nor, offline, answered).
 //! - a case: `name` (unique in the suite), `method` (`trigger KEY`,
-//!   `search KEY`, `create KEY`, `auth test`, or a method path), and
+//!   `search KEY`, `create KEY`, `search-or-create KEY`, `auth test`, or a
+//!   method path), and
 //!   optionally `input`, `auth` (authData added to the `.env` file's),
 //!   `meta`, `env`, `cleaned_request`, `subscribe_data`, `output_data`; the
 //!   input goes through the operation's input fields as in `zapwasm invoke`.
+//!   A `search-or-create KEY` case runs the search, then the create when
+//!   the search found nothing ([`search_or_create`]); its result is what
+//!   `zapwasm invoke ... search-or-create KEY` prints, `{"ran":
+//!   "search"|"create", "search": .., "create": .., "result": ..}`.
 //! - `expect` (all optional; by default the call must succeed and pass its
 //!   result checks): `result` (equal), `includes` (a subset: objects by
 //!   key, arrays by element, anywhere in order), `count` (the array's
@@ -54,6 +59,7 @@
 //! secret is needed offline, and a refresh replays as recorded.
 
 pub mod fixtures;
+pub mod search_or_create;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,7 +100,8 @@ pub struct Suite {
 pub struct Case {
     /// Its name, unique in the suite.
     pub name: String,
-    /// `trigger KEY`, `search KEY`, `create KEY`, `auth test`, or a method path.
+    /// `trigger KEY`, `search KEY`, `create KEY`, `search-or-create KEY`,
+    /// `auth test`, or a method path.
     pub method: String,
     /// inputData.
     #[serde(default)]
@@ -299,18 +306,18 @@ impl Runner {
         let mut auth_data = self.auth_data.clone();
         auth_data.extend(case.auth.clone());
         let path = self.recording_path(suite, case);
+        // authData values, and environment values whose names say they are
+        // secret (`CLIENT_SECRET`, `API_TOKEN`, ...): censored in a
+        // recording, and in what a replay shows of a request it lacks.
+        let env_secrets: Vec<String> =
+            env.iter().filter(|(key, _)| is_secret_name(key)).map(|(_, value)| value.clone()).collect();
+        let censor = Censor::of_case(&auth_data, &env_secrets);
         let server = match (&suite.base_url_env, self.mode) {
             (None, _) => None,
             (Some(var), Mode::Record) => {
                 let Some(upstream) = env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v.clone()) else {
                     return Ok(vec![format!("--record needs the real base URL in {var} (the .env file or `env`)")]);
                 };
-                // authData values, and environment values whose names say
-                // they are secret (`CLIENT_SECRET`, `API_TOKEN`, ...).
-                let mut secrets: Vec<String> =
-                    auth_data.values().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect();
-                secrets.extend(env.iter().filter(|(key, _)| is_secret_name(key)).map(|(_, value)| value.clone()));
-                let censor = Censor::new(secrets);
                 let keys = auth_data.keys().cloned().collect();
                 let upstream = upstream.trim_end_matches('/').to_string();
                 let server = FixtureServer::record(upstream, censor, keys).await.map_err(io(&path))?;
@@ -337,7 +344,7 @@ impl Runner {
                     env.retain(|(k, _)| k != key);
                     env.push((key.clone(), CENSORED.into()));
                 }
-                Some((var, FixtureServer::replay(recording).await.map_err(io(&path))?))
+                Some((var, FixtureServer::replay(recording, censor).await.map_err(io(&path))?))
             }
         };
         if let Some((var, server)) = &server {
@@ -363,12 +370,25 @@ impl Runner {
         }
         let scope = Scope::new("zapwasm-test", format!("{}/{}", suite.name, case.name));
         let mut failures = Vec::new();
-        let outcome = match resolve_method(&app, &case.method, &bundle) {
-            Err(message) => {
+        let words: Vec<&str> = case.method.split_whitespace().collect();
+        let resolved = match words[..] {
+            ["search-or-create", key] => Err(key),
+            _ => Ok(resolve_method(&app, &case.method, &bundle)),
+        };
+        let outcome = match resolved {
+            Err(key) => match search_or_create::run(&app, key, &bundle, &scope, true).await {
+                Ok(outcome) => Some(outcome),
+                Err(search_or_create::Stopped::Call(outcome)) => Some(*outcome),
+                Err(search_or_create::Stopped::Invalid(message)) => {
+                    failures.push(message);
+                    None
+                }
+            },
+            Ok(Err(message)) => {
                 failures.push(message);
                 None
             }
-            Ok((method, operation)) => {
+            Ok(Ok((method, operation))) => {
                 let prepared = match operation {
                     Some((kind, key)) => {
                         app.prepare_input(kind, &key, &mut bundle, &scope).await.map_err(|e| e.to_string())
@@ -474,7 +494,7 @@ fn resolve_method(
         }
         [path] if path.contains('.') => Ok((path.to_string(), None)),
         _ => Err(format!(
-            "cannot read the method {words:?}: `trigger KEY`, `search KEY`, `create KEY`, `auth test` or a method path"
+            "cannot read the method {words:?}: `trigger KEY`, `search KEY`, `create KEY`, `search-or-create KEY`, `auth test` or a method path"
         )),
     }
 }
