@@ -1,4 +1,4 @@
-//! zapwasm's benchmark suite (issue 5): the host side by side with direct
+//! zapwasm's benchmark suite: the host side by side with direct
 //! reqwest and with the reference Node runtime, on this machine, in one run.
 //!
 //! ```text

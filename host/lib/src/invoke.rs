@@ -884,7 +884,7 @@ mod tests {
         matches!(result, Err(CallError::Limit { limit: LimitKind::Timeout, .. }))
     }
 
-    /// The late results: a guest that resumes after its deadline and
+    /// Late results: a guest that resumes after its deadline and
     /// finishes before any epoch tick or timer looks. The guest here holds
     /// its thread past the deadline and then returns in the same poll, so
     /// neither the epoch check nor the whole-call timer can end it: only

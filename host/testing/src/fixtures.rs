@@ -517,6 +517,14 @@ fn closest_diff(recording: &Recording, asked: &RecordedRequest) -> String {
     match closest {
         Some(recorded) => {
             let recorded_text = render(recorded);
+            if recorded_text == asked_text {
+                // Only a secret differed: the case has one its recording
+                // does not replay censored (recorded before it was set).
+                return format!(
+                    "it matches a recorded request only with its secrets censored (record the case again: \
+                     its recording does not censor every secret this run has); sent, censored:\n{asked_text}"
+                );
+            }
             similar::TextDiff::from_lines(&recorded_text, &asked_text)
                 .unified_diff()
                 .header("recorded", "sent")

@@ -27,14 +27,14 @@ use zapwasm_host::{App, Bundle, CallError, Host, Invocation, LimitKind, Outcome,
 use crate::stats;
 use crate::workers::{self, HTTP_GET, NO_IO, WorkerConfig};
 
-/// Every call's deadline: the issue's 300 ms.
+/// Every call's deadline: 300 ms, the fairness target's.
 pub const DEADLINE: Duration = Duration::from_millis(300);
 /// Guests spinning next to the healthy calls.
 pub const SPINNERS: usize = 4;
 /// Healthy no-I/O calls in flight at once.
 const NO_IO_LANES: usize = 16;
 /// Healthy one-GET calls in flight at once (the `http_get` scenario's top
-/// level, where the issue measured 2,912 calls/s alone).
+/// level, where an earlier run measured 2,912 calls/s alone).
 const HTTP_GET_LANES: usize = 50;
 /// The `background_after` of the third host, against the default 10 ms.
 const EARLY: Duration = Duration::from_millis(2);

@@ -13,7 +13,7 @@ pub struct Results {
     extra: Vec<String>,
 }
 
-/// One target of issue 5, with what was measured.
+/// One target, with what was measured.
 pub struct Target {
     pub name: &'static str,
     pub goal: String,
