@@ -440,3 +440,20 @@ async fn a_miss_shows_the_request_with_its_secrets_censored() {
     assert!(stdout.contains("&client_secret=:censored:"), "{stdout}");
     assert!(!stdout.contains("invoices-secret") && !stderr(&output).contains("invoices-secret"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_search_or_create_case_naming_no_pair_fails_naming_the_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    let suite = json!({"cases": [{"name": "no such pair", "method": "search-or-create find_invoice"}]});
+    std::fs::write(cases.join("pairs.json"), suite.to_string()).unwrap();
+    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
+    let output = zapwasm_in(dir.path(), args).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
+    assert!(
+        stdout.contains(r#"no search-or-create "find_invoice" in this integration; it has: find_customer"#),
+        "{stdout}"
+    );
+}

@@ -347,9 +347,27 @@ struct HostState {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FakeHost {
     state: Rc<RefCell<HostState>>,
+    /// The method path [`TestCall::run`] runs; `None` for a function
+    /// called directly with [`TestCall::z`].
+    method: Option<String>,
 }
 
 impl FakeHost {
+    /// The same state, for a call of `method`.
+    fn for_method(&self, method: &str) -> FakeHost {
+        FakeHost { state: Rc::clone(&self.state), method: Some(method.to_string()) }
+    }
+
+    /// As the host: only creates and hydrators may stash.
+    fn may_stash(&self) -> Result<(), ZError> {
+        match &self.method {
+            Some(method) if !method.starts_with("creates.") && !method.starts_with("hydrators.") => {
+                Err(ZError::general("Files can only be stashed within a create or hydration function/method."))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn cursor_get(&self) -> Option<String> {
         self.state.borrow().cursor.clone()
     }
@@ -378,6 +396,7 @@ impl FakeHost {
         filename: Option<&str>,
         content_type: Option<&str>,
     ) -> Result<String, ZError> {
+        self.may_stash()?;
         let (default_name, default_type) =
             if text { ("unnamedfile.txt", "text/plain") } else { ("unnamedfile", "application/octet-stream") };
         let filename = filename.unwrap_or(default_name).to_string();
@@ -393,6 +412,7 @@ impl FakeHost {
         filename: Option<&str>,
         content_type: Option<&str>,
     ) -> Result<String, ZError> {
+        self.may_stash()?;
         let response = http.send(request)?;
         if !(200..300).contains(&response.status) {
             return Err(ZError::general(format!(
@@ -512,15 +532,20 @@ impl TestCall {
 
     /// A `Z` for a call with `bundle`: pass it to a perform or a middleware.
     pub fn z(&self, bundle: Bundle) -> Z {
+        self.z_with(bundle, self.host.clone())
+    }
+
+    fn z_with(&self, bundle: Bundle, host: FakeHost) -> Z {
         let invocation = Invocation::new(self.app.clone(), bundle, Box::new(self.http.clone()));
-        Z::new(invocation.with_env(self.env.clone()).with_fake(self.host.clone()))
+        Z::new(invocation.with_env(self.env.clone()).with_fake(host))
     }
 
     /// Runs the method at `method_path` (a function, a shorthand request,
     /// an OAuth authorize URL) with `bundle`, as the host would, and
-    /// returns its result.
+    /// returns its result. As on the host, only a create or a hydrator
+    /// may stash files.
     pub fn run(&self, method_path: &str, bundle: Bundle) -> Result<Value, ZError> {
-        crate::export::call(&self.z(bundle), method_path)
+        crate::export::call(&self.z_with(bundle, self.host.for_method(method_path)), method_path)
     }
 }
 
@@ -724,6 +749,12 @@ mod tests {
             ("a.bin", "application/octet-stream", Some(2))
         );
         assert_eq!(stashed[1].data, [1, 2]);
+        let stashing_trigger =
+            hydrating_app().trigger(Trigger::new("t", "T").operation(Operation::polling().perform(everything_else)));
+        let error = TestCall::new(stashing_trigger, &FakeHttp::new())
+            .run("triggers.t.operation.perform", Bundle::default())
+            .unwrap_err();
+        assert_eq!(error, ZError::general("Files can only be stashed within a create or hydration function/method."));
         let fresh = TestCall::new(hydrating_app(), &FakeHttp::new());
         assert_eq!(fresh.run("creates.other.operation.perform", Bundle::default()).unwrap()["before"], Value::Null);
     }
