@@ -164,10 +164,11 @@ impl Censor {
         Censor { matcher }
     }
 
-    /// Censors again what a call kept: for secrets that arrived during
-    /// the call (the authData a session exchange or an OAuth refresh
-    /// returned), after its log lines and exchanges were censored with the
-    /// credentials it started with.
+    /// Censors again what a call kept: for secrets that arrived or were
+    /// derived during the call (the authData a session exchange or an
+    /// OAuth refresh returned, credentials put in a URL), after its log
+    /// lines and exchanges were censored with what was known when each was
+    /// written.
     pub(crate) fn apply_to_records(&self, logs: &mut [LogLine], http: &mut [HttpExchange]) {
         if self.matcher.is_none() {
             return;

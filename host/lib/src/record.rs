@@ -253,22 +253,7 @@ impl SharedRecord {
         // again with everything derived by the end.
         let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
         if let Some(derived) = derived {
-            let again = |text: &mut String| *text = derived.apply(text);
-            for line in &mut logs {
-                again(&mut line.message);
-            }
-            for exchange in &mut exchanges {
-                again(&mut exchange.url);
-                for (name, value) in exchange.request_headers.iter_mut().chain(exchange.response_headers.iter_mut()) {
-                    again(name);
-                    again(value);
-                }
-                for text in
-                    [&mut exchange.request_body, &mut exchange.response_body, &mut exchange.error].into_iter().flatten()
-                {
-                    again(text);
-                }
-            }
+            derived.apply_to_records(&mut logs, &mut exchanges);
         }
         (logs, exchanges)
     }

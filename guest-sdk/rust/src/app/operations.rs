@@ -273,16 +273,7 @@ impl Action {
         let mut out = Map::new();
         out.insert("key".into(), json!(self.key));
         out.insert("noun".into(), json!(self.noun));
-        let mut display = Map::new();
-        if let Some(label) = &self.label {
-            display.insert("label".into(), json!(label));
-        }
-        if let Some(description) = &self.description {
-            display.insert("description".into(), json!(description));
-        }
-        if let Some(hidden) = self.hidden {
-            display.insert("hidden".into(), json!(hidden));
-        }
+        let mut display = display_json(self.label.as_ref(), self.description.as_ref(), self.hidden);
         if let Some(important) = self.important {
             display.insert("important".into(), json!(important));
         }
@@ -366,6 +357,26 @@ pub(super) fn action_method<'a>(
         let method = method_path::operation_method(rest, &action.key)?;
         action.operation.as_ref()?.method(method)
     })
+}
+
+/// The `display` object of an operation or a search-or-create: the label,
+/// description and hidden flag that were set.
+pub(super) fn display_json(
+    label: Option<&Text>,
+    description: Option<&Text>,
+    hidden: Option<bool>,
+) -> Map<String, Value> {
+    let mut display = Map::new();
+    if let Some(label) = label {
+        display.insert("label".into(), json!(label));
+    }
+    if let Some(description) = description {
+        display.insert("description".into(), json!(description));
+    }
+    if let Some(hidden) = hidden {
+        display.insert("hidden".into(), json!(hidden));
+    }
+    display
 }
 
 #[cfg(test)]

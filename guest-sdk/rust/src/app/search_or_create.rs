@@ -101,16 +101,7 @@ impl SearchOrCreate {
     pub(super) fn to_json(&self) -> Value {
         let mut out = Map::new();
         out.insert("key".into(), json!(self.key));
-        let mut display = Map::new();
-        if let Some(label) = &self.label {
-            display.insert("label".into(), json!(label));
-        }
-        if let Some(description) = &self.description {
-            display.insert("description".into(), json!(description));
-        }
-        if let Some(hidden) = self.hidden {
-            display.insert("hidden".into(), json!(hidden));
-        }
+        let display = super::operations::display_json(self.label.as_ref(), self.description.as_ref(), self.hidden);
         if !display.is_empty() {
             out.insert("display".into(), Value::Object(display));
         }
