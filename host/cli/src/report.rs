@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use zapwasm_host::{CallError, LogLine, Outcome, Status, ZError};
 
 use crate::args::InvokeArgs;
@@ -132,75 +132,16 @@ pub(crate) fn print_outcome(outcome: &Outcome, args: &InvokeArgs) -> ExitCode {
     }
 }
 
-/// A call's outcome as `--outcome` prints it, in the shapes of the rest of
-/// zapwasm's JSON (the service answers calls the same way): `status`
-/// (`success`, `callback`, `error`), then `result` (the result itself) and
-/// `checks`, or `error` (`{"kind", "message"}`), `callback_url` when the
-/// call waits for one, the censored `logs` and `http` exchanges (each with
-/// `duration_ms`), `duration_ms` (milliseconds, a number), and
-/// `auth_data_refreshed`, the names of the authData fields the host
-/// refreshed (their values go to the .env file, never to the output).
+/// A call's outcome as `--outcome` prints it: [`Outcome::to_json`] (the
+/// shape the service answers with too), and `auth_data_refreshed`, the
+/// names of the authData fields the host refreshed (their values go to the
+/// .env file, never to the output).
 pub(crate) fn outcome_json(outcome: &Outcome) -> Value {
-    let mut body = Map::new();
-    let status = match outcome.status {
-        Status::Success => "success",
-        Status::Callback => "callback",
-        _ => "error",
-    };
-    body.insert("status".into(), status.into());
-    match &outcome.result {
-        Ok(result) => {
-            body.insert("result".into(), result.value());
-            let checks: Vec<Value> =
-                outcome.checks.iter().map(|check| json!({"id": check.id, "message": check.message})).collect();
-            body.insert("checks".into(), checks.into());
-        }
-        Err(error) => {
-            body.insert("error".into(), json!({"kind": error.kind(), "message": with_causes(error)}));
-        }
-    }
-    if let Some(url) = &outcome.callback_url {
-        body.insert("callback_url".into(), url.clone().into());
-    }
-    let logs: Vec<Value> = outcome
-        .logs
-        .iter()
-        .map(|line| json!({"level": name_of(&line.level), "source": name_of(&line.source), "message": line.message}))
-        .collect();
-    body.insert("logs".into(), logs.into());
-    let http: Vec<Value> = outcome
-        .http
-        .iter()
-        .map(|exchange| {
-            let headers = |headers: &[(String, String)]| -> Vec<Value> {
-                headers.iter().map(|(name, value)| json!([name, value])).collect()
-            };
-            json!({
-                "method": exchange.method,
-                "url": exchange.url,
-                "request_headers": headers(&exchange.request_headers),
-                "request_body": exchange.request_body,
-                "status": exchange.status,
-                "response_headers": headers(&exchange.response_headers),
-                "response_body": exchange.response_body,
-                "error": exchange.error,
-                "dropped_on_redirect": exchange.dropped_on_redirect,
-                "duration_ms": millis(exchange.duration),
-            })
-        })
-        .collect();
-    body.insert("http".into(), http.into());
-    body.insert("duration_ms".into(), millis(outcome.duration));
+    let mut body = outcome.to_json();
     if let Some(auth_data) = &outcome.auth_data {
         body.insert("auth_data_refreshed".into(), auth_data.keys().cloned().collect::<Vec<_>>().into());
     }
     Value::Object(body)
-}
-
-/// A duration in milliseconds, to the microsecond.
-fn millis(duration: std::time::Duration) -> Value {
-    let ms = (duration.as_micros() as f64) / 1000.0;
-    serde_json::Number::from_f64(ms).map(Value::Number).unwrap_or(Value::Null)
 }
 
 /// The name a serde enum is written as (`info`, `guest`, ...).

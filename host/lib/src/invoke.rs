@@ -127,6 +127,64 @@ pub struct Outcome {
     pub auth_data: Option<serde_json::Map<String, Value>>,
 }
 
+impl Outcome {
+    /// The outcome as JSON, in the one shape the CLI (`--outcome`) and the
+    /// service answer with: `status` (`success`, `callback`, `error`), then
+    /// `result` (the result itself) and `checks` (`[{"id", "message"}]`), or
+    /// `error` (`{"kind", "message"}`, the message with its causes);
+    /// `callback_url` when the call waits for one; the censored `logs`
+    /// (`{"level", "source", "message"}`) and `http` exchanges (each with
+    /// `duration_ms`); and `duration_ms`. Durations are milliseconds as a
+    /// number, to the microsecond. Refreshed credentials are not in it:
+    /// where they go is the embedder's decision.
+    pub fn to_json(&self) -> serde_json::Map<String, Value> {
+        let mut body = serde_json::Map::new();
+        let status = match self.status {
+            Status::Success => "success",
+            Status::Callback => "callback",
+            Status::Error => "error",
+        };
+        body.insert("status".into(), status.into());
+        match &self.result {
+            Ok(result) => {
+                body.insert("result".into(), result.value());
+                body.insert("checks".into(), serde_json::to_value(&self.checks).unwrap_or_default());
+            }
+            Err(error) => {
+                body.insert(
+                    "error".into(),
+                    serde_json::json!({"kind": error.kind(), "message": crate::error::with_causes(error)}),
+                );
+            }
+        }
+        if let Some(url) = &self.callback_url {
+            body.insert("callback_url".into(), url.clone().into());
+        }
+        body.insert("logs".into(), serde_json::to_value(&self.logs).unwrap_or_default());
+        let http: Vec<Value> = self
+            .http
+            .iter()
+            .map(|exchange| {
+                let mut value = serde_json::to_value(exchange).unwrap_or_default();
+                if let Some(fields) = value.as_object_mut() {
+                    fields.remove("duration");
+                    fields.insert("duration_ms".into(), millis(exchange.duration));
+                }
+                value
+            })
+            .collect();
+        body.insert("http".into(), http.into());
+        body.insert("duration_ms".into(), millis(self.duration));
+        body
+    }
+}
+
+/// A duration in milliseconds, to the microsecond, as a JSON number.
+fn millis(duration: Duration) -> Value {
+    let ms = (duration.as_micros() as f64) / 1000.0;
+    serde_json::Number::from_f64(ms).map(Value::Number).unwrap_or(Value::Null)
+}
+
 /// What every call of one host shares: the engine and linker, the
 /// services the capabilities use, and one permit per pool slot (a call
 /// waits for a slot rather than fail when every instance is in use).

@@ -675,38 +675,10 @@ pub(crate) use zapwasm_host::with_causes;
 /// `checks` or `error`, then the censored `logs` and `http` exchanges and
 /// `duration_ms`.
 pub(crate) fn outcome_json(outcome: &Outcome) -> Map<String, Value> {
-    let mut body = Map::new();
-    let status = match outcome.status {
-        Status::Success => "success",
-        Status::Callback => "callback",
-        _ => "error",
-    };
-    body.insert("status".into(), status.into());
-    match &outcome.result {
-        Ok(result) => {
-            body.insert("result".into(), result.value());
-            body.insert("checks".into(), serde_json::to_value(&outcome.checks).unwrap_or_default());
-        }
-        Err(error) => {
-            body.insert("error".into(), json!({"kind": error.kind(), "message": error.to_string(), "detail": error}));
-        }
+    let mut body = outcome.to_json();
+    if let (Err(error), Some(Value::Object(fields))) = (&outcome.result, body.get_mut("error")) {
+        fields.insert("detail".into(), serde_json::to_value(error).unwrap_or_default());
     }
-    let logs: Vec<Value> = outcome.logs.iter().map(|line| serde_json::to_value(line).unwrap_or_default()).collect();
-    body.insert("logs".into(), logs.into());
-    let http: Vec<Value> = outcome
-        .http
-        .iter()
-        .map(|exchange| {
-            let mut value = serde_json::to_value(exchange).unwrap_or_default();
-            if let Some(fields) = value.as_object_mut() {
-                fields.remove("duration");
-                fields.insert("duration_ms".into(), (exchange.duration.as_millis() as u64).into());
-            }
-            value
-        })
-        .collect();
-    body.insert("http".into(), http.into());
-    body.insert("duration_ms".into(), (outcome.duration.as_millis() as u64).into());
     body
 }
 
