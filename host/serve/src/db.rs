@@ -1674,7 +1674,6 @@ mod tests {
     /// A write that holds the writer thread (after `first` ran in it) until
     /// the returned sender sends: what is submitted meanwhile waits for
     /// the next batch. The receiver says when it started.
-    #[allow(clippy::type_complexity)]
     fn hold(
         db: &Db,
         first: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
