@@ -60,6 +60,10 @@ const QUOTE_CHARS: usize = 120;
 const QUOTE_STRING_CHARS: usize = 64;
 /// Characters of a key (a buffered run's ID) quoted whole.
 const QUOTE_KEY_CHARS: usize = 200;
+/// Up to this many actions of a kind, a method's action is found by trying
+/// every key ([`named_action`]): under callgrind, trying one key took about
+/// 300 instructions and finding the key's end and hashing it about 1,300.
+const WALKED_ACTIONS: usize = 4;
 /// The field that is the primary key when no output field is marked primary.
 const DEFAULT_PRIMARY_KEY: &str = "id";
 
@@ -85,8 +89,7 @@ fn target<'d>(definition: &'d Definition, method: &str) -> Option<Target<'d>> {
         return None;
     };
     let actions = definition.json().get(kind.plural())?.as_object()?;
-    let (action, named) =
-        actions.iter().find_map(|(key, action)| Some((action, method_path::operation_method(rest, key)?)))?;
+    let (action, named) = named_action(actions, rest)?;
     let operation = action.get("operation");
     let field_list = |list: FieldList| Some(Target::Fields(list.key()));
     match named {
@@ -107,6 +110,30 @@ fn target<'d>(definition: &'d Definition, method: &str) -> Option<Target<'d>> {
             _ => None,
         },
     }
+}
+
+/// The action `rest` (`<key>.operation.<method>`) names, and the method:
+/// the first key, in the definition's order, that `rest` names. Every call
+/// looks its method up here, so with more than [`WALKED_ACTIONS`] actions
+/// the key is looked up rather than every key tried: a key ends at a dot
+/// of `rest` followed by `operation.`, and only those prefixes are looked
+/// up (when more than one names an action, keys that themselves hold
+/// `.operation.`, the keys are walked in order to find the first).
+fn named_action<'d, 'p>(actions: &'d Map<String, Value>, rest: &'p str) -> Option<(&'d Value, OperationMethod<'p>)> {
+    let walk = || actions.iter().find_map(|(key, action)| Some((action, method_path::operation_method(rest, key)?)));
+    if actions.len() <= WALKED_ACTIONS {
+        return walk();
+    }
+    let ends = rest.bytes().enumerate().filter(|&(at, byte)| byte == b'.' && rest[at + 1..].starts_with("operation."));
+    let mut named = ends.filter_map(|(at, _)| {
+        let key = &rest[..at];
+        Some((actions.get(key)?, method_path::operation_method(rest, key)?))
+    });
+    let first = named.next()?;
+    if named.next().is_none() {
+        return Some(first);
+    }
+    walk()
 }
 
 /// Whether `method` has result checks: the result need not be parsed otherwise.
@@ -994,5 +1021,40 @@ mod tests {
         assert_eq!(names(&["id"]), "`id`");
         assert_eq!(names(&["a", "b"]), "`a` and `b`");
         assert_eq!(names(&["a", "b", "c"]), "`a`, `b` and `c`");
+    }
+
+    #[test]
+    fn a_methods_action_is_the_first_key_that_names_it_walked_or_looked_up() {
+        fn walk<'d, 'p>(actions: &'d Map<String, Value>, rest: &'p str) -> Option<(&'d Value, OperationMethod<'p>)> {
+            actions.iter().find_map(|(key, action)| Some((action, method_path::operation_method(rest, key)?)))
+        }
+        let paths = [
+            "op_0.operation.perform",
+            "op_39.operation.perform",
+            "op_7.operation.inputFields.2",
+            "op_7.operation.outputFields",
+            "a.operation.b.operation.perform",
+            "a.operation.perform",
+            "a.operation.b",
+            "op_40.operation.perform",
+            "op_1.operation.",
+            "op_1.perform",
+            ".operation.perform",
+            "op_1",
+            "",
+        ];
+        for count in [1, WALKED_ACTIONS, WALKED_ACTIONS + 1, 40] {
+            let mut actions = Map::new();
+            actions.insert("a.operation.b".into(), json!({"key": "a.operation.b"}));
+            for n in 0..count {
+                actions.insert(format!("op_{n}"), json!({"key": n}));
+            }
+            actions.insert("a".into(), json!({"key": "a"}));
+            for rest in paths {
+                assert_eq!(named_action(&actions, rest), walk(&actions, rest), "{rest} among {count} actions");
+            }
+            let last = format!("op_{}.operation.perform", count - 1);
+            assert_eq!(named_action(&actions, &last).map(|(action, _)| action), Some(&json!({"key": count - 1})));
+        }
     }
 }

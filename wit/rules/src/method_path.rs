@@ -249,6 +249,12 @@ pub enum OperationMethod<'p> {
 /// The method `rest` names in the action `key`, when `rest` (a path after
 /// its `<kind plural>.`) is `<key>.operation.<method>`.
 pub fn operation_method<'p>(rest: &'p str, key: &str) -> Option<OperationMethod<'p>> {
+    // The dot after the key first: a lookup may try every key of an app
+    // (the guest SDK's does), and this one byte turns most of them away
+    // without comparing the key.
+    if rest.as_bytes().get(key.len()) != Some(&b'.') {
+        return None;
+    }
     let method = rest.strip_prefix(key)?.strip_prefix('.')?.strip_prefix(OPERATION)?.strip_prefix('.')?;
     let Some((list, index)) = method.split_once('.') else {
         return (!method.is_empty()).then_some(OperationMethod::Named(method));

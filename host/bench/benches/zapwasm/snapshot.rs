@@ -8,8 +8,10 @@
 //! 40-operation snapshot also with `op_39`, which the SDK's method lookup
 //! finds first) on one thread of this process, in rounds that alternate
 //! between them. Per call:
-//! calls/s, CPU time (the process's, user and system) and user-space
-//! instructions (this thread's counter, where the machine has one). The
+//! calls/s, CPU time (the process's, user and system, and the system part),
+//! minor page faults (the process's, `getrusage`'s `ru_minflt`) and
+//! user-space instructions (this thread's counter, where the machine has
+//! one). The
 //! baseline is the 1-operation plain component, measured in the same run.
 
 use std::path::{Path, PathBuf};
@@ -76,21 +78,46 @@ struct Totals {
     calls: u64,
     wall: Duration,
     cpu: Duration,
+    system: Duration,
+    minor_faults: u64,
     instructions: Option<u64>,
+}
+
+/// What `getrusage` says this process (all its threads) has used so far:
+/// system CPU time, and minor page faults (`ru_minflt`, the pages mapped
+/// in afresh).
+fn usage() -> (Duration, u64) {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live local.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return (Duration::ZERO, 0);
+    }
+    let system = Duration::new(usage.ru_stime.tv_sec as u64, usage.ru_stime.tv_usec as u32 * 1000);
+    (system, usage.ru_minflt as u64)
+}
+
+/// Minor page faults this process has taken so far.
+fn minor_faults() -> u64 {
+    usage().1
 }
 
 /// Calls `app` one call after another for `seconds`.
 async fn stretch(app: &App, method: &str, seconds: f64) -> Result<Totals, String> {
-    let (started, cpu, instructions) = (Instant::now(), stats::cpu_time(), stats::instructions());
+    let (started, cpu, (system, faults), instructions) =
+        (Instant::now(), stats::cpu_time(), usage(), stats::instructions());
     let mut calls = 0;
     while started.elapsed().as_secs_f64() < seconds {
         call(app, method).await?;
         calls += 1;
     }
+    let (system_now, faults_now) = usage();
     Ok(Totals {
         calls,
         wall: started.elapsed(),
         cpu: stats::cpu_time().saturating_sub(cpu),
+        system: system_now.saturating_sub(system),
+        minor_faults: faults_now.saturating_sub(faults),
         instructions: instructions.zip(stats::instructions()).map(|(before, after)| after - before),
     })
 }
@@ -124,6 +151,8 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
                 total.calls += timed.calls;
                 total.wall += timed.wall;
                 total.cpu += timed.cpu;
+                total.system += timed.system;
+                total.minor_faults += timed.minor_faults;
                 total.instructions = timed.instructions.map(|n| n + total.instructions.unwrap_or(0));
             }
         }
@@ -136,21 +165,23 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
             t.calls as f64 / t.wall.as_secs_f64(),
             t.cpu.as_secs_f64() * 1e6 / calls,
             t.instructions.map(|n| n as f64 / calls),
+            t.minor_faults as f64 / calls,
+            t.system.as_secs_f64() * 1e6 / calls,
         )
     };
-    let (_, base_cpu, base_instructions) = per_call(&totals[0].0);
+    let (_, base_cpu, base_instructions, _, _) = per_call(&totals[0].0);
     println!("\n### The app snapshotted at build time ({METHOD} unless said, one call after another, one thread)\n");
     println!(
-        "| component | operations | calls/s | CPU µs/call | rounds' CPU µs/call, min-max | instructions/call | CPU vs 1 op plain |"
+        "| component | operations | calls/s | CPU µs/call | rounds' CPU µs/call, min-max | of which system µs/call | minor page faults/call | instructions/call | CPU vs 1 op plain |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for ((label, operations, snapshotted, _, method), (total, per_round)) in components.iter().zip(&totals) {
-        let (rate, cpu, instructions) = per_call(total);
+        let (rate, cpu, instructions, faults, system) = per_call(total);
         let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
         let high = per_round.iter().copied().fold(0.0, f64::max);
         println!(
-            "| {label} | {operations} | {rate:.0} | {cpu:.1} | {low:.1}-{high:.1} | {} | {:.2}x |",
+            "| {label} | {operations} | {rate:.0} | {cpu:.1} | {low:.1}-{high:.1} | {system:.1} | {faults:.2} | {} | {:.2}x |",
             instructions.map_or_else(|| "n/a".to_string(), |n| format!("{:.0}k", n / 1000.0)),
             cpu / base_cpu
         );
@@ -163,9 +194,36 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
             "calls_per_s": rate,
             "cpu_us_per_call": cpu,
             "cpu_us_per_call_by_round": per_round,
+            "system_cpu_us_per_call": system,
+            "minor_faults_per_call": faults,
             "instructions_per_call": instructions,
             "instructions_vs_1_op_plain": instructions.zip(base_instructions).map(|(n, base)| n / base),
         }));
     }
     Ok(json!({ "rows": rows, "seconds_per_round": seconds, "rounds": rounds }))
+}
+
+/// The `snapshot_calls` worker, for counting instructions under callgrind
+/// (which this scenario's in-process run cannot be): loads
+/// `config.component` (through the compiled-component cache, which a
+/// `prime` worker fills) and calls `config.side` (the method;
+/// `triggers.op_0.operation.perform` when empty) `config.count` times, one
+/// call after another. Run it twice, with 1 and
+/// with many calls, under `valgrind --tool=callgrind`, and take the
+/// difference over the difference in calls: the instructions of one call,
+/// by function.
+pub async fn calls(config: &crate::workers::WorkerConfig) -> Value {
+    let host = crate::workers::local_host(Some(&config.cache_dir));
+    let app = match host.load_file(&config.component).await {
+        Ok(app) => app,
+        Err(e) => return json!({ "error": format!("{}: {e}", config.component.display()) }),
+    };
+    let method = if config.side.is_empty() { METHOD } else { config.side.as_str() };
+    let faults = minor_faults();
+    for _ in 0..config.count {
+        if let Err(why) = call(&app, method).await {
+            return json!({ "error": why });
+        }
+    }
+    json!({ "method": method, "calls": config.count, "minor_faults": minor_faults().saturating_sub(faults) })
 }

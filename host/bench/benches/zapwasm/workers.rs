@@ -22,8 +22,9 @@ use crate::stats::{self, Figures, Phase, RssSampler, TaskRecord};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerConfig {
     /// `no_io`, `http_get`, `http_get_zapwasm`, `in_flight`, `censor`,
-    /// `load`, `neighbours`, `soak`, or `prime` (fill the compiled-component
-    /// cache).
+    /// `load`, `neighbours`, `soak`, `snapshot_calls` (the `snapshot`
+    /// scenario's calls, for callgrind), or `prime` (fill the
+    /// compiled-component cache).
     pub scenario: String,
     /// The bench guest component.
     pub component: PathBuf,
@@ -49,7 +50,8 @@ pub struct WorkerConfig {
     pub threads: usize,
     /// Invocations at once (`in_flight`).
     pub count: usize,
-    /// `zapwasm` or `reqwest` (`in_flight`).
+    /// `zapwasm` or `reqwest` (`in_flight`); the method to call
+    /// (`snapshot_calls`, `triggers.op_0.operation.perform` when empty).
     pub side: String,
     /// A compiled-component cache directory.
     pub cache_dir: PathBuf,
@@ -75,6 +77,7 @@ pub fn main(config: WorkerConfig) {
             "load" => load(&config).await,
             "neighbours" => crate::neighbours::run(&config).await,
             "soak" => crate::soak::run(&config).await,
+            "snapshot_calls" => crate::snapshot::calls(&config).await,
             "prime" => {
                 let host = local_host(Some(&config.cache_dir));
                 let mut cache = vec![format!("{:?}", load_app(&host, &config).await.load_info().cache)];
