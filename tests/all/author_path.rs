@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use zapwasm_tests::shared_dir;
 
-use crate::validate::{guest_target, root, stderr};
+use crate::validate::{guest_target, in_checkout, root, stderr};
 
 const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
 /// The comment that marks the block.
@@ -123,7 +123,7 @@ async fn the_readmes_author_path_runs_as_written() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let (base, items, server) = start_api().await;
     // Inside this checkout: `zapwasm init` depends on its SDK by path.
-    let work = tempfile::tempdir_in(guest_target()).unwrap();
+    let work = tempfile::tempdir_in(in_checkout()).unwrap();
     let bin = work.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(ZAPWASM, bin.join("zapwasm")).unwrap();

@@ -2,7 +2,7 @@
 //! made, as an author runs them: every template builds as it is and passes
 //! every check.
 
-use crate::validate::{guest_target, root, stderr, zapwasm};
+use crate::validate::{guest_target, in_checkout, root, stderr, zapwasm};
 
 #[tokio::test]
 async fn every_template_builds_as_it_is_and_validates_clean() {
@@ -39,8 +39,7 @@ async fn every_template_builds_as_it_is_and_validates_clean() {
 
 #[tokio::test]
 async fn inside_a_checkout_the_sdk_is_a_relative_path_and_an_existing_crate_is_kept() {
-    // A directory inside this checkout (the target directory is in it).
-    let dir = tempfile::tempdir_in(guest_target()).unwrap();
+    let dir = tempfile::tempdir_in(in_checkout()).unwrap();
     let output = zapwasm(&["init", "inside"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let manifest = std::fs::read_to_string(dir.path().join("inside/Cargo.toml")).unwrap();

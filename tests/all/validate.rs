@@ -18,6 +18,15 @@ pub(crate) fn guest_target() -> PathBuf {
     Path::new(INVALID).ancestors().nth(3).expect("<target>/guests/wasm32-wasip2/release/invalid.wasm").to_path_buf()
 }
 
+/// A directory inside this checkout for crates a test creates (`zapwasm
+/// init` depends on the checkout's SDK by path there), under the ignored
+/// `target/` of the checkout whatever `CARGO_TARGET_DIR` says.
+pub(crate) fn in_checkout() -> PathBuf {
+    let dir = root().join("target").join("test-crates");
+    std::fs::create_dir_all(&dir).expect("the checkout's target/ directory is writable");
+    dir
+}
+
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the root").to_path_buf()
