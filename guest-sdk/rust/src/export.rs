@@ -110,9 +110,10 @@ macro_rules! export_app {
 }
 
 /// Keeps an app for the rest of the instance's life (see
-/// [`export_app!`](crate::export_app)).
+/// [`export_app!`](crate::export_app)), its actions indexed by key so each
+/// call finds its method without walking them.
 pub fn keep(app: App) -> &'static App {
-    Box::leak(Box::new(app))
+    Box::leak(Box::new(app.indexed()))
 }
 
 /// `initialize()`: builds the app (with `app`, which keeps it) before any

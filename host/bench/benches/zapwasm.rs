@@ -27,7 +27,10 @@
 //! Without `--bench` (e.g. under `cargo test --benches`) it only says how to
 //! run it: CI builds the benchmark but times nothing. `ZAPWASM_BENCH_SECONDS`
 //! (default 2) and `ZAPWASM_BENCH_ROUNDS` (default 3) set each timed round and
-//! how many rounds, alternating with the baseline, make one figure.
+//! how many rounds, alternating with the baseline, make one figure. For
+//! profiling a worker, `ZAPWASM_BENCH_WORKER_WRAP` starts workers under a
+//! command (`valgrind --tool=dhat ...`) and `ZAPWASM_BENCH_IN_FLIGHT=N`
+//! makes `in_flight` one run of N calls through the host.
 
 #[path = "zapwasm/cold_start.rs"]
 mod cold_start;
@@ -187,11 +190,16 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
                     with_hold(&mut result, runtime.block_on(servers::hold_report(&servers.slow_url)));
                     result
                 };
-                json!({
-                    "zapwasm_10000": flight(10_000, "zapwasm"),
-                    "reqwest_10000": flight(10_000, "reqwest"),
-                    "zapwasm_1000": flight(reference::IN_FLIGHT, "zapwasm"),
-                })
+                // `ZAPWASM_BENCH_IN_FLIGHT=N`: one run of N through the host
+                // only (for profiling a worker; the report has no targets).
+                match env_number("ZAPWASM_BENCH_IN_FLIGHT", 0.0) as usize {
+                    0 => json!({
+                        "zapwasm_10000": flight(10_000, "zapwasm"),
+                        "reqwest_10000": flight(10_000, "reqwest"),
+                        "zapwasm_1000": flight(reference::IN_FLIGHT, "zapwasm"),
+                    }),
+                    count => json!({ format!("zapwasm_{count}"): flight(count, "zapwasm") }),
+                }
             }
             "cold_start" => {
                 eprintln!("running cold_start");

@@ -82,6 +82,19 @@ pub struct App {
     creates: Vec<Create>,
     search_or_creates: Vec<SearchOrCreate>,
     hydrators: Vec<(Text, Perform)>,
+    /// The actions by key, once the app is kept for an instance's calls
+    /// ([`App::indexed`]); without it a lookup walks the actions.
+    index: Option<ActionIndex>,
+}
+
+/// Each kind's actions sorted by key (a key's later actions first), with
+/// their places in the kind's list: a call finds its action by binary
+/// search, so its cost does not grow with the app. Built with the app, so
+/// a snapshot of the instance holds it; it holds nothing but the app's own
+/// keys, in an order the keys alone decide.
+#[derive(Debug, Clone, Default)]
+struct ActionIndex {
+    by_kind: [Vec<(Text, usize)>; 3],
 }
 
 /// What a method path names.
@@ -111,7 +124,23 @@ impl App {
             creates: Vec::new(),
             search_or_creates: Vec::new(),
             hydrators: Vec::new(),
+            index: None,
         }
+    }
+
+    /// The app with its actions indexed by key, for an instance that
+    /// keeps it for all its calls ([`crate::export::keep`]). Lookups answer
+    /// as the walk over the actions does (a test holds them to it).
+    pub(crate) fn indexed(mut self) -> App {
+        let mut index = ActionIndex::default();
+        for (slot, kind) in OperationKind::ALL.into_iter().enumerate() {
+            let mut keys: Vec<(Text, usize)> =
+                self.actions(kind).enumerate().map(|(place, action)| (action.key.clone(), place)).collect();
+            keys.sort_by(|(a, a_place), (b, b_place)| a.cmp(b).then(b_place.cmp(a_place)));
+            index.by_kind[slot] = keys;
+        }
+        self.index = Some(index);
+        self
     }
 
     /// Sets how users connect an account.
@@ -210,7 +239,10 @@ impl App {
             MethodPath::Middleware(MiddlewareKind::AfterResponse, index) => {
                 middleware(self.middleware.after_response.len(), index)
             }
-            MethodPath::Operation(kind, rest) => operations::action_method(self.actions(kind), rest),
+            MethodPath::Operation(kind, rest) => match &self.index {
+                Some(index) => self.indexed_action_method(index, kind, rest),
+                None => operations::action_method(self.actions(kind), rest),
+            },
             MethodPath::Hydrator(name) => self
                 .hydrators
                 .iter()
@@ -218,6 +250,30 @@ impl App {
                 .find(|(hydrator, _)| hydrator == name)
                 .map(|(_, perform)| Handler::Function(*perform)),
         }
+    }
+
+    /// [`operations::action_method`] through the index: the key is the
+    /// path's text before its last `.operation.` (keys may hold dots, the
+    /// method after it never holds that segment), and of the actions with
+    /// that key the latest that has the method answers.
+    fn indexed_action_method<'a>(
+        &'a self,
+        index: &ActionIndex,
+        kind: OperationKind,
+        rest: &str,
+    ) -> Option<Handler<'a>> {
+        let slot = OperationKind::ALL.iter().position(|candidate| *candidate == kind)?;
+        let key = &rest[..rest.rfind(".operation.")?];
+        let keys = &index.by_kind[slot];
+        let first = keys.partition_point(|(candidate, _)| candidate.as_ref() < key);
+        let actions = keys[first..].iter().take_while(|(candidate, _)| candidate == key);
+        let action = |place: usize| match kind {
+            OperationKind::Trigger => self.triggers.get(place).map(|trigger| &trigger.0),
+            OperationKind::Search => self.searches.get(place).map(|search| &search.0),
+            OperationKind::Create => self.creates.get(place).map(|create| &create.0),
+            _ => None,
+        };
+        actions.filter_map(|(_, place)| action(*place)).find_map(|action| action.method(rest))
     }
 
     /// The actions of a kind, in the order added; none for a kind this SDK
@@ -525,7 +581,13 @@ mod tests {
 
     /// Every path of the walk resolves by [`App::method`] to what its last
     /// entry in the walk names; near misses resolve to nothing.
+    /// The same for the app with its actions indexed.
     fn assert_lookup_agrees_with_walk(app: &App) {
+        assert_lookup_agrees(app);
+        assert_lookup_agrees(&app.clone().indexed());
+    }
+
+    fn assert_lookup_agrees(app: &App) {
         let methods = app.methods();
         for (path, _) in &methods {
             let walked = methods.iter().rev().find(|(p, _)| p == path).map(|(_, handler)| handler).unwrap();
@@ -599,25 +661,10 @@ mod tests {
             .hydrator("file", ok)
             .hydrator("a.b", ok);
         assert_lookup_agrees_with_walk(&app);
-        assert!(matches!(app.method("triggers.new.item.operation.perform"), Some(Handler::Shorthand(_))));
-        assert!(matches!(app.method("triggers.new.item.operation.performList"), Some(Handler::Function(_))));
-        for nothing in [
-            "",
-            "triggers",
-            "triggers.bare.operation.perform",
-            "triggers.new.item.operation.inputFields.0",
-            "triggers.new.item.operation.inputFields.01",
-            "triggers.new.item.operation.inputFields.+1",
-            "triggers.new.item.operation.inputFields.9",
-            "beforeRequest.1",
-            "beforeRequest.00",
-            "afterResponse.-1",
-            "hydrators.",
-            "hydrators.a",
-            "authentication.fields",
-            "version",
-        ] {
-            assert!(app.method(nothing).is_none(), "{nothing} should name nothing");
+        for app in [app.clone(), app.indexed()] {
+            assert!(matches!(app.method("triggers.new.item.operation.perform"), Some(Handler::Shorthand(_))));
+            assert!(matches!(app.method("triggers.new.item.operation.performList"), Some(Handler::Function(_))));
+            assert_names_nothing(&app);
         }
         assert_lookup_agrees_with_walk(&App::new("1").authentication(
             Authentication::new(AuthType::Custom).test(ok).connection_label("{{bundle.inputData.name}}"),
@@ -628,6 +675,32 @@ mod tests {
                 .method("authentication.connectionLabel")
                 .is_none()
         );
+    }
+
+    fn assert_names_nothing(app: &App) {
+        for nothing in [
+            "",
+            "triggers",
+            "triggers.bare.operation.perform",
+            "triggers.new.item.operation.inputFields.0",
+            "triggers.new.item.operation.inputFields.01",
+            "triggers.new.item.operation.inputFields.+1",
+            "triggers.new.item.operation.inputFields.9",
+            "triggers.new.operation.perform",
+            "triggers.new.item.operation",
+            "triggers.operation.perform",
+            "triggers..operation.perform",
+            "searches.new.item.operation.perform",
+            "beforeRequest.1",
+            "beforeRequest.00",
+            "afterResponse.-1",
+            "hydrators.",
+            "hydrators.a",
+            "authentication.fields",
+            "version",
+        ] {
+            assert!(app.method(nothing).is_none(), "{nothing} should name nothing");
+        }
     }
 }
 

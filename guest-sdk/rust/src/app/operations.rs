@@ -353,10 +353,16 @@ pub(super) fn action_method<'a>(
     actions: impl DoubleEndedIterator<Item = &'a Action>,
     rest: &str,
 ) -> Option<Handler<'a>> {
-    actions.rev().find_map(|action| {
-        let method = method_path::operation_method(rest, &action.key)?;
-        action.operation.as_ref()?.method(method)
-    })
+    actions.rev().find_map(|action| action.method(rest))
+}
+
+impl Action {
+    /// What `rest` (a method path after its kind) names in this action, if
+    /// it names this action's key.
+    pub(super) fn method(&self, rest: &str) -> Option<Handler<'_>> {
+        let method = method_path::operation_method(rest, &self.key)?;
+        self.operation.as_ref()?.method(method)
+    }
 }
 
 /// The `display` object of an operation or a search-or-create: the label,

@@ -139,10 +139,23 @@ pub fn ask_phase(
 
 /// The bench binary again, as the worker `config` describes, its stdout
 /// piped and its stderr passed through.
+///
+/// `ZAPWASM_BENCH_WORKER_WRAP`, when set, is a command line the worker is
+/// started under (split on spaces), for profiling one: e.g.
+/// `valgrind --tool=dhat --dhat-out-file=target/dhat.%p.json`.
 fn worker_command(config: &WorkerConfig) -> Result<Command, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let config_json = serde_json::to_string(config).map_err(|e| e.to_string())?;
-    let mut command = Command::new(exe);
+    let wrap = std::env::var("ZAPWASM_BENCH_WORKER_WRAP").unwrap_or_default();
+    let mut wrap = wrap.split_whitespace();
+    let mut command = match wrap.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(wrap).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    };
     command.args(["--worker", &config_json]).stdout(Stdio::piped()).stderr(Stdio::inherit());
     Ok(command)
 }
