@@ -136,48 +136,62 @@ fn named_action<'d, 'p>(actions: &'d Map<String, Value>, rest: &'p str) -> Optio
     walk()
 }
 
-/// Whether `method` has result checks: the result need not be parsed otherwise.
-pub(crate) fn has_checks(definition: &Definition, method: &str) -> bool {
-    target(definition, method).is_some()
-}
+/// The result checks of one method, found once per call: a call's result
+/// is checked (and, for a trigger, first read shallowly) with what its
+/// method was found to be, without looking the method up again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checks<'d>(Target<'d>);
 
-/// When `method` is a trigger's perform: the item fields its result checks
-/// read (the primary key fields of a polling trigger, none for a hook
-/// trigger). They read nothing else of the result but whether it is an
-/// array of objects, so a result parsed with only these fields of each
-/// item passes them exactly when the whole result does (`invoke.rs` runs
-/// them so, and reports failures from the whole result, whose items the
-/// messages quote). `None` for every other method: its checks read more.
-/// A check of a trigger's items that reads other fields must change this.
-pub(crate) fn trigger_fields_read<'d>(definition: &'d Definition, method: &str) -> Option<Vec<&'d str>> {
-    match target(definition, method)? {
-        Target::Trigger { polling } => Some(polling.map(primary_fields).unwrap_or_default()),
-        _ => None,
+impl<'d> Checks<'d> {
+    /// The checks `method` of `definition` has; `None` when it has none
+    /// (its result need not be parsed).
+    pub(crate) fn of(definition: &'d Definition, method: &str) -> Option<Checks<'d>> {
+        target(definition, method).map(Checks)
+    }
+
+    /// When the method is a trigger's perform: the item fields its checks
+    /// read (the primary key fields of a polling trigger, none for a hook
+    /// trigger). They read nothing else of the result but whether it is an
+    /// array of objects, so a result parsed with only these fields of each
+    /// item passes them exactly when the whole result does (`invoke.rs`
+    /// runs them so, and reports failures from the whole result, whose
+    /// items the messages quote). `None` for every other method: its checks
+    /// read more. A check of a trigger's items that reads other fields must
+    /// change this.
+    pub(crate) fn trigger_fields_read(&self) -> Option<Vec<&'d str>> {
+        match self.0 {
+            Target::Trigger { polling } => Some(polling.map(primary_fields).unwrap_or_default()),
+            _ => None,
+        }
+    }
+
+    /// The checks that `result` fails. Messages quote values of the result
+    /// and the bundle, cut short only between JSON tokens (a long string is
+    /// left out whole), so censoring the message afterwards leaves no part
+    /// of a secret.
+    pub(crate) fn run(&self, bundle: &Bundle, result: &serde_json::Value) -> Vec<CheckFailure> {
+        let mut report = Report::default();
+        match self.0 {
+            Target::Trigger { polling } => check_trigger(&mut report, polling.map(primary_fields), result),
+            Target::Search { can_paginate } => check_search(&mut report, can_paginate, result),
+            Target::Create => check_create(&mut report, result),
+            Target::Buffer => check_buffer(&mut report, bundle, result),
+            Target::Fields(list) => check_fields(&mut report, list, result),
+        }
+        report.finish()
     }
 }
 
 /// The result checks of `method` that `result` fails (none for a method
-/// without checks). Messages quote values of the result and the bundle,
-/// cut short only between JSON tokens (a long string is left out whole),
-/// so censoring the message afterwards leaves no part of a secret.
-pub(crate) fn result_checks(
+/// without checks): [`Checks::run`] of the method's checks.
+#[cfg(test)]
+fn result_checks(
     definition: &Definition,
     method: &str,
     bundle: &Bundle,
     result: &serde_json::Value,
 ) -> Vec<CheckFailure> {
-    let Some(target) = target(definition, method) else {
-        return Vec::new();
-    };
-    let mut report = Report::default();
-    match target {
-        Target::Trigger { polling } => check_trigger(&mut report, polling.map(primary_fields), result),
-        Target::Search { can_paginate } => check_search(&mut report, can_paginate, result),
-        Target::Create => check_create(&mut report, result),
-        Target::Buffer => check_buffer(&mut report, bundle, result),
-        Target::Fields(list) => check_fields(&mut report, list, result),
-    }
-    report.finish()
+    Checks::of(definition, method).map_or_else(Vec::new, |checks| checks.run(bundle, result))
 }
 
 /// The primary key of an item of the trigger `trigger_key`, as one string:
@@ -750,7 +764,7 @@ mod tests {
             "creates.add.operation.performBuffer",
             "creates.add.operation.inputFields.0",
         ] {
-            assert!(has_checks(&def, method), "{method}");
+            assert!(Checks::of(&def, method).is_some(), "{method}");
         }
         for method in [
             "triggers.hook.operation.performSubscribe",
@@ -763,7 +777,7 @@ mod tests {
             "triggers.poll.operation.performResume",
             "nothing",
         ] {
-            assert!(!has_checks(&def, method), "{method}");
+            assert!(Checks::of(&def, method).is_none(), "{method}");
             assert_eq!(run(method, json!("anything")), [], "{method}");
         }
     }

@@ -21,7 +21,7 @@ use crate::bindings::{self, WitZError};
 use crate::budget::HostBudget;
 use crate::bundle::{Bundle, Scope};
 use crate::censor::Censor;
-use crate::checks;
+use crate::checks::Checks;
 use crate::definition::Definition;
 use crate::error::{CallError, CheckFailure, LimitKind, ZError};
 use crate::json::Json;
@@ -341,13 +341,12 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
         (other, _) => other.map_err(|e| censor_error(e, &record)),
     };
     // Parsed only for a method with checks: most results are only passed on.
-    let mut checks = match &result {
-        Ok(json) if checks::has_checks(&loaded.definition, &invocation.method) => {
-            result_checks(&loaded.definition, &invocation.method, &invocation.bundle, json)
-                .into_iter()
-                .map(|failure| CheckFailure { id: failure.id, message: record.censor_text(&failure.message) })
-                .collect()
-        }
+    let method_checks = result.as_ref().ok().and_then(|_| Checks::of(&loaded.definition, &invocation.method));
+    let mut checks = match (&result, method_checks) {
+        (Ok(json), Some(method_checks)) => result_checks(method_checks, &invocation.bundle, json)
+            .into_iter()
+            .map(|failure| CheckFailure { id: failure.id, message: record.censor_text(&failure.message) })
+            .collect(),
         _ => Vec::new(),
     };
     // The deadline bounds the host's work on the result too (the checks
@@ -389,21 +388,21 @@ pub(crate) async fn run(loaded: &Loaded, env: &Env, mut invocation: Invocation) 
 /// The result checks of `method` on `json`.
 ///
 /// A trigger's checks read only whether the result is an array of objects
-/// and each item's primary key fields (`checks::trigger_fields_read`), so
+/// and each item's primary key fields ([`Checks::trigger_fields_read`]), so
 /// its result is first parsed with only those fields of each item
 /// ([`items_with_fields`]): building every item's object for the checks was
 /// the largest part of the host's work on a trigger's call. Only when that
 /// finds a failure is the whole result parsed and checked again, so the
 /// messages quote the items as they are.
-fn result_checks(definition: &Definition, method: &str, bundle: &Bundle, json: &Json) -> Vec<CheckFailure> {
-    let fields = checks::trigger_fields_read(definition, method);
+fn result_checks(checks: Checks<'_>, bundle: &Bundle, json: &Json) -> Vec<CheckFailure> {
+    let fields = checks.trigger_fields_read();
     if let Some(items) = fields.and_then(|fields| items_with_fields(json.as_str(), &fields)) {
-        let failures = checks::result_checks(definition, method, bundle, &items);
+        let failures = checks.run(bundle, &items);
         if failures.is_empty() {
             return failures;
         }
     }
-    checks::result_checks(definition, method, bundle, &json.value())
+    checks.run(bundle, &json.value())
 }
 
 /// `text` as the checks of a trigger see it: an array whose objects keep
@@ -918,24 +917,26 @@ mod tests {
         for method in
             ["triggers.row.operation.perform", "triggers.plain.operation.perform", "triggers.hook.operation.perform"]
         {
-            let fields = checks::trigger_fields_read(&definition, method).unwrap();
+            let method_checks = Checks::of(&definition, method).unwrap();
+            let fields = method_checks.trigger_fields_read().unwrap();
             for text in TRIGGER_RESULTS.iter().copied().chain([deep.as_str()]) {
                 let whole: Option<Value> = serde_json::from_str(text).ok();
                 let shallow = items_with_fields(text, &fields);
                 assert_eq!(shallow.is_some(), whole.is_some(), "{method}: {text}");
                 let whole = whole.unwrap_or(Value::Null);
-                let expected = checks::result_checks(&definition, method, &bundle, &whole);
+                let expected = method_checks.run(&bundle, &whole);
                 if let Some(shallow) = shallow {
-                    let found = checks::result_checks(&definition, method, &bundle, &shallow);
+                    let found = method_checks.run(&bundle, &shallow);
                     assert_eq!(found.is_empty(), expected.is_empty(), "{method}: {text}");
                 }
                 // The failures reported are the whole result's, messages and all.
                 let json = Json::from_text(text.to_string()).unwrap();
-                assert_eq!(result_checks(&definition, method, &bundle, &json), expected, "{method}: {text}");
+                assert_eq!(result_checks(method_checks, &bundle, &json), expected, "{method}: {text}");
             }
         }
         // Other methods read more than a trigger's items.
-        assert_eq!(checks::trigger_fields_read(&definition, "triggers.row.operation.inputFields"), None);
+        let fields_list = Checks::of(&definition, "triggers.row.operation.inputFields").unwrap();
+        assert_eq!(fields_list.trigger_fields_read(), None);
     }
 
     fn is_timeout<T: std::fmt::Debug>(result: &Result<T, CallError>) -> bool {
