@@ -72,18 +72,26 @@ macro_rules! export_app {
         /// The component's `integration` export, forwarding to the app.
         struct __ZapwasmIntegration;
 
+        ::std::thread_local! {
+            /// The app this instance keeps, built on first use.
+            static __ZAPWASM_APP: ::std::cell::OnceCell<&'static $crate::App> =
+                const { ::std::cell::OnceCell::new() };
+        }
+
+        /// The app this instance keeps; built now if it is not yet, its
+        /// actions indexed when `indexed`.
+        fn __zapwasm_keep(indexed: bool) -> &'static $crate::App {
+            __ZAPWASM_APP.with(|kept| *kept.get_or_init(|| $crate::export::keep(($app)(), indexed)))
+        }
+
         /// The app this instance keeps, built on first use.
         fn __zapwasm_app() -> &'static $crate::App {
-            ::std::thread_local! {
-                static APP: ::std::cell::OnceCell<&'static $crate::App> =
-                    const { ::std::cell::OnceCell::new() };
-            }
-            APP.with(|kept| *kept.get_or_init(|| $crate::export::keep(($app)())))
+            __zapwasm_keep(false)
         }
 
         impl $crate::bindings::Guest for __ZapwasmIntegration {
             fn initialize() {
-                $crate::export::initialize(__zapwasm_app);
+                $crate::export::initialize(|| __zapwasm_keep(true));
             }
         }
 
@@ -110,10 +118,13 @@ macro_rules! export_app {
 }
 
 /// Keeps an app for the rest of the instance's life (see
-/// [`export_app!`](crate::export_app)), its actions indexed by key so each
-/// call finds its method without walking them.
-pub fn keep(app: App) -> &'static App {
-    Box::leak(Box::new(app.indexed()))
+/// [`export_app!`](crate::export_app)). `indexed`: with its actions indexed
+/// by key, so each call finds its method without walking them. The
+/// snapshot (`initialize`) indexes them, once for every instance; an
+/// instance that builds the app for its one call does not, as building the
+/// index costs more than the one walk it saves.
+pub fn keep(app: App, indexed: bool) -> &'static App {
+    Box::leak(Box::new(if indexed { app.indexed() } else { app }))
 }
 
 /// `initialize()`: builds the app (with `app`, which keeps it) before any
@@ -241,7 +252,7 @@ mod tests {
 
     fn run(method: &str, bundle: Value) -> (Result<String, ZError>, Vec<wire::Request>) {
         let (fake, sent) = FakeHttp::new(by_path);
-        let result = run_with(keep(app()), method, &bundle.to_string(), Box::new(fake));
+        let result = run_with(keep(app(), true), method, &bundle.to_string(), Box::new(fake));
         let sent = sent.borrow().clone();
         (result, sent)
     }
@@ -260,7 +271,7 @@ mod tests {
             ZError::general("No method at triggers.nope.operation.perform in this integration")
         );
         let (fake, _) = FakeHttp::new(by_path);
-        let error = run_with(keep(app()), "triggers.items.operation.perform", "{", Box::new(fake)).unwrap_err();
+        let error = run_with(keep(app(), false), "triggers.items.operation.perform", "{", Box::new(fake)).unwrap_err();
         assert!(error.to_string().starts_with("Invalid bundle: "), "{error}");
         let (result, _) = run("beforeRequest.0", json!({}));
         assert!(result.unwrap_err().to_string().contains("is middleware"));
