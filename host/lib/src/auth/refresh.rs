@@ -22,15 +22,37 @@ pub(crate) fn refresh_method(loaded: &Loaded) -> Option<&'static str> {
 }
 
 /// Run a call; on RefreshAuthError, refresh and retry it once.
-pub(crate) async fn invoke(loaded: &Loaded, env: &Env, invocation: Invocation) -> Outcome {
+///
+/// An app that cannot refresh (or a call of the refresh method itself) runs
+/// the call as it is: no copy of the invocation is kept for a retry, and
+/// the future holds one run of a call. The refreshing path is boxed, so its
+/// copy, the refresh and the retry are allocated only for apps that can
+/// refresh (a waiting call's task holds its future whole: 3.3 KiB instead
+/// of 6.6 with every path inline).
+///
+/// Written as a function returning an `async` block rather than an `async
+/// fn`: an `async fn` keeps its arguments and the locals it moves them
+/// into, so its future would hold the invocation twice.
+pub(crate) fn invoke<'a>(
+    loaded: &'a Loaded,
+    env: &'a Env,
+    invocation: Invocation,
+) -> impl Future<Output = Outcome> + Send + 'a {
+    let refreshing = refresh_method(loaded).filter(|method| *method != invocation.method);
+    async move {
+        match refreshing {
+            None => invoke::run(loaded, env, invocation).await,
+            Some(method) => Box::pin(invoke_refreshing(loaded, env, invocation, method)).await,
+        }
+    }
+}
+
+/// [`invoke`] for an app that refreshes with `method`.
+async fn invoke_refreshing(loaded: &Loaded, env: &Env, invocation: Invocation, method: &'static str) -> Outcome {
     let first = invoke::run(loaded, env, invocation.clone()).await;
-    let stale = matches!(&first.result, Err(CallError::Integration { error: ZError::RefreshAuth { .. } }));
-    let Some(method) = refresh_method(loaded).filter(|m| stale && *m != invocation.method) else {
+    if !matches!(&first.result, Err(CallError::Integration { error: ZError::RefreshAuth { .. } })) {
         return first;
-    };
-    // The refresh and the retry are boxed: most calls never take this path,
-    // and unboxed their futures would be part of every call's (a waiting
-    // call's task holds it whole: 6.6 KiB instead of 2.5).
+    }
     let refreshed =
         Box::pin(refresh(loaded, env, method, invocation.clone(), invocation.bundle.auth_data.clone())).await;
     let mut logs = first.logs;
