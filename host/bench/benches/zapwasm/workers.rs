@@ -371,22 +371,26 @@ async fn in_flight(config: &WorkerConfig) -> Value {
     let bundle = api_bundle(&config.api_key);
     let client = direct_client();
     let first_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each side's call is a future of its own type, boxed: one future type
+    // for both would give every reqwest task room for the host's call.
+    type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
     let call = |app: App, base: String, mark: Option<Arc<std::sync::atomic::AtomicBool>>| {
         let (side, base, key) = (config.side.clone(), Arc::new(base), Arc::new(config.api_key.clone()));
         let (bundle, client) = (bundle.clone(), client.clone());
-        move || {
-            let (side, app, bundle, client, base, key, mark) =
-                (side.clone(), app.clone(), bundle.clone(), client.clone(), base.clone(), key.clone(), mark.clone());
-            async move {
-                let result = if side == "reqwest" {
-                    direct_get(&client, &base, &key).await
-                } else {
-                    invoke_expecting(app, HTTP_GET, bundle, 10).await
-                };
+        move || -> Call {
+            let mark = mark.clone();
+            let done = move |result: Result<(), String>| {
                 if let Some(mark) = mark {
                     mark.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 result
+            };
+            if side == "reqwest" {
+                let (client, base, key) = (client.clone(), base.clone(), key.clone());
+                Box::pin(async move { done(direct_get(&client, &base, &key).await) })
+            } else {
+                let (app, bundle) = (app.clone(), bundle.clone());
+                Box::pin(async move { done(invoke_expecting(app, HTTP_GET, bundle, 10).await) })
             }
         }
     };
