@@ -167,7 +167,10 @@ const main = async () => {
     in_flight: inflight,
     vm_hwm_mib: vmHwmMiB(),
   };
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  // Written out before the process exits: stdout to a pipe is
+  // asynchronous in Node, and `process.exit` would cut a result longer
+  // than the pipe's buffer (64 KiB) short.
+  await new Promise((resolve) => process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, resolve));
 };
 
 main().then(
