@@ -267,11 +267,12 @@ impl App {
         let keys = &index.by_kind[slot];
         let first = keys.partition_point(|(candidate, _)| candidate.as_ref() < key);
         let actions = keys[first..].iter().take_while(|(candidate, _)| candidate == key);
-        let action = |place: usize| match kind {
-            OperationKind::Trigger => self.triggers.get(place).map(|trigger| &trigger.0),
-            OperationKind::Search => self.searches.get(place).map(|search| &search.0),
-            OperationKind::Create => self.creates.get(place).map(|create| &create.0),
-            _ => None,
+        let (triggers, searches, creates) = self.action_lists(kind);
+        let action = |place: usize| {
+            let trigger = triggers.get(place).map(|trigger| &trigger.0);
+            trigger
+                .or_else(|| searches.get(place).map(|search| &search.0))
+                .or_else(|| creates.get(place).map(|create| &create.0))
         };
         actions.filter_map(|(_, place)| action(*place)).find_map(|action| action.method(rest))
     }
@@ -280,15 +281,21 @@ impl App {
     /// has no builder for (its paths name nothing).
     fn actions(&self, kind: OperationKind) -> impl DoubleEndedIterator<Item = &Action> {
         // One iterator type over whichever list it is, without allocating:
-        // every call looks its method up here.
-        let (triggers, searches, creates): (&[Trigger], &[Search], &[Create]) = match kind {
+        // a plain instance's call looks its method up here.
+        let (triggers, searches, creates) = self.action_lists(kind);
+        let triggers = triggers.iter().map(|trigger| &trigger.0);
+        triggers.chain(searches.iter().map(|search| &search.0)).chain(creates.iter().map(|create| &create.0))
+    }
+
+    /// The list of a kind's actions, as one of three slices (the other two
+    /// empty, all three for a kind this SDK has no builder for).
+    fn action_lists(&self, kind: OperationKind) -> (&[Trigger], &[Search], &[Create]) {
+        match kind {
             OperationKind::Trigger => (&self.triggers, &[], &[]),
             OperationKind::Search => (&[], &self.searches, &[]),
             OperationKind::Create => (&[], &[], &self.creates),
             _ => (&[], &[], &[]),
-        };
-        let triggers = triggers.iter().map(|trigger| &trigger.0);
-        triggers.chain(searches.iter().map(|search| &search.0)).chain(creates.iter().map(|create| &create.0))
+        }
     }
 
     /// The definition and every method path in it (with what it names), in one walk.
