@@ -124,7 +124,11 @@ macro_rules! export_app {
 /// instance that builds the app for its one call does not, as building the
 /// index costs more than the one walk it saves.
 pub fn keep(app: App, indexed: bool) -> &'static App {
-    Box::leak(Box::new(if indexed { app.indexed() } else { app }))
+    let kept = Box::leak(Box::new(app));
+    if indexed {
+        kept.index_actions();
+    }
+    kept
 }
 
 /// `initialize()`: builds the app (with `app`, which keeps it) before any

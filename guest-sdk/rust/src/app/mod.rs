@@ -83,7 +83,7 @@ pub struct App {
     search_or_creates: Vec<SearchOrCreate>,
     hydrators: Vec<(Text, Perform)>,
     /// The actions by key, once the app is kept for an instance's calls
-    /// ([`App::indexed`]); without it a lookup walks the actions.
+    /// ([`App::index_actions`]); without it a lookup walks the actions.
     index: Option<ActionIndex>,
 }
 
@@ -128,10 +128,10 @@ impl App {
         }
     }
 
-    /// The app with its actions indexed by key, for an instance that
+    /// Indexes the app's actions by key, for an instance that
     /// keeps it for all its calls ([`crate::export::keep`]). Lookups answer
     /// as the walk over the actions does (a test holds them to it).
-    pub(crate) fn indexed(mut self) -> App {
+    pub(crate) fn index_actions(&mut self) {
         let mut index = ActionIndex::default();
         for (slot, kind) in OperationKind::ALL.into_iter().enumerate() {
             let mut keys: Vec<(Text, usize)> =
@@ -140,7 +140,6 @@ impl App {
             index.by_kind[slot] = keys;
         }
         self.index = Some(index);
-        self
     }
 
     /// Sets how users connect an account.
@@ -229,6 +228,13 @@ impl App {
     /// for `path` in the walk's list (`App::methods`, built in tests),
     /// found without building the definition (every call looks its method
     /// up once).
+    ///
+    /// Never inlined: its caller's frame stays on the guest's stack for the
+    /// whole call, under everything the method does, and with the lookup's
+    /// locals in it a waiting call touched one more page of that stack
+    /// (4 KiB more per waiting call, measured by the benchmark's
+    /// `in_flight`).
+    #[inline(never)]
     pub(crate) fn method(&self, path: &str) -> Option<Handler<'_>> {
         let middleware = |count: usize, index: usize| (index < count).then_some(Handler::Middleware);
         match MethodPath::split(path)? {
@@ -591,7 +597,9 @@ mod tests {
     /// The same for the app with its actions indexed.
     fn assert_lookup_agrees_with_walk(app: &App) {
         assert_lookup_agrees(app);
-        assert_lookup_agrees(&app.clone().indexed());
+        let mut indexed = app.clone();
+        indexed.index_actions();
+        assert_lookup_agrees(&indexed);
     }
 
     fn assert_lookup_agrees(app: &App) {
@@ -668,7 +676,9 @@ mod tests {
             .hydrator("file", ok)
             .hydrator("a.b", ok);
         assert_lookup_agrees_with_walk(&app);
-        for app in [app.clone(), app.indexed()] {
+        let mut indexed = app.clone();
+        indexed.index_actions();
+        for app in [app, indexed] {
             assert!(matches!(app.method("triggers.new.item.operation.perform"), Some(Handler::Shorthand(_))));
             assert!(matches!(app.method("triggers.new.item.operation.performList"), Some(Handler::Function(_))));
             assert_names_nothing(&app);
