@@ -181,6 +181,41 @@ pub(crate) async fn connect(url: &str) -> String {
     connected.body["id"].as_str().unwrap().to_string()
 }
 
+/// Subscribes the CRM's hook trigger of `app` for `connection`: the
+/// subscription's ID and its target URL.
+pub(crate) async fn subscribe_hook(url: &str, app: &str, connection: &str) -> (String, String) {
+    let subscribed = post(
+        format!("{url}/v1/apps/{app}/subscriptions"),
+        json!({"trigger": "contact_created_hook", "connection": connection}),
+    )
+    .await;
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+    let id = subscribed.body["id"].as_str().unwrap().to_string();
+    (id, subscribed.body["target_url"].as_str().unwrap().to_string())
+}
+
+/// The service embedded in this process on the state directory `dir`,
+/// serving the CRM example (its API at `api`) as `crm`, `public` the URL
+/// its hook and callback URLs start with. Not started.
+pub(crate) async fn embedded_crm(
+    dir: &Path,
+    public: &str,
+    api: &crm_api::RunningApi,
+    settings: zapwasm_serve::Settings,
+) -> zapwasm_serve::Service {
+    let state = zapwasm_serve::ServiceState::open(dir, &[7u8; 32]).unwrap();
+    let host = state
+        .host_builder(public)
+        .policy(zapwasm_host::Policy::local_development())
+        .cache_dir(shared_dir("cache"))
+        .build()
+        .unwrap();
+    let app = host.load_file(CRM).await.unwrap().with_env([("CRM_BASE_URL", api.base_url.clone())]);
+    let service = zapwasm_serve::Service::new(host, state, settings);
+    service.add_app("crm", app);
+    service
+}
+
 /// The items of a subscription's events, after `after`.
 pub(crate) async fn events(url: &str, subscription: &str, after: i64) -> Vec<Value> {
     let answer = get(format!("{url}/v1/subscriptions/{subscription}/events?after={after}&limit=1000")).await;
@@ -254,14 +289,7 @@ async fn the_crm_runs_end_to_end_through_zapwasm_serve() {
 
     // A REST hook: subscribed with a target URL of this service, posted to
     // by the API, read as events in order.
-    let subscribed = post(
-        format!("{url}/v1/apps/crm/subscriptions"),
-        json!({"trigger": "contact_created_hook", "connection": connection}),
-    )
-    .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
-    let hook = subscribed.body["id"].as_str().unwrap().to_string();
-    let target = subscribed.body["target_url"].as_str().unwrap().to_string();
+    let (hook, target) = subscribe_hook(&url, "crm", &connection).await;
     assert_eq!(target, format!("{url}/hooks/{hook}"));
     assert_eq!(api.state().hooks()[0].url, target, "performSubscribe registered the URL");
     let ada = create_contact(&api, "ada@serve.test").await;
@@ -412,13 +440,7 @@ async fn a_killed_service_loses_no_acknowledged_work_and_finishes_it_on_restart(
     let url = first.url.clone();
     let listen = url.strip_prefix("http://").unwrap().to_string();
     let connection = connect(&url).await;
-    let subscribed = post(
-        format!("{url}/v1/apps/crm/subscriptions"),
-        json!({"trigger": "contact_created_hook", "connection": connection}),
-    )
-    .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
-    let hook = subscribed.body["id"].as_str().unwrap().to_string();
+    let (hook, _) = subscribe_hook(&url, "crm", &connection).await;
     let mut created = Vec::new();
     for n in 0..3 {
         created.push(create_contact(&api, &format!("queued{n}@serve.test")).await);
@@ -724,24 +746,15 @@ async fn serve_refuses_a_config_it_cannot_run_safely() {
 
 #[tokio::test]
 async fn an_embedder_mounts_the_router_under_a_prefix_of_its_own() {
-    use zapwasm_serve::{Service, ServiceState, Settings};
+    use zapwasm_serve::Settings;
 
     let api = crm_api().await;
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("http://{}/zapwasm", listener.local_addr().unwrap());
-    let state = ServiceState::open(dir.path(), &[7u8; 32]).unwrap();
-    let host = state
-        .host_builder(&public)
-        .policy(zapwasm_host::Policy::local_development())
-        .cache_dir(shared_dir("cache"))
-        .build()
-        .unwrap();
-    let app = host.load_file(CRM).await.unwrap().with_env([("CRM_BASE_URL", api.base_url.clone())]);
     let mut settings = Settings::new(&public);
     settings.control_token = Some("embedded-token".into());
-    let service = Service::new(host, state, settings);
-    service.add_app("crm", app);
+    let service = embedded_crm(dir.path(), &public, &api, settings).await;
     let workers = service.start().await.unwrap();
     let mounted = axum::Router::new()
         .route("/", axum::routing::get(|| async { "the embedder's own page" }))

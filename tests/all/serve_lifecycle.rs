@@ -13,7 +13,8 @@ use std::future::IntoFuture;
 use zapwasm_tests::{CRM, FIXTURE, crm_api};
 
 use crate::serve::{
-    Served, ZAPWASM, args, client, connect, create_contact, crm_flags, events, eventually, get, ids, post, send,
+    Served, ZAPWASM, args, client, connect, create_contact, crm_flags, embedded_crm, events, eventually, get, ids,
+    post, send, subscribe_hook,
 };
 
 /// The flags of a development service with no app of its own.
@@ -64,13 +65,7 @@ async fn apps_loaded_through_the_api_by_path_and_by_upload_are_served_again_afte
         let found = post(format!("{url}/v1/apps/{app}/invoke"), search(connection)).await;
         assert_eq!((found.status, found.body["result"][0]["id"].clone()), (200, json!(5)), "{app}: {}", found.body);
     }
-    let subscribed = post(
-        format!("{url}/v1/apps/uploaded/subscriptions"),
-        json!({"trigger": "contact_created_hook", "connection": uploaded_connection}),
-    )
-    .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
-    let hook = subscribed.body["id"].as_str().unwrap().to_string();
+    let (hook, _) = subscribe_hook(&url, "uploaded", &uploaded_connection).await;
     let before = create_contact(&api, "before-kill@serve.test").await;
     eventually("the event before the kill", || async { (!events(&url, &hook, 0).await.is_empty()).then_some(()) })
         .await;
@@ -232,14 +227,7 @@ async fn retention_prunes_what_is_finished_and_never_what_is_queued() {
     let url = first.url.clone();
     let listen = url.strip_prefix("http://").unwrap().to_string();
     let connection = connect(&url).await;
-    let subscribed = post(
-        format!("{url}/v1/apps/crm/subscriptions"),
-        json!({"trigger": "contact_created_hook", "connection": connection}),
-    )
-    .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
-    let hook = subscribed.body["id"].as_str().unwrap().to_string();
-    let target = subscribed.body["target_url"].as_str().unwrap().to_string();
+    let (hook, target) = subscribe_hook(&url, "crm", &connection).await;
     for id in [7001, 7002, 7003] {
         let body = json!({"event": "contact.created", "contact": {"id": id, "email": format!("{id}@serve.test")}});
         assert_eq!(post(target.clone(), body).await.status, 200);
@@ -362,33 +350,18 @@ async fn a_dehydrated_value_hydrates_only_through_the_call_it_came_from() {
 #[tokio::test]
 async fn a_callback_of_a_deleted_subscription_answers_410_and_is_not_resumed() {
     use zapwasm_host::{PendingCallback, Scope};
-    use zapwasm_serve::{Service, ServiceState, Settings};
+    use zapwasm_serve::Settings;
 
     let api = crm_api().await;
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = ServiceState::open(dir.path(), &[7u8; 32]).unwrap();
-    let host = state
-        .host_builder(&url)
-        .policy(zapwasm_host::Policy::local_development())
-        .cache_dir(zapwasm_tests::shared_dir("cache"))
-        .build()
-        .unwrap();
-    let app = host.load_file(CRM).await.unwrap().with_env([("CRM_BASE_URL", api.base_url.clone())]);
-    let service = Service::new(host, state, Settings::new(&url));
-    service.add_app("crm", app);
+    let service = embedded_crm(dir.path(), &url, &api, Settings::new(&url)).await;
     let workers = service.start().await.unwrap();
     let server = tokio::spawn(axum::serve(listener, zapwasm_serve::router(service.clone())).into_future());
 
     let connection = connect(&url).await;
-    let subscribed = post(
-        format!("{url}/v1/apps/crm/subscriptions"),
-        json!({"trigger": "contact_created_hook", "connection": connection}),
-    )
-    .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
-    let subscription = subscribed.body["id"].as_str().unwrap().to_string();
+    let (subscription, _) = subscribe_hook(&url, "crm", &connection).await;
     // A call of the subscription (a delivery's perform) asked for a
     // callback: what the library keeps when one does.
     let callbacks = &service.host().stores().callbacks;
