@@ -102,7 +102,7 @@ async fn digest_auth_with_a_wrong_password_ends_in_a_401_response_error() {
 /// `session-2`, `POST /oauth/token` gives `access-2`/`refresh-2`; `/me`
 /// answers 200 `{"name":"Ada"}` only for `X-Session: session-2` or
 /// `Authorization: Bearer access-2`, else 401; `/never` is always 401.
-async fn token_api() -> Recorder {
+pub(crate) async fn token_api() -> Recorder {
     Recorder::answering(|request: &Received| {
         let fresh = request.header("x-session") == Some("session-2")
             || request.header("authorization") == Some("Bearer access-2");

@@ -8,10 +8,10 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use zapwasm_tests::{AUTH_OAUTH2, AUTH_SESSION, CRM, FIXTURE, Received, Recorder, crm_api, shared_dir};
+use zapwasm_tests::{AUTH_OAUTH2, AUTH_SESSION, CRM, FIXTURE, Recorder, crm_api, shared_dir};
+
+use crate::auth::token_api;
 
 const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
 
@@ -141,25 +141,6 @@ fn crm_dir(api: &crm_api::RunningApi) -> tempfile::TempDir {
     std::fs::write(dir.path().join(".env"), format!("authData_api_key=demo-key\nCRM_BASE_URL={}\n", api.base_url))
         .unwrap();
     dir
-}
-
-/// An API with sessions and OAuth 2 tokens: `POST /session` gives
-/// `session-2`, `POST /oauth/token` gives `access-2`/`refresh-2`; `/me`
-/// answers only for `X-Session: session-2` or `Bearer access-2`, else 401.
-async fn token_api() -> Recorder {
-    Recorder::answering(|request: &Received| {
-        let fresh = request.header("x-session") == Some("session-2")
-            || request.header("authorization") == Some("Bearer access-2");
-        match request.uri.split('?').next().unwrap_or_default() {
-            "/session" => axum::Json(json!({"sessionKey": "session-2"})).into_response(),
-            "/oauth/token" => {
-                axum::Json(json!({"access_token": "access-2", "refresh_token": "refresh-2"})).into_response()
-            }
-            "/me" if fresh => axum::Json(json!({"name": "Ada"})).into_response(),
-            _ => (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "stale"}))).into_response(),
-        }
-    })
-    .await
 }
 
 /// A stale session refreshed during `invoke` (sessionConfig.perform, then
