@@ -19,9 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use zapwasm_tests::shared_dir;
 
-use crate::validate::{guest_target, in_checkout, root, stderr};
+use crate::run::{ZAPWASM, stderr};
+use crate::validate::{guest_target, in_checkout, root};
 
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
 /// The comment that marks the block.
 const MARKER: &str = "<!-- author-path:";
 /// The API's address as the README writes it.

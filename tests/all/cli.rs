@@ -1,16 +1,9 @@
 //! `zapwasm invoke` and `zapwasm describe`, run as a process.
 
-use std::process::{Command, Output};
-
 use serde_json::Value;
-use zapwasm_tests::{CRM, FIXTURE, crm_api, shared_dir};
+use zapwasm_tests::{CRM, FIXTURE, crm_api};
 
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
-
-fn zapwasm(args: &[&str], dir: &std::path::Path) -> Output {
-    let cache = shared_dir("cli-cache");
-    Command::new(ZAPWASM).args(args).arg("--cache-dir").arg(cache).current_dir(dir).output().expect("the CLI runs")
-}
+use crate::run::{crm_dir, stdout_json, zapwasm, zapwasm_in};
 
 #[tokio::test]
 async fn invoke_reads_the_env_file_and_prints_json() {
@@ -113,20 +106,6 @@ async fn a_result_keeps_the_key_order_the_integration_gave() {
     assert_eq!(keys, ["id", "bundle", "env_greeting", "env_path"], "as the fixture inserted them, not sorted");
 }
 
-/// Runs the CLI on the blocking pool (the example API the CLI calls runs
-/// on this test's runtime).
-async fn zapwasm_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    let (dir, args) = (dir.to_path_buf(), args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
-    tokio::task::spawn_blocking(move || zapwasm(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
-        .await
-        .unwrap()
-}
-
-fn stdout_json(output: &Output) -> Value {
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
-}
-
 #[tokio::test]
 async fn a_cursor_set_by_one_run_is_read_by_the_next_unless_state_is_off() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,14 +122,6 @@ async fn a_cursor_set_by_one_run_is_read_by_the_next_unless_state_is_off() {
     let again = zapwasm_in(elsewhere.path(), &args).await;
     assert_eq!(stdout_json(&again)[0]["previous"], Value::Null, "--no-state kept the cursor");
     assert!(!elsewhere.path().join(".zapwasm").exists(), "--no-state wrote a state directory");
-}
-
-/// The CRM's .env in a fresh directory.
-fn crm_dir(api: &crm_api::RunningApi) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), format!("authData_api_key=demo-key\nCRM_BASE_URL={}\n", api.base_url))
-        .unwrap();
-    dir
 }
 
 #[tokio::test]

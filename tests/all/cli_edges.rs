@@ -5,39 +5,13 @@
 //! `describe`, the loopback hint, and `zapwasm.toml`.
 
 use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use zapwasm_tests::{AUTH_OAUTH2, AUTH_SESSION, CRM, FIXTURE, Recorder, crm_api, shared_dir};
 
 use crate::auth::token_api;
-
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
-
-fn command(args: &[&str], dir: &Path) -> Command {
-    let mut command = Command::new(ZAPWASM);
-    command.args(args).arg("--cache-dir").arg(shared_dir("cli-cache")).current_dir(dir);
-    command
-}
-
-/// Runs the CLI on the blocking pool (a server the CLI calls may run on
-/// this test's runtime), stdin empty. The command is made at once: the
-/// future borrows nothing.
-fn zapwasm(dir: &Path, args: &[&str]) -> impl Future<Output = Output> + use<> {
-    let mut command = command(args, dir);
-    command.stdin(Stdio::null());
-    async move { tokio::task::spawn_blocking(move || command.output().expect("the CLI runs")).await.unwrap() }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout_json(output: &Output) -> Value {
-    assert!(output.status.success(), "exit {:?}, stderr: {}", output.status.code(), stderr(output));
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
-}
+use crate::run::{ZAPWASM, command, crm_dir, stderr, stdout_json, zapwasm_in};
 
 #[tokio::test]
 async fn a_datetime_input_is_sent_as_iso_8601_and_a_bad_one_names_the_forms() {
@@ -50,11 +24,11 @@ async fn a_datetime_input_is_sent_as_iso_8601_and_a_bad_one_names_the_forms() {
     ] {
         let input = json!({"count": 1, "when": given}).to_string();
         let output =
-            zapwasm(dir.path(), &["invoke", FIXTURE, "create", "typed", "--input", &input, "-q", "--no-state"]);
+            zapwasm_in(dir.path(), &["invoke", FIXTURE, "create", "typed", "--input", &input, "-q", "--no-state"]);
         assert_eq!(stdout_json(&output.await)["when"], sent, "{given}");
     }
     // `now` is read as the time of the call.
-    let output = zapwasm(
+    let output = zapwasm_in(
         dir.path(),
         &["invoke", FIXTURE, "create", "typed", "--input", r#"{"count":1,"when":"now"}"#, "-q", "--no-state"],
     );
@@ -62,7 +36,7 @@ async fn a_datetime_input_is_sent_as_iso_8601_and_a_bad_one_names_the_forms() {
     assert!(now.len() >= 20 && now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
 
     let input = r#"{"count":1,"when":"next tuesday-ish"}"#;
-    let output = zapwasm(dir.path(), &["invoke", FIXTURE, "create", "typed", "--input", input, "--no-state"]).await;
+    let output = zapwasm_in(dir.path(), &["invoke", FIXTURE, "create", "typed", "--input", input, "--no-state"]).await;
     assert_eq!(output.status.code(), Some(21), "{}", stderr(&output));
     let stderr = stderr(&output);
     assert!(stderr.contains("zapwasm: invalid input: when (When) expected a date and time ("), "{stderr}");
@@ -75,7 +49,7 @@ async fn a_datetime_input_is_sent_as_iso_8601_and_a_bad_one_names_the_forms() {
 #[tokio::test]
 async fn prompt_without_a_terminal_is_refused_naming_the_missing_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let output = zapwasm(dir.path(), &["invoke", CRM, "create", "attach_vcard", "--prompt", "--no-state"]).await;
+    let output = zapwasm_in(dir.path(), &["invoke", CRM, "create", "attach_vcard", "--prompt", "--no-state"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let stderr = stderr(&output);
     assert!(stderr.contains("--prompt asks on a terminal, and stdin is not one"), "{stderr}");
@@ -96,7 +70,7 @@ async fn prompt_on_a_terminal_offers_a_dynamic_dropdowns_choices() {
     let dir = crm_dir(&api);
     // The first contact new_contact lists, as the dropdown will show it.
     let listed =
-        zapwasm(dir.path(), &["invoke", CRM, "trigger", "new_contact", "--allow-loopback", "-q", "--no-state"]);
+        zapwasm_in(dir.path(), &["invoke", CRM, "trigger", "new_contact", "--allow-loopback", "-q", "--no-state"]);
     let listed = stdout_json(&listed.await);
     let first = &listed[0];
     let (first_id, first_email) = (first["id"].clone(), first["email"].as_str().unwrap().to_string());
@@ -135,14 +109,6 @@ async fn prompt_on_a_terminal_offers_a_dynamic_dropdowns_choices() {
     assert_eq!(result["contact_id"], first_id, "{text}");
 }
 
-/// The CRM's .env in a fresh directory.
-fn crm_dir(api: &crm_api::RunningApi) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), format!("authData_api_key=demo-key\nCRM_BASE_URL={}\n", api.base_url))
-        .unwrap();
-    dir
-}
-
 /// A stale session refreshed during `invoke` (sessionConfig.perform, then
 /// the call retried once) lands in `.env` in place of the old key, the
 /// file's other lines and comments kept; stderr says so without the new
@@ -157,7 +123,7 @@ async fn a_session_refreshed_during_invoke_is_written_back_to_the_env_file() {
         api.base_url
     );
     std::fs::write(&env, &before).unwrap();
-    let output = zapwasm(dir.path(), &["invoke", AUTH_SESSION, "create", "fetch", "--allow-loopback", "--no-state"]);
+    let output = zapwasm_in(dir.path(), &["invoke", AUTH_SESSION, "create", "fetch", "--allow-loopback", "--no-state"]);
     let output = output.await;
     assert_eq!(stdout_json(&output), json!({"data": {"name": "Ada"}}));
     assert_eq!(api.requests(), ["GET /me", "POST /session", "GET /me"]);
@@ -179,7 +145,7 @@ async fn a_session_refreshed_during_invoke_is_written_back_to_the_env_file() {
     // The next run uses it: no refresh. With --outcome, every exchange of
     // a refreshing run is printed: the new key is censored in all of them.
     std::fs::write(&env, &before).unwrap();
-    let output = zapwasm(dir.path(), &["invoke", AUTH_SESSION, "create", "fetch", "--allow-loopback", "--outcome"]);
+    let output = zapwasm_in(dir.path(), &["invoke", AUTH_SESSION, "create", "fetch", "--allow-loopback", "--outcome"]);
     let output = output.await;
     let outcome = stdout_json(&output);
     assert_eq!(outcome["auth_data_refreshed"], json!(["username", "password", "sessionKey"]));
@@ -187,7 +153,7 @@ async fn a_session_refreshed_during_invoke_is_written_back_to_the_env_file() {
     assert!(!printed.contains("session-2") && !printed.contains("session-1"), "a session key was printed: {printed}");
     let session = outcome["http"].as_array().unwrap().iter().find(|e| e["url"].as_str().unwrap().ends_with("/session"));
     assert_eq!(session.unwrap()["response_body"], r#"{"sessionKey":":censored:"}"#);
-    let again = zapwasm(dir.path(), &["invoke", AUTH_SESSION, "create", "fetch", "--allow-loopback", "-q"]).await;
+    let again = zapwasm_in(dir.path(), &["invoke", AUTH_SESSION, "create", "fetch", "--allow-loopback", "-q"]).await;
     assert_eq!(stdout_json(&again), json!({"data": {"name": "Ada"}}));
     assert!(!self::stderr(&again).contains("refreshed"), "{}", self::stderr(&again));
     assert_eq!(api.requests().len(), 7, "the second run refreshed, the third did not: {:?}", api.requests());
@@ -205,9 +171,11 @@ async fn an_oauth2_token_refreshed_during_invoke_is_written_back_to_the_env_file
         api.base_url
     );
     std::fs::write(&env, &before).unwrap();
-    let output =
-        zapwasm(dir.path(), &["invoke", AUTH_OAUTH2, "create", "fetch", "--allow-loopback", "--no-state", "--outcome"])
-            .await;
+    let output = zapwasm_in(
+        dir.path(),
+        &["invoke", AUTH_OAUTH2, "create", "fetch", "--allow-loopback", "--no-state", "--outcome"],
+    )
+    .await;
     let outcome = stdout_json(&output);
     assert_eq!(outcome["result"], json!({"data": {"name": "Ada"}}));
     assert_eq!(api.requests(), ["GET /me", "POST /oauth/token", "GET /me"]);
@@ -260,7 +228,7 @@ async fn a_missing_method_fails_alike_whatever_the_spelling() {
         let mut args = vec!["invoke", FIXTURE];
         args.extend(&words);
         args.push("--no-state");
-        let output = zapwasm(dir.path(), &args).await;
+        let output = zapwasm_in(dir.path(), &args).await;
         assert_eq!(output.status.code(), Some(20), "{words:?}: {}", stderr(&output));
         let stderr = stderr(&output);
         assert!(stderr.starts_with("zapwasm: no_such_method error: "), "{words:?}: {stderr}");
@@ -274,17 +242,17 @@ async fn a_missing_method_fails_alike_whatever_the_spelling() {
 async fn middleware_is_not_an_invocable_method() {
     let dir = tempfile::tempdir().unwrap();
     for path in ["beforeRequest.0", "afterResponse.0"] {
-        let output = zapwasm(dir.path(), &["invoke", CRM, path, "--no-state"]).await;
+        let output = zapwasm_in(dir.path(), &["invoke", CRM, path, "--no-state"]).await;
         assert_eq!(output.status.code(), Some(20), "{}", stderr(&output));
         let stderr = stderr(&output);
         assert!(stderr.contains(&format!("{path} is middleware")), "{stderr}");
         assert!(stderr.contains("cannot be invoked on its own"), "{stderr}");
     }
-    let output = zapwasm(dir.path(), &["invoke", CRM, "triggers.nope.operation.perform", "--no-state"]).await;
+    let output = zapwasm_in(dir.path(), &["invoke", CRM, "triggers.nope.operation.perform", "--no-state"]).await;
     let stderr = stderr(&output);
     assert!(stderr.contains("triggers.new_contact.operation.perform"), "the methods offered: {stderr}");
     assert!(!stderr.contains("beforeRequest") && !stderr.contains("afterResponse"), "{stderr}");
-    let described = zapwasm(dir.path(), &["describe", CRM]).await;
+    let described = zapwasm_in(dir.path(), &["describe", CRM]).await;
     let text = String::from_utf8_lossy(&described.stdout);
     assert!(!text.contains("beforeRequest") && !text.contains("afterResponse"), "{text}");
 }
@@ -294,8 +262,10 @@ async fn middleware_is_not_an_invocable_method() {
 #[tokio::test]
 async fn the_outcome_json_uses_plain_shapes() {
     let dir = tempfile::tempdir().unwrap();
-    let output =
-        zapwasm(dir.path(), &["invoke", FIXTURE, "trigger", "echo", "--env", "GREETING=hi", "--outcome", "--no-state"]);
+    let output = zapwasm_in(
+        dir.path(),
+        &["invoke", FIXTURE, "trigger", "echo", "--env", "GREETING=hi", "--outcome", "--no-state"],
+    );
     let outcome = stdout_json(&output.await);
     assert_eq!(outcome["status"], "success");
     assert_eq!(outcome["result"][0]["env_greeting"], "hi", "the result itself: {outcome}");
@@ -305,7 +275,7 @@ async fn the_outcome_json_uses_plain_shapes() {
 
     let api = Recorder::start().await;
     let input = json!({"url": format!("{}/status/500", api.base_url)}).to_string();
-    let output = zapwasm(
+    let output = zapwasm_in(
         dir.path(),
         &["invoke", FIXTURE, "trigger", "fetch", "--input", &input, "--allow-loopback", "--outcome", "--no-state"],
     )
@@ -328,7 +298,7 @@ async fn the_outcome_json_uses_plain_shapes() {
 #[tokio::test]
 async fn describe_shows_each_operations_input_and_output_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let output = zapwasm(dir.path(), &["describe", CRM]).await;
+    let output = zapwasm_in(dir.path(), &["describe", CRM]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     for line in [
@@ -339,7 +309,7 @@ async fn describe_shows_each_operations_input_and_output_fields() {
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
     }
-    let output = zapwasm(dir.path(), &["describe", FIXTURE]).await;
+    let output = zapwasm_in(dir.path(), &["describe", FIXTURE]).await;
     let text = String::from_utf8_lossy(&output.stdout);
     for part in [
         "count (Count; integer; required)",
@@ -359,7 +329,7 @@ async fn a_loopback_denial_suggests_allow_loopback() {
     for url in ["http://127.0.0.1:9/x", "http://localhost:9/x", "https://127.0.0.1:9/x"] {
         let input = json!({ "url": url }).to_string();
         let output =
-            zapwasm(dir.path(), &["invoke", FIXTURE, "trigger", "fetch", "--input", &input, "-q", "--no-state"]);
+            zapwasm_in(dir.path(), &["invoke", FIXTURE, "trigger", "fetch", "--input", &input, "-q", "--no-state"]);
         let output = output.await;
         assert_eq!(output.status.code(), Some(10));
         let stderr = stderr(&output);
@@ -383,7 +353,7 @@ async fn zapwasm_toml_beside_the_component_sets_egress_and_limits() {
         args.extend_from_slice(extra);
         let args: Vec<String> = args.into_iter().map(str::to_string).collect();
         let dir = dir.path().to_path_buf();
-        async move { zapwasm(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+        async move { zapwasm_in(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>()).await }
     };
     let denied = fetch(&[]).await;
     assert_eq!(denied.status.code(), Some(10), "loopback is closed without the file: {}", stderr(&denied));
@@ -401,7 +371,7 @@ async fn zapwasm_toml_beside_the_component_sets_egress_and_limits() {
         args.extend_from_slice(extra);
         let args: Vec<String> = args.into_iter().map(str::to_string).collect();
         let dir = dir.path().to_path_buf();
-        async move { zapwasm(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+        async move { zapwasm_in(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>()).await }
     };
     let limited = two(&[]).await;
     assert_eq!(limited.status.code(), Some(31), "a redirect hop over the file's limit: {}", stderr(&limited));

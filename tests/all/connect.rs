@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zapwasm_tests::{AUTH_BASIC, AUTH_OAUTH2, AUTH_SESSION, shared_dir};
 
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
+use crate::run::ZAPWASM;
 
 /// What the provider saw.
 #[derive(Default)]

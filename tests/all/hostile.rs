@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use zapwasm_host::{App, Bundle, CallError, Host, Invocation, LimitKind, Limits, LoadError, Outcome, Policy, ZError};
 use zapwasm_tests::{HOSTILE, MapResolver, Recorder, host_builder, input, non_loopback_local_address, shared_dir};
 
+use crate::run::ZAPWASM;
+
 /// What an attack must end with.
 enum Held {
     Limit(LimitKind),
@@ -558,8 +560,6 @@ async fn run(app: &App, attack: &Attack) -> Outcome {
     bundle.auth_data = attack.auth.as_object().cloned().unwrap_or_default();
     app.invoke(Invocation::local(method, bundle)).await
 }
-
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
 
 /// `zapwasm` with these arguments: its exit code, stdout and stderr.
 fn zapwasm(args: &[&str]) -> (Option<i32>, String, String) {

@@ -2,7 +2,8 @@
 //! made, as an author runs them: every template builds as it is and passes
 //! every check.
 
-use crate::validate::{guest_target, in_checkout, root, stderr, zapwasm};
+use crate::run::{stderr, zapwasm};
+use crate::validate::{guest_target, in_checkout, root};
 
 #[tokio::test]
 async fn every_template_builds_as_it_is_and_validates_clean() {

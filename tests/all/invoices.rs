@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use zapwasm_host::{App, Authorization, Bundle, Host, Invocation, LocalStash, OperationKind, Scope, Stores};
 use zapwasm_tests::{host_builder, ok, shared_dir};
 
-use crate::validate::{stderr, zapwasm};
+use crate::run::{stderr, zapwasm_in};
 
 /// The example invoices integration, built by build.rs.
 pub(crate) const INVOICES: &str = env!("INVOICES_COMPONENT");
@@ -195,14 +195,6 @@ async fn an_invoices_line_items_arrive_as_sent_and_its_pdf_is_stashed_and_downlo
     assert_eq!(api.state().invoice_bodies().len(), 1);
 }
 
-/// Runs the CLI on the blocking pool (the API runs on this test's runtime).
-async fn zapwasm_in(dir: &Path, args: Vec<String>) -> Output {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || zapwasm(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
-        .await
-        .unwrap()
-}
-
 /// `zapwasm invoke INVOICES search-or-create find_customer` with this email and authData.
 async fn find_or_create(api: &RunningApi, dir: &Path, auth_data: &Map<String, Value>, email: &str) -> Output {
     let mut args: Vec<String> = ["invoke", INVOICES, "search-or-create", "find_customer", "--allow-loopback"]
@@ -215,7 +207,7 @@ async fn find_or_create(api: &RunningApi, dir: &Path, auth_data: &Map<String, Va
     args.extend(["--secret-env".into(), "CLIENT_SECRET".into()]);
     args.extend(["--auth".into(), Value::Object(auth_data.clone()).to_string()]);
     args.extend(["--input".into(), json!({"email": email, "name": "Umbrella Corp"}).to_string()]);
-    zapwasm_in(dir, args).await
+    zapwasm_in(dir, &args).await
 }
 
 fn stdout_json(output: &Output) -> Value {
@@ -270,11 +262,7 @@ async fn search_or_create_runs_the_create_only_when_the_search_finds_nothing() {
     assert_eq!(api.state().customers().len(), 4);
 
     // A key the integration lacks is a usage error naming the keys it has.
-    let output = zapwasm_in(
-        dir.path(),
-        ["invoke", INVOICES, "search-or-create", "find_invoice"].into_iter().map(String::from).collect(),
-    )
-    .await;
+    let output = zapwasm_in(dir.path(), &["invoke", INVOICES, "search-or-create", "find_invoice"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains(r#"no search-or-create "find_invoice" in this integration; it has: find_customer"#)
@@ -290,7 +278,7 @@ fn example_cases() -> std::path::PathBuf {
 async fn the_examples_committed_recordings_replay_offline() {
     // No API runs, no .env: every answer comes from the recordings, secrets censored in them.
     let dir = crate::validate::root().join("examples/invoices");
-    let output = zapwasm_in(&dir, ["test", ".", "--component", INVOICES].map(String::from).to_vec()).await;
+    let output = zapwasm_in(&dir, &["test", ".", "--component", INVOICES]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", stderr(&output));
     assert!(stdout.ends_with("10 passed, 0 failed\n"), "{stdout}");
@@ -343,7 +331,7 @@ async fn a_changed_request_fails_its_case_with_a_diff() {
     std::fs::write(cases.join("invoices.json"), changed).unwrap();
 
     let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
-    let output = zapwasm_in(dir.path(), args).await;
+    let output = zapwasm_in(dir.path(), &args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
     assert!(stdout.contains("FAILED  invoices/finds a customer by email"), "{stdout}");
@@ -385,7 +373,7 @@ async fn a_refresh_while_recording_is_censored_and_replays_offline() {
         args.extend(extra);
         args.into_iter().map(String::from).collect::<Vec<_>>()
     };
-    let output = zapwasm_in(dir.path(), args(&["--record"])).await;
+    let output = zapwasm_in(dir.path(), &args(&["--record"])).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", stderr(&output));
     assert_eq!(api.state().token_grants(), ["authorization_code", "refresh_token"], "the case refreshed");
@@ -404,7 +392,7 @@ async fn a_refresh_while_recording_is_censored_and_replays_offline() {
     // Offline: the API gone, no .env; the censored refresh matches as recorded.
     drop(api);
     std::fs::remove_file(dir.path().join(".env")).unwrap();
-    let output = zapwasm_in(dir.path(), args(&[])).await;
+    let output = zapwasm_in(dir.path(), &args(&[])).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", stderr(&output));
     assert!(stdout.ends_with("1 passed, 0 failed\n"), "{stdout}");
@@ -432,7 +420,7 @@ async fn a_miss_shows_the_request_with_its_secrets_censored() {
     std::fs::write(dir.path().join(".env"), "CLIENT_SECRET=invoices-secret\n").unwrap();
 
     let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
-    let output = zapwasm_in(dir.path(), args).await;
+    let output = zapwasm_in(dir.path(), &args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
     assert!(stdout.contains("POST /oauth/token is not in the recording"), "{stdout}");
@@ -449,7 +437,7 @@ async fn a_search_or_create_case_naming_no_pair_fails_naming_the_pairs() {
     let suite = json!({"cases": [{"name": "no such pair", "method": "search-or-create find_invoice"}]});
     std::fs::write(cases.join("pairs.json"), suite.to_string()).unwrap();
     let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
-    let output = zapwasm_in(dir.path(), args).await;
+    let output = zapwasm_in(dir.path(), &args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
     assert!(

@@ -18,6 +18,7 @@ mod init;
 mod invoices;
 mod load;
 mod request;
+mod run;
 mod sandbox;
 mod serve;
 mod serve_connect;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zapwasm_tests::{CRM, FIXTURE, crm_api, shared_dir};
 
-pub(crate) const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
+use crate::run::ZAPWASM;
 
 /// A `zapwasm serve` process; SIGKILLed when dropped.
 pub(crate) struct Served {

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use std::future::IntoFuture;
 use zapwasm_tests::{CRM, FIXTURE, crm_api};
 
+use crate::run::ZAPWASM;
 use crate::serve::{
-    Served, ZAPWASM, args, client, connect, create_contact, crm_flags, embedded_crm, events, eventually, get, ids,
-    post, send, subscribe_hook,
+    Served, args, client, connect, create_contact, crm_flags, embedded_crm, events, eventually, get, ids, post, send,
+    subscribe_hook,
 };
 
 /// The flags of a development service with no app of its own.

@@ -3,20 +3,10 @@
 //! replaying with the API gone, and a request the recording lacks failing
 //! its case with a diff; the JUnit report.
 
-use std::path::Path;
-use std::process::Output;
-
 use zapwasm_tests::{CRM, crm_api};
 
-use crate::validate::{root, stderr, zapwasm};
-
-/// Runs the CLI on the blocking pool (the example API runs on this test's runtime).
-async fn zapwasm_in(dir: &Path, args: &[&str]) -> Output {
-    let (dir, args) = (dir.to_path_buf(), args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
-    tokio::task::spawn_blocking(move || zapwasm(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
-        .await
-        .unwrap()
-}
+use crate::run::{stderr, zapwasm_in};
+use crate::validate::root;
 
 #[tokio::test]
 async fn the_crm_examples_recordings_replay_offline() {

@@ -4,13 +4,12 @@
 //! their directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use zapwasm_host::Severity;
-use zapwasm_tests::{CRM, INVALID, host, shared_dir};
+use zapwasm_tests::{CRM, INVALID, host};
 
-const ZAPWASM: &str = env!("CARGO_BIN_EXE_zapwasm-under-test");
+use crate::run::{stderr, zapwasm};
 
 /// The target directory the test build's guests were built in: nested
 /// builds go there (the outer cargo may hold its own target's lock).
@@ -30,20 +29,6 @@ pub(crate) fn in_checkout() -> PathBuf {
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the root").to_path_buf()
-}
-
-/// Runs the CLI in `dir` with the shared cache and the guests' target directory.
-pub(crate) fn zapwasm(args: &[&str], dir: &Path) -> Output {
-    let mut command = Command::new(ZAPWASM);
-    command.args(args);
-    if args.first() != Some(&"init") {
-        command.arg("--cache-dir").arg(shared_dir("cli-cache"));
-    }
-    command.env("CARGO_TARGET_DIR", guest_target()).current_dir(dir).output().expect("the CLI runs")
-}
-
-pub(crate) fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Every mistake of the invalid guest, as `(id, path)`, in the definition's order.
