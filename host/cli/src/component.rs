@@ -28,20 +28,34 @@ pub(crate) async fn resolve(target: Option<&Path>) -> Result<PathBuf, ExitCode> 
     Ok(target.to_path_buf())
 }
 
+/// Runs one step of a build on the blocking pool; a failure is said on
+/// stderr (after `failed`, with its causes) and is the build's exit code.
+async fn blocking_step<T, E>(
+    task: &str,
+    failed: &str,
+    step: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ExitCode>
+where
+    T: Send + 'static,
+    E: std::error::Error + Send + 'static,
+{
+    match tokio::task::spawn_blocking(step).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => {
+            eprintln!("zapwasm: {failed}{}", with_causes(&e));
+            Err(ExitCode::from(EXIT_BUILD))
+        }
+        Err(e) => {
+            eprintln!("zapwasm: the {task} task failed: {e}");
+            Err(ExitCode::from(EXIT_BUILD))
+        }
+    }
+}
+
 /// Builds a crate (cargo's progress and errors on stderr), snapshots it
 /// unless told not to, says what came out, and returns the component to run.
 async fn build(options: zapwasm_build::Options, snapshot: bool) -> Result<PathBuf, ExitCode> {
-    let built = match tokio::task::spawn_blocking(move || zapwasm_build::build(&options)).await {
-        Ok(Ok(built)) => built,
-        Ok(Err(e)) => {
-            eprintln!("zapwasm: {}", with_causes(&e));
-            return Err(ExitCode::from(EXIT_BUILD));
-        }
-        Err(e) => {
-            eprintln!("zapwasm: the build task failed: {e}");
-            return Err(ExitCode::from(EXIT_BUILD));
-        }
-    };
+    let built = blocking_step("build", "", move || zapwasm_build::build(&options)).await?;
     eprintln!(
         "zapwasm: built {} ({:.0} KiB) in {:.1} s",
         built.component.display(),
@@ -51,17 +65,8 @@ async fn build(options: zapwasm_build::Options, snapshot: bool) -> Result<PathBu
     if !snapshot {
         return Ok(built.component);
     }
-    let snapshotted = match tokio::task::spawn_blocking(move || zapwasm_build::snapshot::snapshot_built(&built)).await {
-        Ok(Ok(snapshotted)) => snapshotted,
-        Ok(Err(e)) => {
-            eprintln!("zapwasm: cannot snapshot the component: {}", with_causes(&e));
-            return Err(ExitCode::from(EXIT_BUILD));
-        }
-        Err(e) => {
-            eprintln!("zapwasm: the snapshot task failed: {e}");
-            return Err(ExitCode::from(EXIT_BUILD));
-        }
-    };
+    let snapshot = move || zapwasm_build::snapshot::snapshot_built(&built);
+    let snapshotted = blocking_step("snapshot", "cannot snapshot the component: ", snapshot).await?;
     eprintln!(
         "zapwasm: snapshotted with its app built: {} ({:.0} KiB, was {:.0} KiB) in {:.1} s",
         snapshotted.component.display(),
