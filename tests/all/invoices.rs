@@ -330,7 +330,7 @@ async fn a_changed_request_fails_its_case_with_a_diff() {
     assert_ne!(changed, suite);
     std::fs::write(cases.join("invoices.json"), changed).unwrap();
 
-    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
+    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"];
     let output = zapwasm_in(dir.path(), &args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
@@ -368,10 +368,8 @@ async fn a_refresh_while_recording_is_censored_and_replays_offline() {
         token("refresh_token")
     );
     std::fs::write(dir.path().join(".env"), dotenv).unwrap();
-    let args = |extra: &[&str]| {
-        let mut args = vec!["test", ".", "--component", INVOICES, "--cases", "cases"];
-        args.extend(extra);
-        args.into_iter().map(String::from).collect::<Vec<_>>()
+    let args = |extra: &[&'static str]| {
+        [["test", ".", "--component", INVOICES, "--cases", "cases"].as_slice(), extra].concat()
     };
     let output = zapwasm_in(dir.path(), &args(&["--record"])).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -419,7 +417,7 @@ async fn a_miss_shows_the_request_with_its_secrets_censored() {
     std::fs::write(cases.join("refresh.json"), suite.to_string()).unwrap();
     std::fs::write(dir.path().join(".env"), "CLIENT_SECRET=invoices-secret\n").unwrap();
 
-    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
+    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"];
     let output = zapwasm_in(dir.path(), &args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
@@ -436,7 +434,7 @@ async fn a_search_or_create_case_naming_no_pair_fails_naming_the_pairs() {
     std::fs::create_dir_all(&cases).unwrap();
     let suite = json!({"cases": [{"name": "no such pair", "method": "search-or-create find_invoice"}]});
     std::fs::write(cases.join("pairs.json"), suite.to_string()).unwrap();
-    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"].map(String::from).to_vec();
+    let args = ["test", ".", "--component", INVOICES, "--cases", "cases"];
     let output = zapwasm_in(dir.path(), &args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(8), "{stdout}{}", stderr(&output));
