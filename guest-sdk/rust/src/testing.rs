@@ -82,6 +82,7 @@ use serde_json::Value;
 use zapwasm_rules::Bundle;
 use zapwasm_rules::dehydrate::{self, Kind, Pointer};
 use zapwasm_rules::method_path::MethodPath;
+use zapwasm_rules::stash;
 use zapwasm_rules::url_params::{ParamOptions, url_with_params};
 
 use crate::app::App;
@@ -397,10 +398,7 @@ impl FakeHost {
         content_type: Option<&str>,
     ) -> Result<String, ZError> {
         self.may_stash()?;
-        let (default_name, default_type) =
-            if text { ("unnamedfile.txt", "text/plain") } else { ("unnamedfile", "application/octet-stream") };
-        let filename = filename.unwrap_or(default_name).to_string();
-        let content_type = content_type.unwrap_or(default_type).to_string();
+        let (filename, content_type) = stash::bytes_file(text, filename, content_type);
         Ok(self.keep(Stashed { url: String::new(), filename, content_type, known_length, data }))
     }
 
@@ -424,16 +422,13 @@ impl FakeHost {
             let mut headers = response.headers.iter().rev();
             headers.find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
         };
-        let filename = filename
-            .map(str::to_string)
-            .or_else(|| header("content-disposition").and_then(disposition_filename))
-            .or_else(|| {
-                let path = response.url.split(['?', '#']).next().unwrap_or_default();
-                path.rsplit('/').next().filter(|name| !name.is_empty()).map(str::to_string)
-            })
-            .unwrap_or_else(|| "unnamedfile".to_string());
-        let content_type = content_type.or_else(|| header("content-type")).unwrap_or("application/octet-stream");
-        let content_type = content_type.to_string();
+        let (filename, content_type) = stash::response_file(
+            filename,
+            content_type,
+            header("content-disposition"),
+            header("content-type"),
+            &response.url,
+        );
         Ok(self.keep(Stashed { url: String::new(), filename, content_type, known_length: None, data: response.body }))
     }
 
@@ -464,15 +459,6 @@ impl FakeHost {
         self.state.borrow_mut().dehydrated.push(dehydrated);
         Ok(format!("{}{payload}:{TEST_SIGNATURE}{}", dehydrate::START, dehydrate::END))
     }
-}
-
-/// The `filename` of a Content-Disposition header, quoted or not.
-fn disposition_filename(header: &str) -> Option<String> {
-    header.split(';').map(str::trim).find_map(|part| {
-        let (key, value) = part.split_once('=')?;
-        let value = value.trim().trim_matches('"');
-        (key.trim().eq_ignore_ascii_case("filename") && !value.is_empty()).then(|| value.to_string())
-    })
 }
 
 /// A call of an app in a native test: the app, the fake API its requests

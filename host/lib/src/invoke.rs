@@ -350,7 +350,7 @@ pub(crate) fn run<'a>(
             (other, _) => other.map_err(|e| censor_error(e, &record)),
         };
         // Parsed only for a method with checks: most results are only passed on.
-        let method_checks = result.as_ref().ok().and_then(|_| Checks::of(&loaded.definition, &invocation.method));
+        let method_checks = Checks::of(&loaded.definition, &invocation.method);
         let mut checks = match (&result, method_checks) {
             (Ok(json), Some(method_checks)) => result_checks(method_checks, &invocation.bundle, json)
                 .into_iter()

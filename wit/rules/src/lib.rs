@@ -46,6 +46,7 @@ pub mod form;
 pub mod merge;
 pub mod method_path;
 pub mod param_encoding;
+pub mod stash;
 pub mod text;
 pub mod url_params;
 

@@ -18,6 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use zapwasm_rules::stash as stash_rules;
 
 use crate::bindings::WitZError;
 use crate::bindings::zapwasm::integration::http::Request;
@@ -51,10 +52,7 @@ impl Host for Sandbox {
         if let Some(known) = known_length.filter(|known| *known > MAX_FILE_BYTES) {
             return finish(Err(ZError::general(format!("{known} is too big, {MAX_FILE_BYTES} is the max")).into()));
         }
-        let (default_name, default_type) =
-            if text { ("unnamedfile.txt", "text/plain") } else { ("unnamedfile", "application/octet-stream") };
-        let filename = filename.filter(|f| !f.trim().is_empty()).unwrap_or_else(|| default_name.to_string());
-        let content_type = content_type.unwrap_or_else(|| default_type.to_string());
+        let (filename, content_type) = stash_rules::bytes_file(text, filename.as_deref(), content_type.as_deref());
         finish(stash(&call, filename, content_type, data).await)
     }
 
@@ -86,19 +84,14 @@ impl Host for Sandbox {
             ))
             .into()));
         }
-        let header = |name: &str| response.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let content_type = content_type
-            .or_else(|| header("content-type").map(|t| t.split(';').next().unwrap_or_default().trim().to_string()))
-            .unwrap_or_else(|| "application/octet-stream".into());
-        // The author's name is kept as given; a name the host derives gets
-        // the extension its content type implies, as on the platform.
-        let filename = filename.filter(|f| !f.trim().is_empty()).unwrap_or_else(|| {
-            let derived = header("content-disposition")
-                .and_then(|d| disposition_filename(&d))
-                .or_else(|| last_path_segment(&response.url))
-                .unwrap_or_else(|| "unnamedfile".into());
-            with_extension(derived, &content_type)
-        });
+        let header = |name: &str| response.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let (filename, content_type) = stash_rules::response_file(
+            filename.as_deref(),
+            content_type.as_deref(),
+            header("content-disposition"),
+            header("content-type"),
+            &response.url,
+        );
         finish(stash(&call, filename, content_type, response.body).await)
     }
 }
@@ -257,55 +250,10 @@ fn safe_filename(name: &str) -> String {
     }
 }
 
-/// `attachment; filename="report.pdf"` -> `report.pdf` (also `filename*=UTF-8''...`).
-fn disposition_filename(disposition: &str) -> Option<String> {
-    for part in disposition.split(';').map(str::trim) {
-        if let Some(v) = part.strip_prefix("filename*=") {
-            let encoded = v.rsplit("''").next().unwrap_or(v);
-            return percent_encoding::percent_decode_str(encoded.trim_matches('"'))
-                .decode_utf8()
-                .ok()
-                .map(|s| s.into_owned());
-        }
-    }
-    disposition
-        .split(';')
-        .map(str::trim)
-        .find_map(|part| part.strip_prefix("filename="))
-        .map(|v| v.trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn last_path_segment(url: &str) -> Option<String> {
-    let url = url::Url::parse(url).ok()?;
-    let segment = url.path_segments()?.rev().find(|s| !s.is_empty())?;
-    percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|s| s.into_owned())
-}
-
-/// Add the extension the content type implies, when the name has none.
-fn with_extension(name: String, content_type: &str) -> String {
-    if name.contains('.') {
-        return name;
-    }
-    let ext = match content_type {
-        "text/plain" => "txt",
-        "text/csv" => "csv",
-        "text/html" => "html",
-        "text/vcard" | "text/x-vcard" => "vcf",
-        "application/json" => "json",
-        "application/pdf" => "pdf",
-        "application/zip" => "zip",
-        "application/xml" | "text/xml" => "xml",
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        "image/gif" => "gif",
-        _ => return name,
-    };
-    format!("{name}.{ext}")
-}
-
 #[cfg(test)]
 mod tests {
+    use zapwasm_rules::stash::{disposition_filename, last_path_segment, with_extension};
+
     use super::*;
 
     #[test]
@@ -359,6 +307,7 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use proptest::prelude::*;
+    use zapwasm_rules::stash::{disposition_filename, last_path_segment, with_extension};
 
     use super::*;
     use crate::fuzzing;
