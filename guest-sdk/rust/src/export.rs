@@ -35,9 +35,9 @@
 
 use std::sync::Once;
 
-use serde_json::Value;
+use crate::Value;
 
-use zapwasm_rules::Bundle;
+use crate::Bundle;
 
 use crate::app::{App, Handler};
 use crate::bindings::zapwasm::integration::types::ZError as WitZError;
@@ -165,7 +165,7 @@ pub(crate) fn run_with(
     // `write::to_string` writes serde_json's text with strings scanned by
     // words; a `Value` always has a JSON text.
     let json = result.map(|value| {
-        let json = crate::write::to_string(&value);
+        let json = value.to_string();
         discard(value);
         json
     });
@@ -217,7 +217,7 @@ fn install_panic_hook() {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use crate::json;
 
     use super::*;
     use crate::app::{Operation, Search, Trigger};

@@ -170,8 +170,7 @@ mod response;
 mod shorthand;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-mod tree;
-mod write;
+pub mod value;
 mod z;
 
 /// The bindings of `wit/zapwasm.wit` (world `app-preinit`: the `app` world
@@ -198,9 +197,17 @@ pub use extensions::Extensions;
 pub use middleware::{AfterResponse, BeforeRequest};
 pub use request::{Body, Redirect, Request};
 pub use response::Response;
-pub use serde_json::{self, Map, Value, json};
+pub use serde_json;
+pub use value::{Map, Number, Value, from_slice, from_str, from_value, to_value};
 pub use z::{Console, Cursor, Level, StashData, Z};
-pub use zapwasm_rules::{BufferedItem, BufferedMeta, Bundle, Meta};
+pub use zapwasm_rules::{BufferedMeta, Meta};
+
+/// What a function receives as `bundle` (its shape is `zapwasm-rules`'),
+/// on the SDK's [`Value`].
+pub type Bundle = zapwasm_rules::BundleOf<Value>;
+
+/// One run of a create in a performBuffer call (`bundle.buffer[]`).
+pub type BufferedItem = zapwasm_rules::BufferedItemOf<Value>;
 
 /// Everything an integration usually needs: `use zapwasm_guest::prelude::*;`.
 pub mod prelude {

@@ -19,7 +19,7 @@
 //! The steps before and after the import are plain functions, tested
 //! natively; only [`ImportedHttp`] calls the import.
 
-use serde_json::Value;
+use crate::Value;
 use zapwasm_rules::{form, merge, url_params};
 
 use crate::app::Flags;
@@ -267,10 +267,10 @@ fn coerce_body(request: &mut Request) {
         Value::String(text) => Some(Body::Text(text)),
         value => match media_type(request) {
             Some(media) if media == FORM_TYPE => Some(Body::Text(form::encode(&value))),
-            Some(_) => Some(Body::Text(crate::write::to_string(&value))),
+            Some(_) => Some(Body::Text(value.to_string())),
             None => {
                 request.set_header("content-type", JSON_TYPE);
-                Some(Body::Text(crate::write::to_string(&value)))
+                Some(Body::Text(value.to_string()))
             }
         },
     };
@@ -291,7 +291,7 @@ pub(crate) fn to_wire(request: &Request) -> wire::Request {
         body: request.body.as_ref().map(|body| match body {
             Body::Text(text) => text.as_bytes().to_vec(),
             Body::Bytes(bytes) => bytes.clone(),
-            Body::Json(value) => crate::write::to_string(value).into_bytes(),
+            Body::Json(value) => value.to_string().into_bytes(),
         }),
         redirect: match request.redirect {
             Redirect::Follow => wire::RedirectMode::Follow,
@@ -318,11 +318,11 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use serde_json::json;
+    use crate::json;
 
     use super::*;
 
-    use zapwasm_rules::Bundle;
+    use crate::Bundle;
 
     use crate::app::App;
     use crate::fake_http::{FakeHttp, answer};
@@ -539,7 +539,7 @@ mod tests {
 
     fn z_for(app: App, bundle: Value) -> (Z, Rc<RefCell<Vec<wire::Request>>>) {
         let (fake, sent) = FakeHttp::new(echo_json);
-        let bundle: Bundle = serde_json::from_value(bundle).unwrap();
+        let bundle: Bundle = crate::from_value(bundle).unwrap();
         (Z::new(Invocation::new(app, bundle, Box::new(fake))), sent)
     }
 

@@ -8,7 +8,7 @@
 //! refuses `z.request` (the reference platform's rule), so a middleware
 //! cannot start the lifecycle it runs inside.
 
-use zapwasm_rules::Bundle;
+use crate::Bundle;
 
 use crate::error::ZError;
 use crate::request::Request;

@@ -7,7 +7,7 @@
 //! [`crate::lifecycle`]; the answer is a [`crate::Response`].
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use crate::{Map, Value};
 use zapwasm_rules::text::value_text;
 use zapwasm_rules::url_params::{self, ParamOptions};
 
@@ -434,12 +434,12 @@ impl From<RequestJson> for Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn only_set_keys_are_serialized() {
         let request = Request::get("https://api.test/me");
-        assert_eq!(serde_json::to_value(&request).unwrap(), json!({"url": "https://api.test/me", "method": "GET"}));
+        assert_eq!(crate::to_value(&request).unwrap(), json!({"url": "https://api.test/me", "method": "GET"}));
     }
 
     #[test]
@@ -462,16 +462,16 @@ mod tests {
             "skipEncodingChars": ":",
             "removeMissingValuesFrom": {"params": true},
         });
-        let request: Request = serde_json::from_value(shape.clone()).unwrap();
+        let request: Request = crate::from_value(shape.clone()).unwrap();
         assert_eq!(request.redirect, Redirect::Manual);
         assert_eq!(request.body, Some(Body::Json(json!({"name": "n"}))));
         assert!(request.remove_missing_values_from_params);
-        assert_eq!(serde_json::to_value(&request).unwrap(), shape);
+        assert_eq!(crate::to_value(&request).unwrap(), shape);
     }
 
     #[test]
     fn header_values_of_other_types_become_text() {
-        let request: Request = serde_json::from_value(json!({"url": "u", "headers": {"a": 1, "b": null}})).unwrap();
+        let request: Request = crate::from_value(json!({"url": "u", "headers": {"a": 1, "b": null}})).unwrap();
         assert_eq!(request.headers, [("a".to_string(), "1".to_string()), ("b".to_string(), String::new())]);
     }
 

@@ -6,7 +6,7 @@
 //! returned and runs the app's afterResponse middleware on it.
 
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use crate::{Value, json};
 use zapwasm_rules::form;
 
 use crate::error::{ZError, json_parse_error};
@@ -129,7 +129,7 @@ pub(crate) fn parse_data(content_type: Option<&str>, content: &str) -> Option<Va
     if content_type.is_some_and(|value| value.trim().eq_ignore_ascii_case(FORM_TYPE)) {
         return Some(Value::Object(form::decode(content)));
     }
-    crate::tree::parse(content).ok()
+    crate::from_str(content).ok()
 }
 
 #[cfg(test)]

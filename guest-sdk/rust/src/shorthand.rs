@@ -9,8 +9,8 @@
 //! request with [`reject_curlies`]; [`crate::export`] turns an OAuth
 //! `authorizeUrl` into a URL with [`authorize_url`].
 
-use serde_json::Value;
-use zapwasm_rules::Bundle;
+use crate::Value;
+use crate::Bundle;
 use zapwasm_rules::curly::{CurlyInRequest, Place, Renderer};
 use zapwasm_rules::url_params;
 
@@ -20,14 +20,14 @@ use crate::request::{Body, Request};
 /// The request with its curlies rendered against `bundle` and the
 /// integration's environment.
 pub(crate) fn rendered(bundle: &Bundle, request: &Request) -> Result<Request, ZError> {
-    let bundle = serde_json::to_value(bundle).unwrap_or(Value::Null);
+    let bundle = crate::to_value(bundle).unwrap_or(Value::Null);
     let env = |name: &str| std::env::var(name).ok();
     render_request(&Renderer::new(&bundle, &env), request)
 }
 
 /// The request with its URL, header values, params and body (and `json`
 /// and `form`) rendered, each by its place's rule.
-fn render_request(renderer: &Renderer<'_>, request: &Request) -> Result<Request, ZError> {
+fn render_request(renderer: &Renderer<'_, Value>, request: &Request) -> Result<Request, ZError> {
     let mut rendered = request.clone();
     rendered.url = renderer.render_text(&request.url, Place::Url)?;
     for (_, value) in &mut rendered.headers {
@@ -89,7 +89,7 @@ pub(crate) fn authorize_url(bundle: &Bundle, request: &Request) -> Result<Value,
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use crate::json;
 
     use super::*;
 

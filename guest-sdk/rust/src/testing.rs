@@ -78,8 +78,8 @@ use std::rc::Rc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::Value;
-use zapwasm_rules::Bundle;
+use crate::Value;
+use crate::Bundle;
 use zapwasm_rules::dehydrate::{self, Kind, Pointer};
 use zapwasm_rules::method_path::MethodPath;
 use zapwasm_rules::stash;
@@ -304,7 +304,7 @@ impl Dehydrated {
             Kind::File => PointerKind::File,
             _ => return None,
         };
-        Some(Dehydrated { kind, method: payload.method, input_data: Value::Object(payload.bundle) })
+        Some(Dehydrated { kind, method: payload.method, input_data: Value::from(serde_json::Value::Object(payload.bundle)) })
     }
 }
 
@@ -537,7 +537,7 @@ impl TestCall {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use crate::json;
 
     use super::*;
     use crate::app::{Create, Operation, Search, Trigger};

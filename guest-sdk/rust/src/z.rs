@@ -16,12 +16,14 @@ use std::fmt::Display;
 use std::rc::Rc;
 
 use md5::Md5;
-use serde_json::Value;
+use crate::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 use zapwasm_rules::dehydrate::{self, Kind};
-use zapwasm_rules::{Bundle, method_path};
+use zapwasm_rules::method_path;
+
+use crate::Bundle;
 
 use crate::app::{App, Handler};
 use crate::bindings::zapwasm::integration::{callback, console, cursor, hydration, stash};
@@ -309,7 +311,7 @@ impl Z {
 
     /// Parses JSON; the error quotes the first 100 characters of `text`.
     pub fn json_parse(&self, text: &str) -> Result<Value, ZError> {
-        crate::tree::parse(text).map_err(|_| json_parse_error(text))
+        crate::from_str(text).map_err(|_| json_parse_error(text))
     }
 
     /// A variable of the integration's environment (what the operator configured).
@@ -491,7 +493,7 @@ pub(crate) fn hash_hex(algorithm: &str, text: &str) -> Result<String, ZError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use crate::json;
 
     use super::*;
 

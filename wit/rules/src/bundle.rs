@@ -7,7 +7,14 @@
 //! `{{bundle.*}}` curlies are looked up in its JSON form).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
+use crate::json::{Json, JsonMap};
+
+/// The bundle as the host holds it, on `serde_json::Value`.
+pub type Bundle = BundleOf<serde_json::Value>;
+
+/// One buffered run as the host holds it, on `serde_json::Value`.
+pub type BufferedItem = BufferedItemOf<serde_json::Value>;
 
 /// What a function receives as `bundle`.
 ///
@@ -22,53 +29,55 @@ use serde_json::{Map, Value};
 /// assert_eq!(bundle.meta.page, 2);
 /// assert_eq!(bundle.meta.limit, -1);
 /// ```
+/// Generic over the JSON type: the host's is [`Bundle`], the guest SDK's
+/// is on its own `Value`. Both read and write the same JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Bundle {
+#[serde(rename_all = "camelCase", default, bound = "")]
+pub struct BundleOf<J: Json> {
     /// The connected account's credentials (`api_key`, `access_token`, ...).
-    pub auth_data: Map<String, Value>,
+    pub auth_data: J::Map,
     /// The user's input for this run, as defined by the input fields.
-    pub input_data: Map<String, Value>,
+    pub input_data: J::Map,
     /// `input_data` before curlies and friendly values were processed.
-    pub input_data_raw: Map<String, Value>,
+    pub input_data_raw: J::Map,
     /// What the user is doing.
     pub meta: Meta,
     /// The HTTP request that started this call (hook perform, getAccessToken, performResume).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw_request: Option<Value>,
+    pub raw_request: Option<J>,
     /// `raw_request` parsed: querystring as an object, content as JSON or form.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cleaned_request: Option<Value>,
+    pub cleaned_request: Option<J>,
     /// What perform returned, for performResume.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_data: Option<Value>,
+    pub output_data: Option<J>,
     /// What performSubscribe returned, for a hook's perform and performUnsubscribe.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subscribe_data: Option<Value>,
+    pub subscribe_data: Option<J>,
     /// Where the API should send hooks, for performSubscribe and performUnsubscribe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_url: Option<String>,
     /// performBuffer: the values of the fields the buffer is grouped by.
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub grouped_by: Map<String, Value>,
+    #[serde(skip_serializing_if = "JsonMap::is_empty")]
+    pub grouped_by: J::Map,
     /// performBuffer: the buffered runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub buffer: Vec<BufferedItem>,
+    pub buffer: Vec<BufferedItemOf<J>>,
 }
 
-impl Bundle {
+impl<J: Json> BundleOf<J> {
     /// `authData[key]` when it is a string.
     pub fn auth_str(&self, key: &str) -> Option<&str> {
-        self.auth_data.get(key).and_then(Value::as_str)
+        self.auth_data.get(key).and_then(Json::as_str)
     }
 
     /// `inputData[key]` when it is a string.
     pub fn input_str(&self, key: &str) -> Option<&str> {
-        self.input_data.get(key).and_then(Value::as_str)
+        self.input_data.get(key).and_then(Json::as_str)
     }
 
     /// `inputData[key]`, of any type.
-    pub fn input(&self, key: &str) -> Option<&Value> {
+    pub fn input(&self, key: &str) -> Option<&J> {
         self.input_data.get(key)
     }
 }
@@ -117,10 +126,10 @@ impl Default for Meta {
 
 /// One run of a create in a performBuffer call.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct BufferedItem {
+#[serde(rename_all = "camelCase", default, bound = "")]
+pub struct BufferedItemOf<J: Json> {
     /// The run's input.
-    pub input_data: Map<String, Value>,
+    pub input_data: J::Map,
     /// The run's idempotency ID.
     pub meta: BufferedMeta,
 }
@@ -172,6 +181,8 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use proptest::prelude::*;
+
+    use serde_json::Value;
 
     use super::*;
     use crate::fuzzing;

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use crate::json::{Json, JsonMap, View};
 
 use crate::text::value_text;
 
@@ -127,7 +127,7 @@ impl CurlyInRequest {
     /// values in order, array items in order), which is the attribute
     /// `root`; its attribute is `root` followed by the keys and indices
     /// down to it.
-    pub fn in_value(root: &str, value: &Value) -> Option<CurlyInRequest> {
+    pub fn in_value<J: Json>(root: &str, value: &J) -> Option<CurlyInRequest> {
         let mut path = root.to_string();
         let text = curly_below(value, &mut path)?;
         Some(CurlyInRequest { attribute: path, value: text.to_string() })
@@ -136,18 +136,18 @@ impl CurlyInRequest {
 
 /// The first string below `value` holding a platform curly; `path` (the
 /// attribute of `value`) is left as that string's attribute.
-fn curly_below<'v>(value: &'v Value, path: &mut String) -> Option<&'v str> {
-    match value {
-        Value::String(text) => first_platform_curly(text).map(|_| text.as_str()),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| curly_at(item, path, &i.to_string())),
-        Value::Object(fields) => fields.iter().find_map(|(key, item)| curly_at(item, path, key)),
+fn curly_below<'v, J: Json>(value: &'v J, path: &mut String) -> Option<&'v str> {
+    match value.view() {
+        View::String(text) => first_platform_curly(text).map(|_| text),
+        View::Array(items) => items.iter().enumerate().find_map(|(i, item)| curly_at(item, path, &i.to_string())),
+        View::Object(fields) => fields.entries().find_map(|(key, item)| curly_at(item, path, key)),
         _ => None,
     }
 }
 
 /// [`curly_below`] for `item`, the child `segment` of the value at `path`:
 /// `path` grows by the segment only when the curly is found there.
-fn curly_at<'v>(item: &'v Value, path: &mut String, segment: &str) -> Option<&'v str> {
+fn curly_at<'v, J: Json>(item: &'v J, path: &mut String, segment: &str) -> Option<&'v str> {
     let len = path.len();
     if !path.is_empty() {
         path.push('.');
@@ -227,13 +227,13 @@ impl fmt::Display for InterpolationError {
 impl std::error::Error for InterpolationError {}
 
 /// What a curly's expression stands for.
-enum Lookup {
+enum Lookup<J> {
     /// Not a `bundle` or `process.env.` expression: left as written.
     Foreign,
     /// Ours, but nothing is there.
     Missing,
     /// The value.
-    Found(Value),
+    Found(J),
 }
 
 /// Renders curlies against a bundle (as JSON) and an environment:
@@ -252,21 +252,21 @@ enum Lookup {
 /// assert_eq!(renderer.render("/items/{{bundle.inputData.id}}?c={{process.env.CLIENT_ID}}", Place::Url).unwrap(), json!("/items/7?c=c-1"));
 /// assert_eq!(renderer.render("{{bundle.inputData.nope}}", Place::Param).unwrap(), json!("{{bundle.inputData.nope}}"));
 /// ```
-pub struct Renderer<'a> {
-    bundle: &'a Value,
+pub struct Renderer<'a, J: Json> {
+    bundle: &'a J,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
-impl<'a> Renderer<'a> {
+impl<'a, J: Json> Renderer<'a, J> {
     /// Curlies looked up in `bundle` (the bundle's JSON) and `env`.
-    pub fn new(bundle: &'a Value, env: &'a dyn Fn(&str) -> Option<String>) -> Renderer<'a> {
+    pub fn new(bundle: &'a J, env: &'a dyn Fn(&str) -> Option<String>) -> Renderer<'a, J> {
         Renderer { bundle, env }
     }
 
-    fn lookup(&self, expression: &str) -> Lookup {
+    fn lookup(&self, expression: &str) -> Lookup<J> {
         if let Some(name) = expression.strip_prefix("process.env.") {
             return match (self.env)(name) {
-                Some(value) => Lookup::Found(Value::String(value)),
+                Some(value) => Lookup::Found(J::string(value)),
                 None => Lookup::Missing,
             };
         }
@@ -277,9 +277,9 @@ impl<'a> Renderer<'a> {
         } else {
             return Lookup::Foreign;
         };
-        let found = path.split('.').filter(|key| !key.is_empty()).try_fold(self.bundle, |value, key| match value {
-            Value::Object(map) => map.get(key),
-            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        let found = path.split('.').filter(|key| !key.is_empty()).try_fold(self.bundle, |value, key| match value.view() {
+            View::Object(map) => map.get(key),
+            View::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
         });
         match found {
@@ -291,7 +291,7 @@ impl<'a> Renderer<'a> {
     /// Renders one string. A curly that is the whole string gives its raw
     /// value (any type); inside a longer string values become text
     /// ([`value_text`]), and an object or array is an error.
-    pub fn render(&self, text: &str, place: Place) -> Result<Value, InterpolationError> {
+    pub fn render(&self, text: &str, place: Place) -> Result<J, InterpolationError> {
         let mut found = scan(text);
         if let (Some(only), None) = (found.next(), found.next())
             && only.start == 0
@@ -299,49 +299,51 @@ impl<'a> Renderer<'a> {
         {
             return Ok(match self.lookup(only.expression) {
                 Lookup::Found(value) => value,
-                Lookup::Missing if place != Place::Param => Value::String(String::new()),
-                Lookup::Missing | Lookup::Foreign => Value::String(text.to_string()),
+                Lookup::Missing if place != Place::Param => J::string(String::new()),
+                Lookup::Missing | Lookup::Foreign => J::string(text.to_string()),
             });
         }
         let rendered = replace(text, |curly, out| {
             match self.lookup(curly.expression) {
-                Lookup::Found(Value::Object(_) | Value::Array(_)) => return Err(InterpolationError),
+                Lookup::Found(value) if is_structure(&value) => return Err(InterpolationError),
                 Lookup::Found(value) => out.push_str(&value_text(&value)),
                 Lookup::Missing if place != Place::Param => {}
                 Lookup::Missing | Lookup::Foreign => out.push_str(curly.text),
             }
             Ok(())
         })?;
-        Ok(Value::String(rendered))
+        Ok(J::string(rendered))
     }
 
     /// Renders a string that must stay a string (the URL, a header value):
     /// a whole-string curly naming an object or array is an error, any
     /// other value its text.
     pub fn render_text(&self, text: &str, place: Place) -> Result<String, InterpolationError> {
-        match self.render(text, place)? {
-            Value::Object(_) | Value::Array(_) => Err(InterpolationError),
-            value => Ok(value_text(&value)),
-        }
+        let value = self.render(text, place)?;
+        if is_structure(&value) { Err(InterpolationError) } else { Ok(value_text(&value)) }
     }
 
     /// Renders every string inside a JSON value (object keys are kept).
-    pub fn render_json(&self, value: &Value, place: Place) -> Result<Value, InterpolationError> {
-        Ok(match value {
-            Value::String(text) => self.render(text, place)?,
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|item| self.render_json(item, place)).collect::<Result<_, _>>()?)
+    pub fn render_json(&self, value: &J, place: Place) -> Result<J, InterpolationError> {
+        Ok(match value.view() {
+            View::String(text) => self.render(text, place)?,
+            View::Array(items) => {
+                J::array(items.iter().map(|item| self.render_json(item, place)).collect::<Result<_, _>>()?)
             }
-            Value::Object(fields) => Value::Object(
-                fields.iter().map(|(key, item)| Ok((key.clone(), self.render_json(item, place)?))).collect::<Result<
-                    Map<_, _>,
-                    InterpolationError,
-                >>(
-                )?,
+            View::Object(fields) => J::object(
+                fields
+                    .entries()
+                    .map(|(key, item)| Ok((key.to_string(), self.render_json(item, place)?)))
+                    .collect::<Result<J::Map, InterpolationError>>()?,
             ),
-            other => other.clone(),
+            _ => value.clone(),
         })
     }
+}
+
+/// Whether `value` is an array or an object, which no text can stand for.
+fn is_structure<J: Json>(value: &J) -> bool {
+    matches!(value.view(), View::Array(_) | View::Object(_))
 }
 
 #[cfg(test)]
@@ -349,7 +351,7 @@ mod fuzz {
     use std::convert::Infallible;
 
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::fuzzing;

@@ -49,6 +49,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::json::{Json, JsonMap, View};
+
 /// What a pointer starts with.
 pub const START: &str = "hydrate|||";
 /// What a pointer ends with.
@@ -145,21 +147,21 @@ impl std::error::Error for DehydrateError {}
 
 /// The unsigned pointer to `method` of `kind` with `input_data` as its
 /// hydrator's inputData (see the module's rules).
-pub fn dehydrate(kind: Kind, method: &str, input_data: &Value) -> Result<String, DehydrateError> {
-    let mut bundle = match input_data {
-        Value::Null => Map::new(),
-        Value::Object(fields) => fields.clone(),
-        other => return Err(DehydrateError::NotAnObject { found: crate::text::type_name(other) }),
+pub fn dehydrate<J: Json>(kind: Kind, method: &str, input_data: &J) -> Result<String, DehydrateError> {
+    let mut bundle = match input_data.view() {
+        View::Null => J::Map::default(),
+        View::Object(fields) => fields.clone(),
+        _ => return Err(DehydrateError::NotAnObject { found: crate::text::type_name(input_data) }),
     };
     if bundle.get("inputData").is_some_and(truthy) {
         return Err(DehydrateError::WholeBundle);
     }
     bundle.remove("environment");
-    let mut payload = Map::new();
-    payload.insert("type".into(), Value::from(kind.as_str()));
-    payload.insert("method".into(), Value::from(method));
-    payload.insert("bundle".into(), Value::Object(bundle));
-    let json = Value::Object(payload).to_string();
+    let mut payload = J::Map::default();
+    payload.insert("type".into(), J::string(kind.as_str().to_string()));
+    payload.insert("method".into(), J::string(method.to_string()));
+    payload.insert("bundle".into(), J::object(bundle));
+    let json = J::object(payload).to_text();
     let length = utf16_len(&json);
     if length > MAX_PAYLOAD_CHARS {
         return Err(DehydrateError::TooLong { length });
@@ -233,13 +235,13 @@ fn utf16_len(text: &str) -> usize {
 }
 
 /// Whether JavaScript would find `value` truthy.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
+fn truthy<J: Json>(value: &J) -> bool {
+    match value.view() {
+        View::Null => false,
+        View::Bool(b) => b,
+        View::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        View::String(s) => !s.is_empty(),
+        View::Array(_) | View::Object(_) => true,
     }
 }
 

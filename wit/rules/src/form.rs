@@ -7,7 +7,7 @@
 //! Vectors: `vectors/form_encode.json`, `vectors/form_decode.json`.
 
 use percent_encoding::percent_decode_str;
-use serde_json::{Map, Value};
+use crate::json::{Json, JsonMap, View};
 
 use crate::param_encoding;
 use crate::text::value_text;
@@ -23,15 +23,15 @@ use crate::text::value_text;
 /// let form = json!({"name": "Ada Lovelace", "tags": ["a", "b&c"], "none": null});
 /// assert_eq!(zapwasm_rules::form::encode(&form), "name=Ada+Lovelace&tags=a&tags=b%26c&none=");
 /// ```
-pub fn encode(value: &Value) -> String {
-    let Value::Object(fields) = value else {
-        return value.to_string();
+pub fn encode<J: Json>(value: &J) -> String {
+    let View::Object(fields) = value.view() else {
+        return value.to_text();
     };
     let mut pairs = Vec::new();
-    for (key, value) in fields {
-        let values = match value {
-            Value::Array(items) => items.iter().collect(),
-            single => vec![single],
+    for (key, value) in fields.entries() {
+        let values = match value.view() {
+            View::Array(items) => items.iter().collect(),
+            _ => vec![value],
         };
         for value in values {
             pairs.push(format!("{}={}", encode_component(key), encode_component(&value_text(value))));
@@ -53,21 +53,23 @@ fn encode_component(text: &str) -> String {
 /// ```
 /// use serde_json::{Value, json};
 ///
-/// let fields = zapwasm_rules::form::decode("a=1&b=x+y&a=2&c");
+/// let fields: serde_json::Map<String, serde_json::Value> = zapwasm_rules::form::decode("a=1&b=x+y&a=2&c");
 /// assert_eq!(Value::Object(fields), json!({"a": ["1", "2"], "b": "x y", "c": ""}));
 /// ```
-pub fn decode(text: &str) -> Map<String, Value> {
-    let mut fields = Map::new();
+pub fn decode<M: JsonMap>(text: &str) -> M {
+    let mut fields = M::default();
     for pair in text.split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode_component(key);
-        let value = Value::String(decode_component(value));
+        let value = M::Value::string(decode_component(value));
         match fields.get_mut(&key) {
-            Some(Value::Array(values)) => values.push(value),
-            Some(earlier) => {
-                let first = earlier.take();
-                *earlier = Value::Array(vec![first, value]);
-            }
+            Some(earlier) => match earlier.as_array_mut() {
+                Some(values) => values.push(value),
+                None => {
+                    let first = std::mem::take(earlier);
+                    *earlier = M::Value::array(vec![first, value]);
+                }
+            },
             None => {
                 fields.insert(key, value);
             }
@@ -85,6 +87,8 @@ fn decode_component(text: &str) -> String {
 mod fuzz {
     use proptest::prelude::*;
 
+    use serde_json::{Map, Value};
+
     use super::*;
     use crate::fuzzing;
 
@@ -96,9 +100,9 @@ mod fuzz {
     #[test]
     fn form_bodies_decode_and_round_trip() {
         fuzzing::fuzz_text("form", TOKENS, |text| {
-            let fields = decode(text);
+            let fields: Map<String, Value> = decode(text);
             let encoded = encode(&Value::Object(fields.clone()));
-            prop_assert_eq!(decode(&encoded), fields);
+            prop_assert_eq!(decode::<Map<String, Value>>(&encoded), fields);
             Ok(())
         });
     }
@@ -114,7 +118,7 @@ mod fuzz {
         let object = proptest::collection::vec((any::<String>(), value), 0..6)
             .prop_map(|fields| fields.into_iter().collect::<Map<String, Value>>());
         fuzzing::run("form_objects", Vec::new(), object, |fields| {
-            prop_assert_eq!(&decode(&encode(&Value::Object(fields.clone()))), fields);
+            prop_assert_eq!(&decode::<Map<String, Value>>(&encode(&Value::Object(fields.clone()))), fields);
             Ok(())
         });
     }

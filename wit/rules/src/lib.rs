@@ -8,8 +8,11 @@
 //! `wit/rules/vectors/`, which every SDK runs (this crate's tests run them
 //! for Rust).
 //!
-//! One module per rule:
+//! One module per rule, each written on [`json`]'s traits, which both
+//! sides' JSON types implement (the host's `serde_json::Value`, the guest
+//! SDK's own `Value`):
 //!
+//! - [`json`]: the JSON data model the rules are written on;
 //! - [`bundle`]: the bundle's shape;
 //! - [`param_encoding`]: a param's key or value as `encodeURIComponent`
 //!   writes it, `skipEncodingChars` kept raw;
@@ -43,6 +46,7 @@ pub mod bundle;
 pub mod curly;
 pub mod dehydrate;
 pub mod form;
+pub mod json;
 pub mod merge;
 pub mod method_path;
 pub mod param_encoding;
@@ -55,4 +59,4 @@ use zapwasm_fuzzing as fuzzing;
 #[cfg(test)]
 mod vectors;
 
-pub use bundle::{BufferedItem, BufferedMeta, Bundle, Meta};
+pub use bundle::{BufferedItem, BufferedItemOf, BufferedMeta, Bundle, BundleOf, Meta};

@@ -7,7 +7,7 @@
 //! merges a request's object body over its template's with it.
 //! Vectors: `vectors/merge.json`.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, JsonMap, Owned};
 
 /// Merges `over` into `under`, `over` winning, as lodash's `_.merge` does
 /// with JSON: keys of `under` keep their place and new keys of `over` come
@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 ///     json!({"a": 1, "list": ["1", "y", "z"], "o": {"k": 1, "j": 2}, "b": 2})
 /// );
 /// ```
-pub fn merge(under: &mut Map<String, Value>, over: Map<String, Value>) {
+pub fn merge<M: JsonMap>(under: &mut M, over: M) {
     for (key, value) in over {
         match under.get_mut(&key) {
             Some(existing) => merge_value(existing, value),
@@ -39,24 +39,30 @@ pub fn merge(under: &mut Map<String, Value>, over: Map<String, Value>) {
 }
 
 /// `over` merged into the value `under` (see [`merge`]).
-fn merge_value(under: &mut Value, over: Value) {
-    match (under, over) {
-        (Value::Object(under), Value::Object(over)) => merge(under, over),
-        (Value::Array(under), Value::Array(over)) => {
-            for (index, item) in over.into_iter().enumerate() {
-                match under.get_mut(index) {
-                    Some(existing) => merge_value(existing, item),
-                    None => under.push(item),
+fn merge_value<J: Json>(under: &mut J, over: J) {
+    match over.into_owned() {
+        Owned::Object(over) => match under.as_object_mut() {
+            Some(under) => merge(under, over),
+            None => *under = J::object(over),
+        },
+        Owned::Array(over) => match under.as_array_mut() {
+            Some(under) => {
+                for (index, item) in over.into_iter().enumerate() {
+                    match under.get_mut(index) {
+                        Some(existing) => merge_value(existing, item),
+                        None => under.push(item),
+                    }
                 }
             }
-        }
-        (slot, over) => *slot = over,
+            None => *under = J::array(over),
+        },
+        Owned::Scalar(over) => *under = over,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Map, Value, json};
 
     use super::*;
 

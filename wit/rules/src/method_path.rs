@@ -38,7 +38,7 @@
 
 use std::fmt::Display;
 
-use serde_json::{Map, Value};
+use crate::json::{Json, JsonMap, View};
 
 /// The key of a function's marker in the definition: `{"$func": "<method path>"}`.
 pub const FUNCTION_MARKER: &str = "$func";
@@ -264,21 +264,21 @@ pub fn operation_method<'p>(rest: &'p str, key: &str) -> Option<OperationMethod<
 }
 
 /// A function's marker in the definition: `{"$func": path}`.
-pub fn function_marker(path: &str) -> Value {
-    let mut marker = Map::new();
-    marker.insert(FUNCTION_MARKER.into(), Value::String(path.to_string()));
-    Value::Object(marker)
+pub fn function_marker<J: Json>(path: &str) -> J {
+    let mut marker = J::Map::default();
+    marker.insert(FUNCTION_MARKER.into(), J::string(path.to_string()));
+    J::object(marker)
 }
 
 /// The method path `object` marks, if it is a function's marker.
-pub fn marked_path(object: &Map<String, Value>) -> Option<&str> {
-    object.get(FUNCTION_MARKER).and_then(Value::as_str)
+pub fn marked_path<M: JsonMap>(object: &M) -> Option<&str> {
+    object.get(FUNCTION_MARKER).and_then(Json::as_str)
 }
 
 /// Whether `object`, the value of the key `slot`, is a shorthand request:
 /// a request object (its `url` a string) in a slot that takes one.
-pub fn is_shorthand_request(slot: &str, object: &Map<String, Value>) -> bool {
-    SHORTHAND_SLOTS.contains(&slot) && object.get("url").is_some_and(Value::is_string)
+pub fn is_shorthand_request<M: JsonMap>(slot: &str, object: &M) -> bool {
+    SHORTHAND_SLOTS.contains(&slot) && object.get("url").and_then(Json::as_str).is_some()
 }
 
 /// Every method path of a definition, in the definition's order: the path
@@ -298,27 +298,27 @@ pub fn is_shorthand_request(slot: &str, object: &Map<String, Value>) -> bool {
 ///     ["authentication.test", "beforeRequest.0", "triggers.new.item.operation.perform"]
 /// );
 /// ```
-pub fn methods(definition: &Value) -> Vec<String> {
+pub fn methods<J: Json>(definition: &J) -> Vec<String> {
     let mut out = Vec::new();
     collect_methods(definition, &mut Vec::new(), &mut out);
     out
 }
 
-fn collect_methods(value: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
+fn collect_methods<J: Json>(value: &J, path: &mut Vec<String>, out: &mut Vec<String>) {
+    match value.view() {
+        View::Object(map) => {
             let slot = path.last().map(String::as_str).unwrap_or_default();
             if marked_path(map).is_some() || is_shorthand_request(slot, map) {
                 out.push(path.join("."));
                 return;
             }
-            for (key, child) in map {
-                path.push(key.clone());
+            for (key, child) in map.entries() {
+                path.push(key.to_string());
                 collect_methods(child, path, out);
                 path.pop();
             }
         }
-        Value::Array(items) => {
+        View::Array(items) => {
             for (i, child) in items.iter().enumerate() {
                 path.push(i.to_string());
                 collect_methods(child, path, out);
@@ -399,7 +399,7 @@ mod fuzz {
             for line in text.lines() {
                 check_path(line)?;
             }
-            if let Ok(definition) = serde_json::from_str::<Value>(text) {
+            if let Ok(definition) = serde_json::from_str::<serde_json::Value>(text) {
                 for path in methods(&definition) {
                     check_path(&path)?;
                 }

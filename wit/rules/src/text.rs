@@ -5,7 +5,7 @@
 //! Params have their own variant, [`crate::url_params::param_text`], which
 //! keeps null apart (a missing param is sent empty or dropped).
 
-use serde_json::Value;
+use crate::json::{Json, View};
 
 /// A scalar JSON value as the text it stands for: strings as they are,
 /// null as empty, numbers and booleans (and anything else) as their JSON.
@@ -19,11 +19,11 @@ use serde_json::Value;
 /// assert_eq!(value_text(&json!(1.5)), "1.5");
 /// assert_eq!(value_text(&json!(["x"])), r#"["x"]"#);
 /// ```
-pub fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+pub fn value_text<J: Json>(value: &J) -> String {
+    match value.view() {
+        View::String(text) => text.to_string(),
+        View::Null => String::new(),
+        _ => value.to_text(),
     }
 }
 
@@ -37,13 +37,13 @@ pub fn value_text(value: &Value) -> String {
 /// assert_eq!(type_name(&json!([1])), "an array");
 /// assert_eq!(type_name(&json!(null)), "null");
 /// ```
-pub fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+pub fn type_name<J: Json>(value: &J) -> &'static str {
+    match value.view() {
+        View::Null => "null",
+        View::Bool(_) => "a boolean",
+        View::Number(_) => "a number",
+        View::String(_) => "a string",
+        View::Array(_) => "an array",
+        View::Object(_) => "an object",
     }
 }

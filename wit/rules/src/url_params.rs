@@ -12,7 +12,7 @@
 //! Vectors: `vectors/url_with_params.json`, `vectors/query_into_params.json`,
 //! `vectors/compose_params.json`.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, JsonMap, View};
 
 use crate::{form, merge, param_encoding};
 
@@ -31,11 +31,11 @@ pub struct ParamOptions<'a> {
 
 /// A param's value as text: strings as they are, numbers and booleans as
 /// their JSON text, objects as JSON, null as `None` (missing).
-pub fn param_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) => Some(text.clone()),
-        other => Some(other.to_string()),
+pub fn param_text<J: Json>(value: &J) -> Option<String> {
+    match value.view() {
+        View::Null => None,
+        View::String(text) => Some(text.to_string()),
+        _ => Some(value.to_text()),
     }
 }
 
@@ -53,12 +53,12 @@ pub fn param_text(value: &Value) -> Option<String> {
 ///     [("tag".into(), some("a")), ("tag".into(), some("2")), ("none".into(), None)]
 /// );
 /// ```
-pub fn pairs(params: &Map<String, Value>) -> Vec<ParamPair> {
+pub fn pairs<M: JsonMap>(params: &M) -> Vec<ParamPair> {
     let mut out = Vec::new();
-    for (key, value) in params {
-        match value {
-            Value::Array(items) => out.extend(items.iter().map(|item| (key.clone(), param_text(item)))),
-            single => out.push((key.clone(), param_text(single))),
+    for (key, value) in params.entries() {
+        match value.view() {
+            View::Array(items) => out.extend(items.iter().map(|item| (key.to_string(), param_text(item)))),
+            _ => out.push((key.to_string(), param_text(value))),
         }
     }
     out
@@ -140,7 +140,7 @@ pub fn url_with_params(url: &str, pairs: &[ParamPair], options: &ParamOptions<'_
 /// assert_eq!(url, "https://api.test/x#top");
 /// assert_eq!(Value::Object(params), json!({"b": "two words", "c": 3, "a": "1"}));
 /// ```
-pub fn move_query_into_params(url: &mut String, params: &mut Map<String, Value>) {
+pub fn move_query_into_params<M: JsonMap>(url: &mut String, params: &mut M) {
     let (without_fragment, fragment) = split_fragment(url);
     let Some((base, query)) = without_fragment.split_once('?') else {
         return;
@@ -176,7 +176,7 @@ pub fn move_query_into_params(url: &mut String, params: &mut Map<String, Value>)
 /// let sent = url_with_params(&url, &pairs(&params), &ParamOptions::default());
 /// assert_eq!(sent, "https://host/path?tp=1&w=3&x=1%202&y=%2F&z=a%20b");
 /// ```
-pub fn compose(template: Option<(&str, &Map<String, Value>)>, url: &mut String, params: &mut Map<String, Value>) {
+pub fn compose<M: JsonMap>(template: Option<(&str, &M)>, url: &mut String, params: &mut M) {
     move_query_into_params(url, params);
     let Some((template_url, template_params)) = template else {
         return;
@@ -238,6 +238,7 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use proptest::prelude::*;
+    use serde_json::{Map, Value};
 
     use super::*;
     use crate::fuzzing;

@@ -3,7 +3,7 @@
 //! and its label. Its functions' method paths are the
 //! `zapwasm_rules::method_path` constants (`authentication.test`, ...).
 
-use serde_json::{Map, Value, json};
+use crate::{Map, Value, json};
 use zapwasm_rules::method_path;
 
 use super::fields::{Field, fields_json};
@@ -256,7 +256,7 @@ impl Authentication {
 
 #[cfg(test)]
 mod tests {
-    use zapwasm_rules::Bundle;
+    use crate::Bundle;
 
     use super::*;
     use crate::app::App;

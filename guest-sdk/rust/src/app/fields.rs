@@ -1,7 +1,7 @@
 //! Input and output fields: [`Field`], as the definition writes them.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use crate::{Value, json};
 
 use super::Text;
 
@@ -12,7 +12,7 @@ use super::Text;
 ///
 /// let field = Field::new("email").label("Email").required(true).kind("string");
 /// assert_eq!(
-///     serde_json::to_value(&field).unwrap(),
+///     zapwasm_guest::to_value(&field).unwrap(),
 ///     json!({"key": "email", "label": "Email", "required": true, "type": "string"})
 /// );
 /// ```
@@ -164,7 +164,7 @@ impl Field {
     ///     Field::new("quantity").kind("integer"),
     /// ]);
     /// assert_eq!(
-    ///     serde_json::to_value(&lines).unwrap(),
+    ///     zapwasm_guest::to_value(&lines).unwrap(),
     ///     json!({"key": "line_items", "label": "Line Items", "children": [
     ///         {"key": "description", "required": true},
     ///         {"key": "quantity", "type": "integer"}
@@ -180,7 +180,7 @@ impl Field {
 impl Field {
     /// The field as the definition writes it: only what was set.
     pub(super) fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or_else(|_| json!({}))
+        crate::to_value(self).unwrap_or_else(|_| json!({}))
     }
 }
 
@@ -205,7 +205,7 @@ mod tests {
             .placeholder("p")
             .alters_dynamic_fields(true);
         assert_eq!(
-            serde_json::to_value(&field).unwrap(),
+            crate::to_value(&field).unwrap(),
             json!({"key": "k", "helpText": "h", "default": "d", "choices": ["a"], "list": true,
                    "search": "find.id", "computed": false, "placeholder": "p", "altersDynamicFields": true})
         );

@@ -19,8 +19,8 @@ mod search_or_create;
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value, json};
-use zapwasm_rules::Bundle;
+use crate::{Map, Value, json};
+use crate::Bundle;
 use zapwasm_rules::method_path::{self, MethodPath, MiddlewareKind, OperationKind};
 
 use crate::error::ZError;
@@ -405,7 +405,7 @@ impl<'a> Walk<'a> {
 
 /// A request object as the definition writes it.
 fn request_json(request: &Request) -> Value {
-    serde_json::to_value(request).unwrap_or_else(|_| json!({}))
+    crate::to_value(request).unwrap_or_else(|_| json!({}))
 }
 
 /// A step of the app written as a function or as a shorthand request, in

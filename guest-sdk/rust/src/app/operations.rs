@@ -4,7 +4,7 @@
 //! sample. Their method paths are `<kind plural>.<key>.operation.<method>`
 //! (see `zapwasm_rules::method_path`).
 
-use serde_json::{Map, Value, json};
+use crate::{Map, Value, json};
 use zapwasm_rules::method_path::{self, FieldList, OperationMethod};
 
 use super::fields::Field;
@@ -387,7 +387,7 @@ pub(super) fn display_json(
 
 #[cfg(test)]
 mod tests {
-    use zapwasm_rules::Bundle;
+    use crate::Bundle;
 
     use super::*;
     use crate::app::App;

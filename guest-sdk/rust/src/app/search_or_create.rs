@@ -4,7 +4,7 @@
 //! update of what the search found). It names operations by key and holds
 //! no functions, so it adds no method paths.
 
-use serde_json::{Map, Value, json};
+use crate::{Map, Value, json};
 
 use super::Text;
 
