@@ -75,7 +75,7 @@ fn a_buffer_of_runs_is_one_batch_answered_per_run() {
         Reply::json(json!({"results": [{"contact": {"id": 1}}, {"error": {"message": "duplicate"}}]})),
     );
     let mut buffered = bundle(json!({}));
-    buffered.buffer = serde_json::from_value(json!([
+    buffered.buffer = zapwasm_guest::from_value(json!([
         {"inputData": {"email": "a@b.test", "company": "A"}, "meta": {"id": "run-1"}},
         {"inputData": {"email": "b@b.test", "company": "A"}, "meta": {"id": "run-2"}},
     ]))

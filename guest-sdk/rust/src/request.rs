@@ -6,8 +6,8 @@
 //! What happens to a request once it is handed to `z.request` lives in
 //! [`crate::lifecycle`]; the answer is a [`crate::Response`].
 
-use serde::{Deserialize, Serialize};
 use crate::{Map, Value};
+use serde::{Deserialize, Serialize};
 use zapwasm_rules::text::value_text;
 use zapwasm_rules::url_params::{self, ParamOptions};
 

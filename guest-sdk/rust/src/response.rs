@@ -5,8 +5,8 @@
 //! [`crate::lifecycle`] builds it from what the host's `http` import
 //! returned and runs the app's afterResponse middleware on it.
 
-use serde::de::DeserializeOwned;
 use crate::{Value, json};
+use serde::de::DeserializeOwned;
 use zapwasm_rules::form;
 
 use crate::error::{ZError, json_parse_error};

@@ -9,8 +9,8 @@
 //! request with [`reject_curlies`]; [`crate::export`] turns an OAuth
 //! `authorizeUrl` into a URL with [`authorize_url`].
 
-use crate::Value;
 use crate::Bundle;
+use crate::Value;
 use zapwasm_rules::curly::{CurlyInRequest, Place, Renderer};
 use zapwasm_rules::url_params;
 

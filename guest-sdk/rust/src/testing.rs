@@ -76,10 +76,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::Bundle;
+use crate::Value;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use crate::Value;
-use crate::Bundle;
 use zapwasm_rules::dehydrate::{self, Kind, Pointer};
 use zapwasm_rules::method_path::MethodPath;
 use zapwasm_rules::stash;
@@ -304,7 +304,11 @@ impl Dehydrated {
             Kind::File => PointerKind::File,
             _ => return None,
         };
-        Some(Dehydrated { kind, method: payload.method, input_data: Value::from(serde_json::Value::Object(payload.bundle)) })
+        Some(Dehydrated {
+            kind,
+            method: payload.method,
+            input_data: Value::from(serde_json::Value::Object(payload.bundle)),
+        })
     }
 }
 

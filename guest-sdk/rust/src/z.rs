@@ -15,8 +15,8 @@ use std::borrow::Cow;
 use std::fmt::Display;
 use std::rc::Rc;
 
-use md5::Md5;
 use crate::Value;
+use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 

@@ -277,11 +277,12 @@ impl<'a, J: Json> Renderer<'a, J> {
         } else {
             return Lookup::Foreign;
         };
-        let found = path.split('.').filter(|key| !key.is_empty()).try_fold(self.bundle, |value, key| match value.view() {
-            View::Object(map) => map.get(key),
-            View::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        });
+        let found =
+            path.split('.').filter(|key| !key.is_empty()).try_fold(self.bundle, |value, key| match value.view() {
+                View::Object(map) => map.get(key),
+                View::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
         match found {
             Some(value) => Lookup::Found(value.clone()),
             None => Lookup::Missing,

@@ -6,8 +6,8 @@
 //! URL's `?query` with [`decode`] (see [`crate::url_params::move_query_into_params`]).
 //! Vectors: `vectors/form_encode.json`, `vectors/form_decode.json`.
 
-use percent_encoding::percent_decode_str;
 use crate::json::{Json, JsonMap, View};
+use percent_encoding::percent_decode_str;
 
 use crate::param_encoding;
 use crate::text::value_text;

@@ -1,7 +1,7 @@
 //! Input and output fields: [`Field`], as the definition writes them.
 
-use serde::Serialize;
 use crate::{Value, json};
+use serde::Serialize;
 
 use super::Text;
 

@@ -19,8 +19,8 @@ mod search_or_create;
 
 use std::borrow::Cow;
 
-use crate::{Map, Value, json};
 use crate::Bundle;
+use crate::{Map, Value, json};
 use zapwasm_rules::method_path::{self, MethodPath, MiddlewareKind, OperationKind};
 
 use crate::error::ZError;

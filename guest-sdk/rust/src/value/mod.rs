@@ -770,9 +770,18 @@ mod tests {
     #[test]
     fn compares_with_plain_values() {
         let value = json!({"n": 3, "f": 1.5, "s": "x", "b": true, "neg": -1});
-        assert!(value["n"] == 3 && value["n"] == 3u8 && value["n"] == 3usize && 3 == value["n"]);
-        assert!(value["f"] == 1.5 && value["s"] == "x" && value["s"] == String::from("x") && value["b"] == true);
-        assert!(value["neg"] == -1 && value["neg"] != 1u64 && value["n"] != "3");
+        assert_eq!(value["n"], 3);
+        assert_eq!(value["n"], 3u8);
+        assert_eq!(value["n"], 3usize);
+        assert_eq!(3, value["n"]);
+        assert_eq!(value["f"], 1.5);
+        assert_eq!(value["s"], "x");
+        assert_eq!(value["s"], *"x");
+        assert_eq!(value["s"], "x".to_string());
+        assert_eq!(value["b"], true);
+        assert_eq!(value["neg"], -1);
+        assert_ne!(value["neg"], 1u64);
+        assert_ne!(value["n"], "3");
     }
 
     #[test]

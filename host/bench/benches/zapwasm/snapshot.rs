@@ -123,7 +123,11 @@ async fn stretch(app: &App, method: &str, seconds: f64) -> Result<Totals, String
 }
 
 async fn call(app: &App, method: &str) -> Result<(), String> {
-    let outcome = app.invoke(Invocation::local(method, Bundle::default())).await;
+    call_with(app, method, Bundle::default()).await
+}
+
+async fn call_with(app: &App, method: &str, bundle: Bundle) -> Result<(), String> {
+    let outcome = app.invoke(Invocation::local(method, bundle)).await;
     outcome.result.map(drop).map_err(|e| format!("{e:?}"))
 }
 
@@ -208,7 +212,8 @@ pub fn run(target: &Path, scratch: &Path, seconds: f64, rounds: u32) -> Result<V
 /// `config.component` (through the compiled-component cache, which a
 /// `prime` worker fills) and calls `config.side` (the method;
 /// `triggers.op_0.operation.perform` when empty) `config.count` times, one
-/// call after another. Run it twice, with 1 and
+/// call after another (with `config.base_url` set, the API the bench
+/// guest calls, as `http_get` calls it). Run it twice, with 1 and
 /// with many calls, under `valgrind --tool=callgrind`, and take the
 /// difference over the difference in calls: the instructions of one call,
 /// by function.
@@ -218,10 +223,16 @@ pub async fn calls(config: &crate::workers::WorkerConfig) -> Value {
         Ok(app) => app,
         Err(e) => return json!({ "error": format!("{}: {e}", config.component.display()) }),
     };
+    // With an API (`base_url`), as `http_get` calls the bench guest.
+    let (app, bundle) = if config.base_url.is_empty() {
+        (app, Bundle::default())
+    } else {
+        (app.with_env([("BENCH_BASE_URL", config.base_url.clone())]), crate::workers::api_bundle(&config.api_key))
+    };
     let method = if config.side.is_empty() { METHOD } else { config.side.as_str() };
     let faults = minor_faults();
     for _ in 0..config.count {
-        if let Err(why) = call(&app, method).await {
+        if let Err(why) = call_with(&app, method, bundle.clone()).await {
             return json!({ "error": why });
         }
     }

@@ -154,7 +154,7 @@ fn after_two(response: Response, _z: &Z, _bundle: &Bundle) -> Result<Response, Z
 
 /// A request object (the reference platform's shape) from JSON.
 fn request_of(value: Option<&Value>) -> Result<Request, ZError> {
-    serde_json::from_value(value.cloned().unwrap_or(Value::Null))
+    zapwasm_guest::from_value(value.cloned().unwrap_or(Value::Null))
         .map_err(|error| ZError::general(format!("lifecycle: not a request object: {error}")))
 }
 
