@@ -6,7 +6,8 @@
 //! reads, and the URL an SDK names in an error is the URL the host sent.
 //! Every rule here also has language-neutral JSON test vectors in
 //! `wit/rules/vectors/`, which every SDK runs (this crate's tests run them
-//! for Rust).
+//! on serde_json's `Value`, the Rust SDK's tests on its own `Value`, through
+//! its `vectors` module, feature `vectors`).
 //!
 //! One module per rule, each written on [`json`]'s traits, which both
 //! sides' JSON types implement (the host's `serde_json::Value`, the guest
@@ -56,7 +57,7 @@ pub mod url_params;
 
 #[cfg(test)]
 use zapwasm_fuzzing as fuzzing;
-#[cfg(test)]
-mod vectors;
+#[cfg(any(test, feature = "vectors"))]
+pub mod vectors;
 
 pub use bundle::{BufferedItem, BufferedItemOf, BufferedMeta, Bundle, BundleOf, Meta};

@@ -7,7 +7,7 @@
 //! insertion order ([`Map`]), with a hash index only once it is large, so
 //! parsing an API's answer allocates once per object and hashes nothing,
 //! and parsing and writing text are the SDK's own ([`from_str`],
-//! [`Value::to_string`]). Numbers are serde_json's `Number`, and every
+//! `Value::to_string`, its `Display`). Numbers are serde_json's `Number`, and every
 //! value is `Serialize` and `Deserialize`, so serde types convert with
 //! [`to_value`] and [`from_value`].
 
@@ -782,6 +782,17 @@ mod tests {
         assert_eq!(value["neg"], -1);
         assert_ne!(value["neg"], 1u64);
         assert_ne!(value["n"], "3");
+    }
+
+    /// The rules both sides run hold on this type as on the host's: every
+    /// vector file of `wit/rules/vectors/`.
+    #[test]
+    fn the_rules_vectors_hold_on_this_value() {
+        let failures: Vec<String> = zapwasm_rules::vectors::FILES
+            .iter()
+            .filter_map(|(file, _)| zapwasm_rules::vectors::run::<Value>(file).err())
+            .collect();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
