@@ -24,6 +24,7 @@
 //! fails is a [`CheckFailure`]; the result is kept and the embedder
 //! decides what a failure means.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -310,7 +311,8 @@ fn check_trigger(report: &mut Report, primary: Option<Vec<&str>>, result: &Value
         });
         return;
     };
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Sized for every item at once: no rehash as it fills.
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(if primary.is_some() { items.len() } else { 0 });
     for (i, item) in items.iter().enumerate() {
         let Value::Object(fields) = item else {
             report.fail(TRIGGER_OBJECT_ITEMS, || {
@@ -335,17 +337,18 @@ fn check_trigger(report: &mut Report, primary: Option<Vec<&str>>, result: &Value
             continue;
         }
         let Some(key) = key_of(primary, fields) else { continue };
-        match seen.get(&key) {
-            Some(&first) => report.fail(UNIQUE_PRIMARY_KEY, || {
+        match seen.entry(key) {
+            Entry::Occupied(first) => report.fail(UNIQUE_PRIMARY_KEY, || {
                 format!(
-                    "items {first} and {i} have the same primary key ({}): items of a polling trigger are \
+                    "items {} and {i} have the same primary key ({}): items of a polling trigger are \
                      deduplicated by their primary key, so all but one would be lost; return each item once, \
                      or mark more fields `\"primary\": true` in the trigger's outputFields",
+                    *first.get(),
                     key_display(primary, fields),
                 )
             }),
-            None => {
-                seen.insert(key, i);
+            Entry::Vacant(slot) => {
+                slot.insert(i);
             }
         }
     }
