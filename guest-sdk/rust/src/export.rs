@@ -162,8 +162,8 @@ pub(crate) fn run_with(
         serde_json::from_str(bundle).map_err(|error| ZError::General(format!("Invalid bundle: {error}")))?;
     let z = Z::new(Invocation::of_kept(app, bundle, transport));
     let result = call(&z, method_path);
-    // `write::to_string` writes serde_json's text with strings scanned by
-    // words; a `Value` always has a JSON text.
+    // The SDK's writer (`value::text`): serde_json's text, strings scanned
+    // by words; a `Value` always has a JSON text.
     let json = result.map(|value| {
         let json = value.to_string();
         discard(value);

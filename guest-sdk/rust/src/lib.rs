@@ -137,6 +137,10 @@
 //!   the lifecycle;
 //! - [`Z`]: HTTP, cursor, stash, console, callbacks, dehydration, hashing;
 //! - [`ZError`]: the typed errors;
+//! - [`value`]: the SDK's JSON, [`Value`] and [`Map`] with [`json!`],
+//!   [`to_value`] and [`from_value`]: serde_json's API, objects kept as
+//!   ordered vectors of entries (cheaper to parse and write than hash
+//!   maps, which is most of a call's work);
 //! - shorthand requests: `{{bundle.*}}` curlies in request objects;
 //! - [`export_app!`]: the component's export, running what a method path
 //!   names.
