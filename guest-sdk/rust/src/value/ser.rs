@@ -55,6 +55,15 @@ fn error(message: impl std::fmt::Display) -> Error {
     ser::Error::custom(message)
 }
 
+/// Scalars, each as its `Value::from`.
+macro_rules! scalars_from {
+    ($($method:ident: $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<Value, Error> {
+            Ok(Value::from(v))
+        }
+    )*};
+}
+
 impl Serializer for ValueSerializer {
     type Ok = Value;
     type Error = Error;
@@ -66,25 +75,11 @@ impl Serializer for ValueSerializer {
     type SerializeStruct = Entries;
     type SerializeStructVariant = Variant<Entries>;
 
-    fn serialize_bool(self, v: bool) -> Result<Value, Error> {
-        Ok(Value::Bool(v))
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
+    scalars_from!(
+        serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_f32: f32,
+        serialize_f64: f64, serialize_char: char, serialize_str: &str
+    );
 
     fn serialize_i128(self, v: i128) -> Result<Value, Error> {
         match (i64::try_from(v), u64::try_from(v)) {
@@ -94,40 +89,8 @@ impl Serializer for ValueSerializer {
         }
     }
 
-    fn serialize_u8(self, v: u8) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
     fn serialize_u128(self, v: u128) -> Result<Value, Error> {
         u64::try_from(v).map(Value::from).map_err(|_| error("a number beyond 64 bits"))
-    }
-
-    fn serialize_f32(self, v: f32) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_f64(self, v: f64) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_char(self, v: char) -> Result<Value, Error> {
-        Ok(Value::from(v))
-    }
-
-    fn serialize_str(self, v: &str) -> Result<Value, Error> {
-        Ok(Value::from(v))
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, Error> {
