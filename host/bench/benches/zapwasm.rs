@@ -17,7 +17,8 @@
 //! Parts, by role: `workers` runs the in-process scenarios (`no_io`,
 //! `http_get`, `in_flight`, `censor`, the cached load), `neighbours` the
 //! healthy calls next to spinning guests and the calls 256 at once, `soak`
-//! the 100,000 calls against a failing upstream; `cold_start` times
+//! the 100,000 calls against a failing upstream; `json` the guest SDK's
+//! JSON type against serde_json's; `cold_start` times
 //! the `zapwasm` CLI; `reference` drives zapier-platform-core through
 //! `benches/reference/bench.js`, round by round with one-round `http_get`
 //! workers for zapwasm's side of the comparison; `servers` are what the
@@ -34,6 +35,8 @@
 
 #[path = "zapwasm/cold_start.rs"]
 mod cold_start;
+#[path = "zapwasm/json.rs"]
+mod json;
 #[path = "zapwasm/neighbours.rs"]
 mod neighbours;
 #[path = "zapwasm/reference.rs"]
@@ -77,6 +80,7 @@ const SCENARIOS: &[&str] = &[
     "soak",
     "service",
     "snapshot",
+    "json",
 ];
 
 fn main() -> ExitCode {
@@ -234,6 +238,11 @@ fn orchestrate(selected: &[&str]) -> Result<(), String> {
             "snapshot" => {
                 eprintln!("running snapshot (the app built per call, or once at build time)");
                 snapshot::run(&target, &scratch, seconds, rounds).unwrap_or_else(|why| json!({ "error": why }))
+            }
+            "json" => {
+                eprintln!("running json (the guest SDK's JSON type against serde_json's)");
+                let page = runtime.block_on(servers::contacts_page(&base_url));
+                page.and_then(|page| json::run(&page, seconds, rounds)).unwrap_or_else(|why| json!({ "error": why }))
             }
             _ => continue,
         };

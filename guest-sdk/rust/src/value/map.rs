@@ -76,17 +76,28 @@ impl Map<String, Value> {
     /// An object of `entries`, a later entry for a key replacing an
     /// earlier one's value in the earlier one's place (as a parser reads
     /// duplicate keys).
-    pub(crate) fn from_entries(mut entries: Vec<(String, Value)>) -> Map {
-        if entries.len() <= LINEAR {
-            // Duplicates are rare: look for one before moving anything.
-            let duplicated =
-                (1..entries.len()).any(|i| entries[..i].iter().any(|(earlier, _)| *earlier == entries[i].0));
-            if !duplicated {
-                return Map { entries, index: None };
-            }
+    pub(crate) fn from_entries(entries: Vec<(String, Value)>) -> Map {
+        if entries.len() > LINEAR {
+            return Map::indexed(entries);
+        }
+        // Duplicates are rare: look for one before moving anything.
+        let duplicated = (1..entries.len()).any(|i| entries[..i].iter().any(|(earlier, _)| *earlier == entries[i].0));
+        if !duplicated {
+            return Map { entries, index: None };
         }
         let mut map = Map::with_capacity(entries.len());
-        for (key, value) in entries.drain(..) {
+        for (key, value) in entries {
+            map.insert(key, value);
+        }
+        map
+    }
+
+    /// [`Map::from_entries`] for a large object: the index is made at its
+    /// final size, and each key hashed once.
+    fn indexed(entries: Vec<(String, Value)>) -> Map {
+        let index = Index { table: HashTable::with_capacity(entries.len()), state: RandomState::new() };
+        let mut map = Map { entries: Vec::with_capacity(entries.len()), index: Some(Box::new(index)) };
+        for (key, value) in entries {
             map.insert(key, value);
         }
         map
@@ -125,15 +136,25 @@ impl Map<String, Value> {
     /// Sets `key` to `value`: a new key goes last, a present one keeps its
     /// place. Returns the value it replaced.
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        if let Some(at) = self.position(&key) {
-            return Some(std::mem::replace(&mut self.entries[at].1, value));
+        let Some(index) = &mut self.index else {
+            if let Some(at) = self.entries.iter().position(|(candidate, _)| *candidate == key) {
+                return Some(std::mem::replace(&mut self.entries[at].1, value));
+            }
+            self.entries.push((key, value));
+            if self.entries.len() > LINEAR {
+                self.index = Some(Index::of(&self.entries));
+            }
+            return None;
+        };
+        // Indexed: the key is hashed once, to look for it and to add it.
+        let hash = index.hash(&key);
+        let entries = &mut self.entries;
+        if let Some(at) = index.table.find(hash, |&at| entries[at].0 == key).copied() {
+            return Some(std::mem::replace(&mut entries[at].1, value));
         }
-        self.entries.push((key, value));
-        match &mut self.index {
-            Some(index) => index.add(&self.entries, self.entries.len() - 1),
-            None if self.entries.len() > LINEAR => self.index = Some(Index::of(&self.entries)),
-            None => {}
-        }
+        let state = &index.state;
+        index.table.insert_unique(hash, entries.len(), |&other| state.hash_one(entries[other].0.as_str()));
+        entries.push((key, value));
         None
     }
 

@@ -158,22 +158,25 @@ pub fn hold_url(slow_url: &str, n: usize) -> String {
     format!("{slow_url}/hold/{n}")
 }
 
+/// The API's page of 10 contacts, as the bench guest's `http_get` gets it.
+pub async fn contacts_page(base_url: &str) -> Result<String, String> {
+    let response = reqwest::Client::new()
+        .get(format!("{base_url}/contacts?limit=10"))
+        .header(crm_api::API_KEY_HEADER, API_KEY)
+        .send()
+        .await
+        .and_then(|response| response.error_for_status())
+        .map_err(|e| format!("GET {base_url}/contacts: {e}"))?;
+    response.text().await.map_err(|e| format!("GET {base_url}/contacts: {e}"))
+}
+
 /// Start the example API and the slow endpoint on 127.0.0.1.
 pub async fn start() -> std::io::Result<Servers> {
     let localhost: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let api = crm_api::start(localhost, crm_api::Config::default()).await?;
     // The slow endpoint answers what the API answers, so the trigger's
     // result is the same.
-    let page = reqwest::Client::new()
-        .get(format!("{}/contacts?limit=10", api.base_url))
-        .header(crm_api::API_KEY_HEADER, API_KEY)
-        .send()
-        .await
-        .and_then(|response| response.error_for_status())
-        .map_err(std::io::Error::other)?
-        .text()
-        .await
-        .map_err(std::io::Error::other)?;
+    let page = contacts_page(&api.base_url).await.map_err(std::io::Error::other)?;
     let page_for_faults = page.clone();
     let hold = Arc::new(Hold::new());
     let (held, holding) = (hold.clone(), hold.clone());
