@@ -25,9 +25,14 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// Build the bench guest to a component with the `guest` profile, in a
-/// target directory of its own; its path.
+/// target directory of its own, and snapshot it with its app built, as
+/// `zapwasm build` does by default; the snapshot's path.
 pub fn build_guest(target: &Path) -> Result<PathBuf, String> {
-    build_guest_package(target, "bench")
+    let plain = build_guest_package(target, "bench")?;
+    let snapshotted = plain.with_extension("snapshot.wasm");
+    zapwasm_build::snapshot::snapshot_file(&plain, &snapshotted)
+        .map_err(|e| format!("cannot snapshot {}: {e}", plain.display()))?;
+    Ok(snapshotted)
 }
 
 /// Build the guest crate `package` (`bench`, or `fixture` for the
