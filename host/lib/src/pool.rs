@@ -58,7 +58,7 @@ use std::time::Duration;
 /// benchmark's `in_flight` (every call of a run held waiting at once), a
 /// 512 KiB fiber stack instead of 2 MiB, and `keep_resident_bytes` at 64
 /// KiB instead of 1 MiB, each left the memory per waiting call where it
-/// was (160 KiB for the bench guest's one-GET call; BENCHMARKS.md,
+/// was (160 KiB for the bench guest's one-GET call then, 127.5 since; BENCHMARKS.md,
 /// "Memory per truly waiting call", has the breakdown).
 #[derive(Debug, Clone)]
 pub struct PoolConfig {

@@ -148,7 +148,7 @@ fn engine_config(pool: Option<&PoolConfig>) -> Config {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     // The fiber stack keeps wasmtime's default size (2 MiB): only the pages
-    // a call touches are resident (28 KiB for the bench guest's one-GET
+    // a call touches are resident (12 KiB for the bench guest's one-GET
     // call while it waits), and 512 KiB measured the same memory per
     // waiting call, with less room for a guest's deep recursion.
     if let Some(pool) = pool {
