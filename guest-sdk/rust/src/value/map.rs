@@ -33,6 +33,7 @@ pub struct Map<K = String, V = Value> {
 }
 
 /// Positions in `entries` by key.
+#[derive(Clone)]
 struct Index {
     table: HashTable<usize>,
     state: RandomState,
@@ -167,9 +168,14 @@ impl Map<String, Value> {
     /// order.
     pub fn remove_entry(&mut self, key: &str) -> Option<(String, Value)> {
         let at = self.position(key)?;
+        Some(self.take_at(at))
+    }
+
+    /// Takes the entry at `at` out; the entries after it keep their order.
+    fn take_at(&mut self, at: usize) -> (String, Value) {
         let entry = self.entries.remove(at);
         self.reindex();
-        Some(entry)
+        entry
     }
 
     /// Same as [`Map::remove`] (objects here always keep their order).
@@ -335,9 +341,7 @@ impl<'m> OccupiedEntry<'m> {
 
     /// Takes the entry out; the entries after it keep their order.
     pub fn remove(self) -> Value {
-        let (_, value) = self.map.entries.remove(self.at);
-        self.map.reindex();
-        value
+        self.map.take_at(self.at).1
     }
 }
 
@@ -348,8 +352,9 @@ impl Default for Map {
 }
 
 impl Clone for Map {
+    /// The entries and their index, copied (the positions are the same).
     fn clone(&self) -> Map {
-        Map { entries: self.entries.clone(), index: (self.entries.len() > LINEAR).then(|| Index::of(&self.entries)) }
+        Map { entries: self.entries.clone(), index: self.index.clone() }
     }
 }
 
