@@ -26,7 +26,6 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 use zapwasm_rules::method_path::{self, FieldList, MethodPath, OperationKind, OperationMethod};
@@ -150,18 +149,17 @@ impl<'d> Checks<'d> {
         target(definition, method).map(Checks)
     }
 
-    /// When the method is a trigger's perform: the item fields its checks
-    /// read (the primary key fields of a polling trigger, none for a hook
-    /// trigger). They read nothing else of the result but whether it is an
-    /// array of objects, so a result parsed with only these fields of each
-    /// item passes them exactly when the whole result does (`invoke.rs`
-    /// runs them so, and reports failures from the whole result, whose
-    /// items the messages quote). `None` for every other method: its checks
-    /// read more. A check of a trigger's items that reads other fields must
-    /// change this.
-    pub(crate) fn trigger_fields_read(&self) -> Option<Vec<&'d str>> {
+    /// Whether `text` passes these checks, known from one pass over the
+    /// text without building the result: `Some(true)` only when the whole
+    /// text parses as a [`Value`] and that value passes [`Checks::run`];
+    /// `Some(false)` when it may not (the caller then parses it whole and
+    /// runs the checks for their messages); `None` for checks that read
+    /// more than a trigger's items and their primary keys (`invoke.rs`
+    /// parses those results whole). A check of a trigger's items that reads
+    /// other fields must change [`trigger_result_passes`].
+    pub(crate) fn pass_on_text(&self, text: &str) -> Option<bool> {
         match self.0 {
-            Target::Trigger { polling } => Some(polling.map(primary_fields).unwrap_or_default()),
+            Target::Trigger { polling } => Some(trigger_result_passes(text, polling.map(primary_fields).as_deref())),
             _ => None,
         }
     }
@@ -225,7 +223,8 @@ pub fn primary_key(definition: &Definition, trigger_key: &str, item: &Value) -> 
         .and_then(|triggers| triggers.get(trigger_key))
         .and_then(|trigger| trigger.get("operation"))
         .unwrap_or(&Value::Null);
-    key_of(&primary_fields(operation), item.as_object()?)
+    // serde_json writes UTF-8.
+    String::from_utf8(key_of(&primary_fields(operation), item.as_object()?)?).ok()
 }
 
 /// The primary key fields of a trigger's operation: its static
@@ -253,50 +252,260 @@ pub(crate) fn missing_fields<'k>(primary: &[&'k str], item: &Map<String, Value>)
     primary.iter().copied().filter(|key| item.get(*key).is_none_or(Value::is_null)).collect()
 }
 
-/// The primary key string of `item` (see [`primary_key`]).
-fn key_of(primary: &[&str], item: &Map<String, Value>) -> Option<String> {
-    let mut out = String::from("[");
-    for (i, key) in primary.iter().enumerate() {
-        let value = item.get(*key).filter(|value| !value.is_null())?;
-        if i > 0 {
-            out.push(',');
-        }
-        write_canonical(value, &mut out);
+/// The primary key of `item` (see [`primary_key`]) as JSON text.
+fn key_of(primary: &[&str], item: &Map<String, Value>) -> Option<Vec<u8>> {
+    let values = primary.iter().map(|key| item.get(*key).filter(|value| !value.is_null()));
+    if values.clone().any(|value| value.is_none()) {
+        return None;
     }
-    out.push(']');
+    let mut out = Vec::new();
+    write_key(values.flatten(), &mut out);
     Some(out)
 }
 
+/// The primary key made of `values` (one per key field, in the fields'
+/// order), appended to `out`: a JSON array with every object's keys sorted.
+fn write_key<'v>(values: impl IntoIterator<Item = &'v Value>, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_canonical(value, out);
+    }
+    out.push(b']');
+}
+
 /// `value` as JSON with every object's keys sorted.
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                write_json(key, out);
+                out.push(b':');
                 write_canonical(item, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
-        scalar => {
-            let _ = write!(out, "{scalar}");
+        scalar => write_json(scalar, out),
+    }
+}
+
+/// `value` as serde_json writes it. Writing a string or a scalar into a
+/// vector cannot fail.
+fn write_json<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// Whether a trigger's result `text` passes [`check_trigger`] with the
+/// primary key fields `primary` (`None`: a hook trigger's, which has no
+/// primary key), read in one pass: the items' primary key fields are
+/// parsed, every other value is read and dropped. It is true only when the
+/// whole text would also parse as a [`Value`]: every value goes through the
+/// deserializer calls building one makes (numbers converted, nesting
+/// counted), so it fails where that parse fails. It stops at the first
+/// item that fails; the caller then parses the result whole for the
+/// messages.
+fn trigger_result_passes(text: &str, primary: Option<&[&str]>) -> bool {
+    use serde::de::DeserializeSeed as _;
+    let mut scan = ItemScan { primary, keys: Vec::new(), ends: Vec::new(), slots: Vec::new() };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    if Items(&mut scan).deserialize(&mut deserializer).is_err() || deserializer.end().is_err() {
+        return false;
+    }
+    // No two keys alike: sorted, equal keys are neighbours. Sorting keeps
+    // the cost O(n log n) comparisons whatever keys a guest chooses, with
+    // no hashing and no allocation per key.
+    let mut start = 0;
+    let mut spans: Vec<&[u8]> = (scan.ends.iter())
+        .map(|&end| {
+            let span = &scan.keys[start..end];
+            start = end;
+            span
+        })
+        .collect();
+    spans.sort_unstable();
+    spans.windows(2).all(|pair| pair[0] != pair[1])
+}
+
+/// What [`trigger_result_passes`] keeps while it reads.
+struct ItemScan<'f> {
+    primary: Option<&'f [&'f str]>,
+    /// The primary keys of the items read so far, one after another.
+    keys: Vec<u8>,
+    /// Where each key in `keys` ends.
+    ends: Vec<usize>,
+    /// The current item's primary key values, one per key field.
+    slots: Vec<Option<Value>>,
+}
+
+/// The result: an array of items. Anything else is an error (the
+/// visitor's default), which ends the pass.
+struct Items<'s, 'f>(&'s mut ItemScan<'f>);
+
+/// One item: an object whose primary key is present and new.
+struct Item<'s, 'f>(&'s mut ItemScan<'f>);
+
+/// A value read and checked, not kept.
+struct Skip;
+
+/// Why [`trigger_result_passes`] stopped (never shown: the caller runs the
+/// checks on the whole result for their messages).
+const ITEM_FAILS: &str = "an item fails the trigger's checks";
+
+impl<'de> serde::de::DeserializeSeed<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Item(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Item<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Item<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        use serde::de::Error as _;
+        let scan = self.0;
+        let primary = scan.primary.unwrap_or_default();
+        scan.slots.clear();
+        scan.slots.resize(primary.len(), None);
+        while let Some(key) = map.next_key_seed(Key)? {
+            // A key given twice keeps its last value, as in a parsed object.
+            match primary.iter().position(|field| *field == key) {
+                Some(at) => scan.slots[at] = Some(map.next_value()?),
+                None => map.next_value_seed(Skip)?,
+            }
         }
+        if scan.primary.is_none() {
+            return Ok(());
+        }
+        if !scan.slots.iter().all(|slot| slot.as_ref().is_some_and(|value| !value.is_null())) {
+            return Err(A::Error::custom(ITEM_FAILS));
+        }
+        write_key(scan.slots.iter().flatten(), &mut scan.keys);
+        scan.ends.push(scan.keys.len());
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
+    }
+}
+
+/// An object's key, borrowed from the text unless it has escapes.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(key.to_owned()))
     }
 }
 
@@ -312,7 +521,7 @@ fn check_trigger(report: &mut Report, primary: Option<Vec<&str>>, result: &Value
         return;
     };
     // Sized for every item at once: no rehash as it fills.
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(if primary.is_some() { items.len() } else { 0 });
+    let mut seen: HashMap<Vec<u8>, usize> = HashMap::with_capacity(if primary.is_some() { items.len() } else { 0 });
     for (i, item) in items.iter().enumerate() {
         let Value::Object(fields) = item else {
             report.fail(TRIGGER_OBJECT_ITEMS, || {
