@@ -141,7 +141,7 @@ pub fn initialize(app: fn() -> &'static App) {
 /// `definition()`: the app's definition as JSON text.
 pub fn definition(app: &App) -> String {
     install_panic_hook();
-    app.definition().to_string()
+    app.definition().to_json()
 }
 
 /// `run(method-path, bundle)`: runs the method with the bundle through the
@@ -165,7 +165,7 @@ pub(crate) fn run_with(
     // The SDK's writer (`value::text`): serde_json's text, strings scanned
     // by words; a `Value` always has a JSON text.
     let json = result.map(|value| {
-        let json = value.to_string();
+        let json = value.to_json();
         discard(value);
         json
     });

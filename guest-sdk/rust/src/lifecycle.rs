@@ -267,10 +267,10 @@ fn coerce_body(request: &mut Request) {
         Value::String(text) => Some(Body::Text(text)),
         value => match media_type(request) {
             Some(media) if media == FORM_TYPE => Some(Body::Text(form::encode(&value))),
-            Some(_) => Some(Body::Text(value.to_string())),
+            Some(_) => Some(Body::Text(value.to_json())),
             None => {
                 request.set_header("content-type", JSON_TYPE);
-                Some(Body::Text(value.to_string()))
+                Some(Body::Text(value.to_json()))
             }
         },
     };

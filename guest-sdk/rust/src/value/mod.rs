@@ -46,6 +46,13 @@ pub enum Value {
 static NULL: Value = Value::Null;
 
 impl Value {
+    /// The value as compact JSON text: what `to_string()` gives, written
+    /// straight into the string it returns (`to_string()` goes through
+    /// `Display`, which copies the text once more).
+    pub(crate) fn to_json(&self) -> String {
+        text::to_string(self)
+    }
+
     /// Whether it is `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
