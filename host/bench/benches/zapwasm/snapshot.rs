@@ -231,10 +231,18 @@ pub async fn calls(config: &crate::workers::WorkerConfig) -> Value {
     };
     let method = if config.side.is_empty() { METHOD } else { config.side.as_str() };
     let faults = minor_faults();
-    for _ in 0..config.count {
-        if let Err(why) = call_with(&app, method, bundle.clone()).await {
-            return json!({ "error": why });
+    // On a worker of the runtime, as the scenarios' calls run.
+    let (count, method_path) = (config.count, method.to_string());
+    let calls = tokio::spawn(async move {
+        for _ in 0..count {
+            call_with(&app, &method_path, bundle.clone()).await?;
         }
+        Ok::<(), String>(())
+    });
+    match calls.await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => return json!({ "error": why }),
+        Err(e) => return json!({ "error": format!("the calls' task failed: {e}") }),
     }
     json!({ "method": method, "calls": config.count, "minor_faults": minor_faults().saturating_sub(faults) })
 }
