@@ -137,7 +137,7 @@ fn named_action<'d, 'p>(actions: &'d Map<String, Value>, rest: &'p str) -> Optio
 }
 
 /// The result checks of one method, found once per call: a call's result
-/// is checked (and, for a trigger, first read shallowly) with what its
+/// is checked (and, for a trigger, first read in one pass) with what its
 /// method was found to be, without looking the method up again.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Checks<'d>(Target<'d>);

@@ -762,8 +762,8 @@ mod tests {
     use super::*;
 
     /// The results a trigger's checks see: items with and without their
-    /// primary keys, duplicates, keys spelled with escapes, values the
-    /// whole parse refuses where only the shallow one skips them.
+    /// primary keys, duplicates, keys spelled with escapes, values a full
+    /// parse refuses (a number beyond `f64`) in a key and elsewhere.
     const TRIGGER_RESULTS: &[&str] = &[
         "[]",
         r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#,
