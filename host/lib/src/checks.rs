@@ -164,6 +164,28 @@ impl<'d> Checks<'d> {
         }
     }
 
+    /// The failure of a result that is JSON text but that the checks
+    /// cannot read as values: a number beyond a 64-bit float (`1e400`) or
+    /// nesting deeper than serde_json reads (128 levels). Nothing of the
+    /// result can be checked then, so the failure is the method's first
+    /// check's (an array, an object), with what is wrong and what to do.
+    pub(crate) fn unreadable(&self, error: &serde_json::Error) -> CheckFailure {
+        let (id, shape) = match self.0 {
+            Target::Trigger { .. } => (TRIGGER_ARRAY, "a trigger's array of objects"),
+            Target::Search { .. } => (SEARCH_ARRAY, "a search's array"),
+            Target::Create => (CREATE_OBJECT, "a create's object"),
+            Target::Buffer => (BUFFER_SHAPE, "performBuffer's object of runs"),
+            Target::Fields(_) => (DYNAMIC_FIELDS, "an array of fields"),
+        };
+        CheckFailure {
+            id: id.to_string(),
+            message: format!(
+                "the result is JSON text that cannot be read as {shape} ({error}): a number must fit a 64-bit \
+                 float and nesting must stay within 128 levels; write larger numbers as strings"
+            ),
+        }
+    }
+
     /// The checks that `result` fails. Messages quote values of the result
     /// and the bundle, cut short only between JSON tokens (a long string is
     /// left out whole), so censoring the message afterwards leaves no part

@@ -406,7 +406,10 @@ fn result_checks(checks: Checks<'_>, bundle: &Bundle, json: &Json) -> Vec<CheckF
     if checks.pass_on_text(json.as_str()) == Some(true) {
         return Vec::new();
     }
-    checks.run(bundle, &json.value())
+    match json.parse() {
+        Ok(value) => checks.run(bundle, &value),
+        Err(error) => vec![checks.unreadable(&error)],
+    }
 }
 
 /// Instantiate and call; classify whatever went wrong.
@@ -806,9 +809,12 @@ mod tests {
         {
             let method_checks = Checks::of(&definition, method).unwrap();
             for text in TRIGGER_RESULTS.iter().copied().chain([deep.as_str()]) {
-                let whole: Option<Value> = serde_json::from_str(text).ok();
-                let expected = method_checks.run(&bundle, whole.as_ref().unwrap_or(&Value::Null));
-                let passes = whole.is_some() && expected.is_empty();
+                let whole: Result<Value, _> = serde_json::from_str(text);
+                let expected = match &whole {
+                    Ok(value) => method_checks.run(&bundle, value),
+                    Err(error) => vec![method_checks.unreadable(error)],
+                };
+                let passes = whole.is_ok() && expected.is_empty();
                 assert_eq!(method_checks.pass_on_text(text), Some(passes), "{method}: {text}");
                 passed += usize::from(passes);
                 // The failures reported are the whole result's, messages and all.
@@ -821,6 +827,28 @@ mod tests {
         // Other methods read more than a trigger's items.
         let fields_list = Checks::of(&definition, "triggers.row.operation.inputFields").unwrap();
         assert_eq!(fields_list.pass_on_text("[]"), None);
+    }
+
+    /// JSON text a `Value` cannot hold fails the checks with what is wrong,
+    /// not as if the result were `null`.
+    #[test]
+    fn a_result_the_checks_cannot_read_says_why() {
+        let definition = Definition::parse(r#"{"triggers":{"row":{}},"creates":{"add":{}}}"#).unwrap();
+        let bundle = Bundle::default();
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for (method, text, id) in [
+            ("triggers.row.operation.perform", r#"[{"id":1,"big":1e400}]"#, "result.trigger-array"),
+            ("creates.add.operation.perform", r#"{"id":1e400}"#, "result.create-object"),
+            ("creates.add.operation.perform", deep.as_str(), "result.create-object"),
+        ] {
+            let checks = Checks::of(&definition, method).unwrap();
+            let failures = result_checks(checks, &bundle, &Json::from_text(text.to_string()).unwrap());
+            assert_eq!(failures.len(), 1, "{method}: {failures:?}");
+            assert_eq!(failures[0].id, id);
+            let message = &failures[0].message;
+            assert!(message.contains("cannot be read") && message.contains("line 1"), "{message}");
+            assert!(!message.contains("got null"), "{message}");
+        }
     }
 
     fn is_timeout<T: std::fmt::Debug>(result: &Result<T, CallError>) -> bool {

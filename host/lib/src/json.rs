@@ -28,9 +28,10 @@ impl Json {
         self.0.get()
     }
 
-    /// The JSON as a [`Value`].
+    /// The JSON as a [`Value`]; `null` for the rare JSON text a `Value`
+    /// cannot hold (a number beyond a 64-bit float, nesting deeper than
+    /// 128 levels), which [`Json::parse`] reports as an error.
     pub fn value(&self) -> Value {
-        // The text was checked when the Json was made.
         serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
     }
 
