@@ -86,6 +86,39 @@ impl fmt::Display for Json {
     }
 }
 
+/// The scalar methods of a `serde::de::Visitor` whose `Value` is `()`
+/// and that reads every JSON scalar without keeping it: a scan of JSON
+/// text that checks it parses (numbers converted as a `Value` converts
+/// them) and looks only at its structure.
+macro_rules! accept_scalars {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    };
+}
+pub(crate) use accept_scalars;
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
