@@ -829,6 +829,70 @@ mod tests {
         assert_eq!(fields_list.pass_on_text("[]"), None);
     }
 
+    /// Results made of the pieces the checks turn on (key fields spelled
+    /// with and without escapes, given twice, null, equal values written
+    /// differently, objects in either key order, numbers beyond `f64`,
+    /// items that are not objects): the one pass passes exactly the results
+    /// that parse whole and pass the full checks.
+    #[test]
+    fn the_one_pass_agrees_with_the_full_checks_on_generated_results() {
+        use proptest::prelude::*;
+        let definition = Definition::parse(
+            r#"{"triggers":{
+                "row":{"operation":{"outputFields":[
+                    {"key":"sheet","primary":true},{"key":"n","primary":true}]}},
+                "plain":{},
+                "hook":{"operation":{"type":"hook"}}}}"#,
+        )
+        .unwrap();
+        let keys = [r#""id""#, r#""i\u0064""#, r#""sheet""#, r#""n""#, r#""text""#];
+        let values = [
+            "null",
+            "0",
+            "1",
+            "1.0",
+            r#""1""#,
+            r#""a\"b""#,
+            r#""a\u0022b""#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":2,"b":1}"#,
+            "1e400",
+            r#"[1,{"z":null}]"#,
+        ];
+        let entry = (prop::sample::select(keys.to_vec()), prop::sample::select(values.to_vec()));
+        let object = prop::collection::vec(entry, 0..5).prop_map(|entries| {
+            let entries: Vec<String> = entries.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            format!("{{{}}}", entries.join(","))
+        });
+        let item = prop_oneof![8 => object, 1 => prop::sample::select(values.to_vec()).prop_map(String::from)];
+        let result = prop::collection::vec(item, 0..6).prop_map(|items| format!(" [{}] ", items.join(" , ")));
+        let bundle = Bundle::default();
+        let mut passed = [0usize; 3];
+        for (at, method) in
+            ["triggers.row.operation.perform", "triggers.plain.operation.perform", "triggers.hook.operation.perform"]
+                .into_iter()
+                .enumerate()
+        {
+            let checks = Checks::of(&definition, method).unwrap();
+            // A runner per method: one counts its cases across runs.
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let outcome = runner.run(&result, |text| {
+                let whole: Result<Value, _> = serde_json::from_str(&text);
+                let passes = whole.is_ok_and(|value| checks.run(&bundle, &value).is_empty());
+                prop_assert_eq!(checks.pass_on_text(&text), Some(passes), "{}: {}", method, text);
+                Ok(())
+            });
+            assert!(outcome.is_ok(), "{outcome:?}");
+            passed[at] = (0..200)
+                .filter_map(|_| result.new_tree(&mut runner).ok())
+                .map(|tree| proptest::strategy::ValueTree::current(&tree))
+                .filter(|text| checks.pass_on_text(text) == Some(true))
+                .count();
+        }
+        // Every method sees results that pass and results that fail.
+        assert!(passed.iter().all(|&n| n > 0 && n < 200), "{passed:?}");
+    }
+
     /// JSON text a `Value` cannot hold fails the checks with what is wrong,
     /// not as if the result were `null`.
     #[test]
