@@ -391,13 +391,7 @@ struct Skip;
 /// checks on the whole result for their messages).
 const ITEM_FAILS: &str = "an item fails the trigger's checks";
 
-impl<'de> serde::de::DeserializeSeed<'de> for Items<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+crate::json::seed_by_visitor!(Items<'_, '_>, Item<'_, '_>, Skip);
 
 impl<'de> serde::de::Visitor<'de> for Items<'_, '_> {
     type Value = ();
@@ -409,14 +403,6 @@ impl<'de> serde::de::Visitor<'de> for Items<'_, '_> {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element_seed(Item(&mut *self.0))?.is_some() {}
         Ok(())
-    }
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for Item<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
     }
 }
 
@@ -449,14 +435,6 @@ impl<'de> serde::de::Visitor<'de> for Item<'_, '_> {
         write_key(scan.slots.iter().flatten(), &mut scan.keys);
         scan.ends.push(scan.keys.len());
         Ok(())
-    }
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for Skip {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
     }
 }
 

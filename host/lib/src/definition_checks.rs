@@ -40,7 +40,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use serde::Serialize;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use zapwasm_rules::method_path::{OperationKind, SHORTHAND_SLOTS};
 
@@ -1402,13 +1402,7 @@ struct Scan<'a> {
     found: &'a mut Vec<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for Scan<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+crate::json::seed_by_visitor!(Scan<'_>);
 
 impl<'de> Visitor<'de> for Scan<'_> {
     type Value = ();

@@ -119,6 +119,24 @@ macro_rules! accept_scalars {
 }
 pub(crate) use accept_scalars;
 
+/// `DeserializeSeed` for scan types whose `Visitor` (with `Value = ()`)
+/// reads any JSON value: the seed hands the deserializer to itself as the
+/// visitor.
+macro_rules! seed_by_visitor {
+    ($($scan:ty),+ $(,)?) => {
+        $(
+            impl<'de> serde::de::DeserializeSeed<'de> for $scan {
+                type Value = ();
+
+                fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+                    deserializer.deserialize_any(self)
+                }
+            }
+        )+
+    };
+}
+pub(crate) use seed_by_visitor;
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
