@@ -9,7 +9,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use zapwasm_host::{App, Bundle, CallError, Host, Level, LimitKind, Limits, Meta, Outcome, Policy, Source, ZError};
+use zapwasm_host::{
+    App, Bundle, CallError, Host, Invocation, Level, LimitKind, Limits, Meta, Outcome, Policy, Scope, Source, ZError,
+};
 use zapwasm_tests::{
     LIFECYCLE, MapResolver, Received, Recorder, call, host, host_builder, input, non_loopback_local_address, ok,
     z_error,
@@ -567,6 +569,42 @@ async fn a_request_slower_than_its_timeout_fails_and_one_within_it_succeeds() {
     let quick = format!("{}/slow/100", server.base_url);
     let (outcome, _) = send(&server, json!({"url": quick, "timeout": 5000})).await;
     assert_eq!(ok(&outcome)["data"], json!({"slow": true}));
+}
+
+/// The request a call waits on is dropped with the call when its caller
+/// gives up: the server sees the connection closed, not kept open until
+/// the call's deadline by a request nobody awaits.
+#[tokio::test]
+async fn a_request_waiting_when_its_caller_gives_up_is_dropped_with_the_call() {
+    use tokio::io::AsyncReadExt;
+    // A server that reads the request and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a listener");
+    let url = format!("http://127.0.0.1:{}/never", listener.local_addr().expect("its address").port());
+    let closed = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("the request's connection");
+        let mut buffer = vec![0; 4096];
+        let mut read = 0;
+        loop {
+            match socket.read(&mut buffer).await {
+                Ok(0) | Err(_) => return read,
+                Ok(n) => read += n,
+            }
+        }
+    });
+    let app = lifecycle().await;
+    let invocation = Invocation::new(
+        "creates.send.operation.perform",
+        input(json!({ "request": { "url": url } })),
+        Scope::new("test", "a"),
+    )
+    .timeout(Duration::from_secs(60));
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), app.invoke(invocation)).await;
+    assert!(gave_up.is_err(), "the call was still waiting on its request");
+    let read = tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the connection is closed once the caller has given up, long before the call's deadline")
+        .expect("the server's task");
+    assert!(read > 0, "the request was sent before the caller gave up");
 }
 
 #[tokio::test]

@@ -267,6 +267,7 @@ pub(crate) async fn read_definition(runner: &Arc<Runner>, pre: &bindings::Export
         deadline,
         counters: Default::default(),
         budget,
+        beside: Default::default(),
     };
     call_guest(runner, pre, Arc::new(call), Entry::Definition).await.0
 }
@@ -332,6 +333,7 @@ pub(crate) fn run<'a>(
             deadline,
             counters: Default::default(),
             budget,
+            beside: Default::default(),
         });
 
         let (result, callback_url) =
@@ -470,6 +472,7 @@ async fn execute(
     let record = call.record.clone();
     let memory_limit = call.limits.memory_bytes;
     let timeout_value = call.limits.timeout;
+    let beside = call.clone();
     let mut store = Store::new(&runner.runtime.engine, Sandbox::new(call));
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_epoch_deadline(1);
@@ -495,11 +498,14 @@ async fn execute(
         }
         Ok(UpdateDeadline::Yield(1))
     });
-    let outcome = async {
-        let instance = pre.instantiate(&mut store).await.map_err(|e| (true, e))?;
-        call_entry(&pre, &mut store, &instance, entry).await.map_err(|e| (false, e))
-    }
-    .await;
+    // The requests the guest waits on are polled here, beside it.
+    let outcome = beside
+        .beside
+        .drive(async {
+            let instance = pre.instantiate(&mut store).await.map_err(|e| (true, e))?;
+            call_entry(&pre, &mut store, &instance, entry).await.map_err(|e| (false, e))
+        })
+        .await;
     let result = match outcome {
         Ok(Ok(json)) => Ok(json),
         Ok(Err(error)) => Err(CallError::from(ZError::from(error as WitZError))),

@@ -39,6 +39,7 @@
 
 mod app;
 mod auth;
+mod beside;
 mod bindings;
 mod budget;
 mod bundle;

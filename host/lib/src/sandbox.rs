@@ -9,8 +9,10 @@ use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::beside::Beside;
 use crate::budget::HostBudget;
 use crate::bundle::Scope;
+use crate::capability::http::{SendFailure, Sent};
 use crate::definition::Definition;
 use crate::error::{CallError, LimitKind};
 use crate::policy::Limits;
@@ -34,6 +36,8 @@ pub(crate) struct CallContext {
     pub(crate) counters: Counters,
     /// What the host holds for this call ([`Limits::host_memory_bytes`]).
     pub(crate) budget: Arc<HostBudget>,
+    /// The request the guest waits on, polled by the call's task.
+    pub(crate) beside: Beside<Result<Sent, SendFailure>>,
 }
 
 /// What a call has spent of its limits so far.

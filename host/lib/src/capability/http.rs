@@ -50,7 +50,9 @@ impl Host for Sandbox {
         let result = async {
             // The request was copied out of the guest: it counts until sent.
             let _request = hold_requests(&call, std::slice::from_ref(&request))?;
-            let sent = off_fiber(Box::pin(async move { send(&call, request).await })).await?;
+            // Polled by the call's task beside the guest, which waits.
+            let sending = call.clone();
+            let sent = call.beside.run(Box::pin(async move { send(&sending, request).await })).await?;
             Ok(sent)
         };
         // The body's hold ends here: the guest is waiting on this call, so
@@ -122,12 +124,14 @@ pub(crate) fn hold_requests(call: &CallContext, requests: &[Request]) -> Result<
     call.budget.hold(bytes as u64).map_err(|e| SendFailure::Abort(e.into()))
 }
 
-/// Run a request as a task of its own and wait for it. A host import is
-/// polled on the call's fiber stack, and every stack page the polling of
-/// reqwest and hyper touches stays resident while the call waits for the
-/// answer; from a task they are polled on the runtime's thread stack, and
-/// the fiber only waits on the task. The task is aborted if the call is
-/// dropped (its deadline, or the embedder giving up).
+/// Run one of a batch's requests as a task of its own and wait for it, so
+/// that the batch's requests proceed together on the runtime's threads
+/// (one request alone is polled beside the guest: [`crate::beside`]). Off
+/// the call's fiber either way: a host import is polled on the fiber's
+/// stack, and every stack page the polling of reqwest and hyper touches
+/// would stay resident while the call waits for the answer. The task is
+/// aborted if the call is dropped (its deadline, or the embedder giving
+/// up).
 ///
 /// The request comes boxed: as a value its future (2.4 KiB) made the
 /// import's own future that size, and every frame on the fiber that held
