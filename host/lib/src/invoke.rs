@@ -339,11 +339,22 @@ pub(crate) fn run<'a>(
         let (result, callback_url) =
             call_guest(runner, &loaded.pre, call.clone(), Entry::Run { method: invocation.method.clone(), bundle })
                 .await;
-        let result = result.and_then(|json| {
-            if json.len() as u64 > result_limit {
+        // Parsed only for a method with checks: most results are only passed on.
+        let method_checks = Checks::of(&loaded.definition, &invocation.method);
+        let mut passed = false;
+        let result = result.and_then(|text| {
+            if text.len() as u64 > result_limit {
                 return Err(CallError::Limit { limit: LimitKind::Result, value: format!("{result_limit} bytes") });
             }
-            Json::from_text(json).map_err(|e| CallError::Trap {
+            // A result that passes its checks needs no tree built: where the
+            // checks can tell that from the text (a trigger's items and
+            // their primary keys), they read it in one pass, as a parse
+            // reads it, so text that passes is JSON and is not read again.
+            passed = method_checks.is_some_and(|checks| checks.pass_on_text(&text) == Some(true));
+            if passed {
+                return Ok(Json::already_read(text));
+            }
+            Json::from_text(text).map_err(|e| CallError::Trap {
                 message: format!("the integration returned a result that is not JSON: {e}"),
             })
         });
@@ -351,10 +362,8 @@ pub(crate) fn run<'a>(
             (Ok(_), Some(overflow)) => Err(overflow),
             (other, _) => other.map_err(|e| censor_error(e, &record)),
         };
-        // Parsed only for a method with checks: most results are only passed on.
-        let method_checks = Checks::of(&loaded.definition, &invocation.method);
         let mut checks = match (&result, method_checks) {
-            (Ok(json), Some(method_checks)) => result_checks(method_checks, &invocation.bundle, json)
+            (Ok(json), Some(method_checks)) if !passed => result_checks(method_checks, &invocation.bundle, json)
                 .into_iter()
                 .map(|failure| CheckFailure { id: failure.id, message: record.censor_text(&failure.message) })
                 .collect(),
@@ -397,17 +406,11 @@ pub(crate) fn run<'a>(
     }
 }
 
-/// The result checks of `method` on `json`.
-///
-/// A result that passes its checks needs no tree built: where the checks
-/// can tell that from the text ([`Checks::pass_on_text`], a trigger's
-/// items and their primary keys), they read it in one pass. Only a result
-/// that may fail, or whose checks read more, is parsed whole, so the
-/// messages quote the values as they are.
+/// The result checks of `method` on `json`, parsed whole, so the messages
+/// quote the values as they are: for a result the one pass
+/// ([`Checks::pass_on_text`], in [`run`]) did not pass, or whose checks
+/// read more than it does.
 fn result_checks(checks: Checks<'_>, bundle: &Bundle, json: &Json) -> Vec<CheckFailure> {
-    if checks.pass_on_text(json.as_str()) == Some(true) {
-        return Vec::new();
-    }
     match json.parse() {
         Ok(value) => checks.run(bundle, &value),
         Err(error) => vec![checks.unreadable(&error)],

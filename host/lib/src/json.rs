@@ -13,38 +13,54 @@ use serde_json::value::RawValue;
 /// costs a fraction of building a [`Value`] from it (no allocation or
 /// hashing per key), and most embedders only store or forward a result: a
 /// queue, an HTTP answer, a file. [`Json::value`] builds the tree when it is
-/// needed; serializing a `Json` with serde_json writes the text unchanged.
+/// needed; serializing a `Json` with serde_json writes the text unchanged
+/// (reading it once more, to hand serde_json its `RawValue`).
 #[derive(Clone)]
-pub struct Json(Box<RawValue>);
+pub struct Json(
+    /// One JSON value, no whitespace around it.
+    Box<str>,
+);
+
+/// What serde_json reads as whitespace between tokens.
+const WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 impl Json {
     /// `text` if it is one JSON value (whitespace around it is dropped).
     pub fn from_text(text: String) -> Result<Json, serde_json::Error> {
-        RawValue::from_string(text).map(Json)
+        RawValue::from_string(text).map(|raw| Json(raw.into()))
+    }
+
+    /// `text`, which a scan reading it as serde_json reads a value (every
+    /// token, then nothing but whitespace to its end) has read whole:
+    /// not read again to check it (the result checks' one pass,
+    /// [`Checks::pass_on_text`](crate::checks::Checks::pass_on_text)).
+    pub(crate) fn already_read(text: String) -> Json {
+        let value = text.trim_matches(WHITESPACE);
+        if value.len() == text.len() { Json(text.into_boxed_str()) } else { Json(value.into()) }
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// The JSON as a [`Value`]; `null` for the rare JSON text a `Value`
     /// cannot hold (a number beyond a 64-bit float, nesting deeper than
     /// 128 levels), which [`Json::parse`] reports as an error.
     pub fn value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 
     /// The JSON as any type it deserializes to.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.0.get())
+        serde_json::from_str(&self.0)
     }
 }
 
 impl From<Value> for Json {
     fn from(value: Value) -> Json {
         // Writing a Value never fails: its keys are strings.
-        Json(serde_json::value::to_raw_value(&value).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+        Json(serde_json::value::to_raw_value(&value).map_or_else(|_| "null".into(), Into::into))
     }
 }
 
@@ -56,8 +72,11 @@ impl From<&str> for Json {
 }
 
 impl Serialize for Json {
+    /// The text unchanged, through serde_json's `RawValue` (which reads it
+    /// once more: serde_json makes a `RawValue` from no text unread).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
@@ -151,6 +170,16 @@ mod tests {
         assert_eq!(serde_json::to_string(&json!({"r": json})).unwrap(), r#"{"r":[{"b":1,"a":"x"}]}"#);
         for bad in ["", "[1,", "{} {}", "nul", r#"{"a":1}x"#] {
             assert!(Json::from_text(bad.to_string()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn text_read_already_is_kept_as_written_without_the_whitespace_around_it() {
+        for (text, kept) in [(r#"[{"b":1}]"#, r#"[{"b":1}]"#), (" \t\r\n[1, 2]\n ", "[1, 2]"), ("\"x \"", "\"x \"")] {
+            let json = Json::already_read(text.to_string());
+            assert_eq!(json.as_str(), kept);
+            assert_eq!(json, Json::from_text(text.to_string()).unwrap());
+            assert_eq!(serde_json::to_string(&json).unwrap(), kept);
         }
     }
 
