@@ -309,8 +309,8 @@ impl Results {
             let mut t = vec![
                 "What one truly waiting call holds, KiB (the resident set when the endpoint held every call, less the idle one, over the calls held; from /proc/self/smaps and glibc's mallinfo2):".to_string(),
                 String::new(),
-                "| run | per call at full hold | fiber stack | linear memory (anonymous) | data image (page cache, counted per mapping) | heap and other anonymous (malloc, pool tables) | files, other | malloc handed out (not all of it touched) |".into(),
-                "|---|---:|---:|---:|---:|---:|---:|---:|".into(),
+                "| run | per call at full hold | fiber stack | linear memory (anonymous) | data image (page cache, counted per mapping) | heap and other anonymous (malloc, pool tables) | files, other | malloc handed out (not all of it touched) | per call at full hold, shared pages counted once (PSS) |".into(),
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|".into(),
             ];
             for (key, label) in [
                 ("zapwasm_10000", "10,000 zapwasm"),
@@ -320,7 +320,7 @@ impl Results {
                 if let Some(b) = breakdown(&flight[key]) {
                     let k = |v: Option<f64>| fmt(v, 1);
                     t.push(format!(
-                        "| {label} | {} | {} | {} | {} | {} | {} | {} |",
+                        "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |",
                         k(b.total),
                         k(Some(b.fiber)),
                         k(Some(b.memory)),
@@ -328,6 +328,7 @@ impl Results {
                         k(Some(b.anon)),
                         k(Some(b.files)),
                         k(b.malloc),
+                        k(Some(b.pss)),
                     ));
                 }
             }
@@ -713,6 +714,8 @@ struct Breakdown {
     anon: f64,
     files: f64,
     malloc: Option<f64>,
+    /// All of it with shared pages counted once (PSS, over every mapping).
+    pss: f64,
 }
 
 /// An in-flight run's resident set at full hold, less its idle one, over
@@ -742,6 +745,8 @@ fn breakdown(f: &Value) -> Option<Breakdown> {
         .map(|(full, idle)| (full - idle) * 1024.0);
     let total =
         num(f, "rss_at_full_hold_mib").zip(num(f, "idle_rss_mib")).map(|(full, idle)| (full - idle) * 1024.0 / held);
+    let pss = |groups: &[Value]| groups.iter().filter_map(|g| num(g, "pss_kib")).sum::<f64>();
+    let pss = (pss(full) - pss(idle)) / held;
     Some(Breakdown {
         total,
         fiber: fiber / held,
@@ -750,5 +755,6 @@ fn breakdown(f: &Value) -> Option<Breakdown> {
         anon: anon / held,
         files: files / held,
         malloc: malloc.map(|m| m / held),
+        pss,
     })
 }

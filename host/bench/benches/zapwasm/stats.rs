@@ -326,15 +326,18 @@ pub fn threads_cpu_time(prefix: &str) -> Duration {
 /// summed RSS, largest first (the first `top` groups, the rest summed as
 /// `other`). The pooling allocator's slots show up as many mappings of one
 /// size (a linear memory's accessible part, a fiber stack), malloc's arenas
-/// as a few large anonymous ones.
+/// as a few large anonymous ones. Each group also has its proportional set
+/// size (`pss_kib`): a page mapped N times counts 1/N in each mapping, so
+/// the component's data image, the same page-cache pages mapped once per
+/// instance, counts once in all (the resident set counts it per mapping).
 pub fn smaps_breakdown(top: usize) -> Vec<Value> {
     use std::collections::HashMap;
     use std::io::BufRead;
     // Read a line at a time: with 10,000 instances the file is some 80 MB,
     // which read whole would be part of the resident set it measures.
     let Ok(file) = std::fs::File::open("/proc/self/smaps") else { return Vec::new() };
-    // (backing, size KiB) -> (mappings, RSS KiB)
-    let mut groups: HashMap<(String, u64), (u64, u64)> = HashMap::new();
+    // (backing, size KiB) -> (mappings, RSS KiB, PSS KiB)
+    let mut groups: HashMap<(String, u64), (u64, u64, u64)> = HashMap::new();
     let mut current: Option<(String, u64)> = None;
     for line in std::io::BufReader::with_capacity(64 << 10, file).lines().map_while(Result::ok) {
         let mut words = line.split_whitespace();
@@ -350,26 +353,35 @@ pub fn smaps_breakdown(top: usize) -> Vec<Value> {
                 p => p.rsplit('/').next().unwrap_or(&p).to_string(),
             };
             current = Some((backing, size_kib));
-        } else if first == "Rss:" {
-            let rss = words.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            if let Some(key) = current.take() {
+        } else if first == "Rss:" || first == "Pss:" {
+            let kib = words.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if let Some(key) = current.clone() {
                 let entry = groups.entry(key).or_default();
-                entry.0 += 1;
-                entry.1 += rss;
+                if first == "Rss:" {
+                    // Rss comes first: one per mapping.
+                    entry.0 += 1;
+                    entry.1 += kib;
+                } else {
+                    entry.2 += kib;
+                    current = None;
+                }
             }
         }
     }
-    let mut sorted: Vec<((String, u64), (u64, u64))> = groups.into_iter().filter(|(_, (_, rss))| *rss > 0).collect();
-    sorted.sort_by_key(|(_, (_, rss))| std::cmp::Reverse(*rss));
-    let rest: u64 = sorted.iter().skip(top).map(|(_, (_, rss))| rss).sum();
+    let mut sorted: Vec<_> = groups.into_iter().filter(|(_, (_, rss, pss))| *rss > 0 || *pss > 0).collect();
+    sorted.sort_by_key(|(_, (_, rss, _))| std::cmp::Reverse(*rss));
+    let (rest_rss, rest_pss) = sorted.iter().skip(top).fold((0, 0), |(rss, pss), (_, (_, r, p))| (rss + r, pss + p));
     let mut out: Vec<Value> = sorted
         .into_iter()
         .take(top)
-        .map(|((backing, size_kib), (mappings, rss_kib))| {
-            serde_json::json!({ "backing": backing, "mapping_kib": size_kib, "mappings": mappings, "rss_kib": rss_kib })
+        .map(|((backing, size_kib), (mappings, rss_kib, pss_kib))| {
+            serde_json::json!({
+                "backing": backing, "mapping_kib": size_kib, "mappings": mappings,
+                "rss_kib": rss_kib, "pss_kib": pss_kib,
+            })
         })
         .collect();
-    out.push(serde_json::json!({ "backing": "other", "rss_kib": rest }));
+    out.push(serde_json::json!({ "backing": "other", "rss_kib": rest_rss, "pss_kib": rest_pss }));
     out
 }
 
