@@ -475,7 +475,7 @@ async fn execute(
     let record = call.record.clone();
     let memory_limit = call.limits.memory_bytes;
     let timeout_value = call.limits.timeout;
-    let beside = call.clone();
+    let context = call.clone();
     let mut store = Store::new(&runner.runtime.engine, Sandbox::new(call));
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_epoch_deadline(1);
@@ -502,7 +502,7 @@ async fn execute(
         Ok(UpdateDeadline::Yield(1))
     });
     // The requests the guest waits on are polled here, beside it.
-    let outcome = beside
+    let outcome = context
         .beside
         .drive(async {
             let instance = pre.instantiate(&mut store).await.map_err(|e| (true, e))?;

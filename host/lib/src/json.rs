@@ -60,7 +60,7 @@ impl Json {
 impl From<Value> for Json {
     fn from(value: Value) -> Json {
         // Writing a Value never fails: its keys are strings.
-        Json(serde_json::value::to_raw_value(&value).map_or_else(|_| "null".into(), Into::into))
+        Json(serde_json::to_string(&value).map_or_else(|_| "null".into(), String::into_boxed_str))
     }
 }
 

@@ -339,6 +339,8 @@ pub fn smaps_breakdown(top: usize) -> Vec<Value> {
     // (backing, size KiB) -> (mappings, RSS KiB, PSS KiB)
     let mut groups: HashMap<(String, u64), (u64, u64, u64)> = HashMap::new();
     let mut current: Option<(String, u64)> = None;
+    // The current mapping's RSS, until its PSS (the next line) closes it.
+    let mut rss = 0;
     for line in std::io::BufReader::with_capacity(64 << 10, file).lines().map_while(Result::ok) {
         let mut words = line.split_whitespace();
         let first = words.next().unwrap_or("");
@@ -355,16 +357,13 @@ pub fn smaps_breakdown(top: usize) -> Vec<Value> {
             current = Some((backing, size_kib));
         } else if first == "Rss:" || first == "Pss:" {
             let kib = words.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            if let Some(key) = current.clone() {
+            if first == "Rss:" {
+                rss = kib;
+            } else if let Some(key) = current.take() {
                 let entry = groups.entry(key).or_default();
-                if first == "Rss:" {
-                    // Rss comes first: one per mapping.
-                    entry.0 += 1;
-                    entry.1 += kib;
-                } else {
-                    entry.2 += kib;
-                    current = None;
-                }
+                entry.0 += 1;
+                entry.1 += rss;
+                entry.2 += kib;
             }
         }
     }
