@@ -98,6 +98,31 @@ impl Received {
     }
 }
 
+/// `body` encoded as `coding` (`gzip`, `deflate`, `br`) says; as is for any other.
+fn encode(coding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match coding {
+        "gzip" => {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).expect("gzip into memory");
+            encoder.finish().expect("gzip into memory")
+        }
+        "deflate" => {
+            let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).expect("deflate into memory");
+            encoder.finish().expect("deflate into memory")
+        }
+        "br" => {
+            let mut encoded = Vec::new();
+            let mut encoder = brotli::CompressorWriter::new(&mut encoded, 4096, 5, 22);
+            encoder.write_all(body).expect("brotli into memory");
+            drop(encoder);
+            encoded
+        }
+        _ => body.to_vec(),
+    }
+}
+
 /// An HTTP server on 127.0.0.1 that records every request exactly and
 /// answers by path:
 /// - `/status/<code>`: that status, body `{"status": code}`, with `Retry-After: 7` on 429;
@@ -106,6 +131,9 @@ impl Received {
 /// - `/redirect-to?url=<percent-encoded URL>`: 302 to that URL;
 /// - `/redirect-to/<code>?url=<percent-encoded URL>`: that status (a 307, a 308...) to that URL;
 /// - `/gzip`: `{"gzipped": true}`, gzip-encoded when the request accepts gzip;
+/// - `/encoded/<coding>/<n>`: `{"coding": "<coding>", "pad": "<n x's>"}`,
+///   encoded with `gzip`, `deflate` (zlib) or `br` when the request
+///   accepts that coding;
 /// - `/bytes/<n>`: n bytes of `x`, text/plain;
 /// - `/stream/<n>`: n bytes of `x`, text/plain, streamed from one static buffer;
 /// - `/slow-body/<ms>`: the headers at once, then a 10-byte body, a byte
@@ -229,13 +257,20 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
         ["gzip"] => {
             let body = json!({"gzipped": true}).to_string();
             if entry.header("accept-encoding").is_some_and(|accepted| accepted.contains("gzip")) {
-                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                std::io::Write::write_all(&mut encoder, body.as_bytes()).expect("gzip into memory");
-                let gzipped = encoder.finish().expect("gzip into memory");
-                ([("content-type", "application/json"), ("content-encoding", "gzip")], gzipped).into_response()
+                ([("content-type", "application/json"), ("content-encoding", "gzip")], encode("gzip", body.as_bytes()))
+                    .into_response()
             } else {
                 ([("content-type", "application/json")], body).into_response()
             }
+        }
+        ["encoded", coding, n] => {
+            let body = json!({"coding": coding, "pad": "x".repeat(n.parse().unwrap_or(0))}).to_string();
+            if !entry.header("accept-encoding").is_some_and(|accepted| accepted.contains(coding)) {
+                return ([("content-type", "application/json")], body).into_response();
+            }
+            let encoded = encode(coding, body.as_bytes());
+            let coding = coding.to_string();
+            ([("content-type", "application/json".to_string()), ("content-encoding", coding)], encoded).into_response()
         }
         ["bytes", n] => ([("content-type", "text/plain")], "x".repeat(n.parse().unwrap_or(0))).into_response(),
         ["stream", n] => streamed(n.parse().unwrap_or(0), 64 << 10, Duration::ZERO),

@@ -555,6 +555,51 @@ async fn compress_asks_for_gzip_and_decodes_it_and_compress_false_asks_for_nothi
 }
 
 #[tokio::test]
+async fn gzip_deflate_and_brotli_are_decoded_and_lose_the_headers_of_the_encoded_body() {
+    let server = Recorder::start().await;
+    for coding in ["gzip", "deflate", "br"] {
+        let url = format!("{}/encoded/{coding}/2000", server.base_url);
+        let (outcome, _) = send(&server, json!({ "url": url })).await;
+        let result = ok(&outcome);
+        assert_eq!(result["data"], json!({"coding": coding, "pad": "x".repeat(2000)}), "{coding}");
+        assert_eq!(result["headers"]["content-encoding"], Value::Null, "{coding}: the body is decoded");
+        assert_eq!(result["headers"]["content-length"], Value::Null, "{coding}: the encoded length is gone");
+    }
+    assert_eq!(server.received().len(), 3);
+    for (at, coding) in ["gzip", "deflate", "br"].iter().enumerate() {
+        let accepted = server.received()[at].header("accept-encoding").unwrap_or_default().to_string();
+        assert!(accepted.contains(coding), "compress (the default) accepts {coding}: {accepted:?}");
+    }
+
+    // An integration that turns compression off and asks for an encoding
+    // itself gets the body as the server sent it.
+    let url = format!("{}/encoded/br/2000", server.base_url);
+    let (outcome, _) =
+        send(&server, json!({"url": url, "compress": false, "headers": {"Accept-Encoding": "br"}})).await;
+    let result = ok(&outcome);
+    assert_eq!(result["headers"]["content-encoding"], "br");
+    assert!(!result["content"].as_str().unwrap_or_default().contains("xxxx"), "not decoded: {result}");
+}
+
+#[tokio::test]
+async fn an_encoded_body_is_held_to_the_size_limit_by_its_decoded_size() {
+    // A megabyte of one letter gzips to about a kilobyte: the limit applies
+    // to what decoding yields, and decoding stops there.
+    let server = Recorder::start().await;
+    let url = format!("{}/encoded/gzip/1000000", server.base_url);
+    let (outcome, _) = send(&server, json!({"url": url, "size": 100_000})).await;
+    assert_eq!(z_error(outcome), ZError::general(format!("content size at {url} over limit: 100000")));
+
+    // An encoded response without a body (a HEAD's) is an empty body.
+    let url = format!("{}/encoded/gzip/10", server.base_url);
+    let (outcome, received) = send(&server, json!({"url": url, "method": "HEAD"})).await;
+    assert_eq!(received[1].method, "HEAD");
+    let result = ok(&outcome);
+    assert_eq!(result["headers"]["content-encoding"], "gzip", "a HEAD answer's headers are kept: {result}");
+    assert_eq!(result["content"], "");
+}
+
+#[tokio::test]
 async fn a_request_slower_than_its_timeout_fails_and_one_within_it_succeeds() {
     let server = Recorder::start().await;
     let slow = format!("{}/slow/3000", server.base_url);

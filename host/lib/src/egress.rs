@@ -2,8 +2,9 @@
 //!
 //! Names are resolved by the host (through a pluggable [`Resolver`]), every
 //! address is classified, and the connection goes only to the addresses that
-//! passed: reqwest is given this module's resolver, so there is no second
-//! lookup for a rebinding DNS server to answer differently. IP literals never
+//! passed: the HTTP client (`client.rs`) resolves through this module's
+//! rules, so there is no second lookup for a rebinding DNS server to answer
+//! differently. IP literals never
 //! reach a resolver, so URLs are checked here too ([`check_url`]); the `url`
 //! crate has already turned every IPv4 notation (decimal, octal, hex, short
 //! dotted) into one address.
@@ -15,7 +16,6 @@
 //! IPv4-mapped forms) is loopback, whatever flag opens the other ranges.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use url::{Host, Url};
@@ -452,119 +452,6 @@ pub(crate) fn check_url(policy: &Policy, url: &Url, hop: Hop) -> Result<(), Deni
         }
         Some(Host::Domain(_)) => Ok(()),
         None => Err(Denial::new(url.as_str(), None, Rule::NoHost)),
-    }
-}
-
-/// Which encodings a client asks for: `compress` (the default) accepts
-/// gzip, deflate and brotli; without it the body comes as the server sent it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encodings {
-    Decompressed,
-    Identity,
-}
-
-/// The HTTP clients every guest request goes through: one per encoding and
-/// per [`Hop`]. A client's resolver applies its hop's rule, and its
-/// connection pool holds only connections made under that rule, so a hop
-/// that may not reach loopback never reuses a loopback connection another
-/// request opened.
-pub(crate) struct Clients {
-    direct: [reqwest::Client; 2],
-    redirected: [reqwest::Client; 2],
-}
-
-impl Clients {
-    /// The clients for `policy`, resolving through `resolver`.
-    /// Every request carries `user_agent` unless the integration sends its own.
-    pub(crate) fn new(
-        policy: &Arc<Policy>,
-        resolver: &Arc<dyn Resolver>,
-        user_agent: &str,
-    ) -> Result<Clients, reqwest::Error> {
-        let client = |encodings, hop| client(policy, resolver, encodings, hop, user_agent);
-        let direct = [client(Encodings::Decompressed, Hop::Direct)?, client(Encodings::Identity, Hop::Direct)?];
-        // Without loopback the rules are the same: no second pool.
-        let redirected = if policy.allow_loopback {
-            [client(Encodings::Decompressed, Hop::Redirected)?, client(Encodings::Identity, Hop::Redirected)?]
-        } else {
-            direct.clone()
-        };
-        Ok(Clients { direct, redirected })
-    }
-
-    /// The client for a hop.
-    pub(crate) fn get(&self, encodings: Encodings, hop: Hop) -> &reqwest::Client {
-        let clients = match hop {
-            Hop::Direct => &self.direct,
-            Hop::Redirected => &self.redirected,
-        };
-        match encodings {
-            Encodings::Decompressed => &clients[0],
-            Encodings::Identity => &clients[1],
-        }
-    }
-}
-
-/// An HTTP client with the settings that enforce egress: proxy environment
-/// variables ignored (a proxy would connect on our behalf to addresses
-/// nobody checked), no automatic redirects (each hop is checked by hand, in
-/// `capability/http`), and the policy resolver, with the hop's rule, as the
-/// only way a name becomes an address.
-fn client(
-    policy: &Arc<Policy>,
-    resolver: &Arc<dyn Resolver>,
-    encodings: Encodings,
-    hop: Hop,
-    user_agent: &str,
-) -> Result<reqwest::Client, reqwest::Error> {
-    let builder = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(PolicyResolver { resolver: resolver.clone(), policy: policy.clone(), hop }))
-        .user_agent(user_agent)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .pool_idle_timeout(std::time::Duration::from_secs(60));
-    let builder = match encodings {
-        Encodings::Decompressed => builder,
-        Encodings::Identity => builder.no_gzip().no_brotli().no_deflate(),
-    };
-    builder.build()
-}
-
-/// The resolver reqwest uses: resolve, keep the allowed addresses, refuse
-/// when any is forbidden.
-struct PolicyResolver {
-    resolver: Arc<dyn Resolver>,
-    policy: Arc<Policy>,
-    hop: Hop,
-}
-
-impl reqwest::dns::Resolve for PolicyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let resolver = self.resolver.clone();
-        let policy = self.policy.clone();
-        let hop = self.hop;
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let ips = resolver.resolve(&host).await?;
-            let mut allowed = Vec::new();
-            let mut first_denial = None;
-            for ip in ips {
-                match check_addr(&policy, &host, ip, hop) {
-                    Ok(()) => allowed.push(SocketAddr::new(ip, 0)),
-                    Err(denial) => {
-                        first_denial.get_or_insert(denial);
-                    }
-                }
-            }
-            // One forbidden address is enough to refuse: a name that mixes
-            // public and private answers is a rebinding attempt.
-            if let Some(denial) = first_denial {
-                return Err(Box::new(denial) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
     }
 }
 

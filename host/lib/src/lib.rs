@@ -47,6 +47,7 @@ mod cache;
 mod capability;
 mod censor;
 mod checks;
+mod client;
 mod definition;
 mod definition_checks;
 mod egress;

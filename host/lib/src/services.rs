@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::egress::{Clients, Resolver};
+use crate::client::{ClientError, Clients};
+use crate::egress::Resolver;
 use crate::policy::Policy;
 use crate::state::Stores;
 
 /// Host-wide services the capabilities use.
 pub(crate) struct Services {
-    /// The HTTP clients, per encoding and per kind of hop.
+    /// The HTTP clients, one per kind of hop.
     pub(crate) http: Clients,
     pub(crate) policy: Arc<Policy>,
     pub(crate) stores: Stores,
@@ -62,7 +63,7 @@ impl Services {
         hook_base_url: Option<String>,
         signing: Signing,
         user_agent: &str,
-    ) -> Result<Services, reqwest::Error> {
+    ) -> Result<Services, ClientError> {
         Ok(Services {
             http: Clients::new(&policy, &resolver, user_agent)?,
             policy,

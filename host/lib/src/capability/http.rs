@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 use zapwasm_rules::method_path;
 use zapwasm_rules::url_params::{self, ParamOptions};
@@ -19,7 +19,8 @@ use crate::bindings::WitZError;
 use crate::bindings::zapwasm::integration::http::{Host, RedirectMode, Request, Response};
 use crate::budget::{BudgetBuf, Held};
 use crate::censor::basic_credentials;
-use crate::egress::{self, AddressClass, Denial, Encodings, Hop, Redirected};
+use crate::client::{Encodings, Exchange};
+use crate::egress::{self, AddressClass, Denial, Hop, Redirected};
 use crate::error::{CallError, LimitKind, ZError};
 use crate::random_id::random_id;
 use crate::record::{BODY_PREVIEW_BYTES, HttpExchange, Level, Source};
@@ -173,7 +174,7 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Sent, S
             value: format!("{} bytes", call.limits.request_body_bytes),
         }));
     }
-    let method = reqwest::Method::from_bytes(request.method.trim().to_ascii_uppercase().as_bytes())
+    let method = http::Method::from_bytes(request.method.trim().to_ascii_uppercase().as_bytes())
         .map_err(|_| ZError::general(format!("invalid HTTP method {:?}", request.method)))?;
     let options = Options {
         redirect: request.redirect,
@@ -200,7 +201,7 @@ pub(crate) async fn send(call: &CallContext, request: Request) -> Result<Sent, S
             call.record.add_derived(auth_param(&answer, "response"));
             let value = HeaderValue::from_str(&answer)
                 .map_err(|_| ZError::general("the digest credentials hold characters a header cannot carry"))?;
-            headers.insert(reqwest::header::AUTHORIZATION, value);
+            headers.insert(http::header::AUTHORIZATION, value);
             drop(sent);
             sent = execute(call, method, url, headers, body, &options).await?;
         }
@@ -306,10 +307,10 @@ fn userinfo_to_header(call: &CallContext, url: &mut Url, headers: &mut HeaderMap
     call.record.add_derived([secret, credentials.clone()]);
     _ = url.set_username("");
     _ = url.set_password(None);
-    if !headers.contains_key(reqwest::header::AUTHORIZATION) {
+    if !headers.contains_key(http::header::AUTHORIZATION) {
         let value = HeaderValue::from_str(&format!("Basic {credentials}"))
             .map_err(|_| ZError::general("the URL's credentials cannot be sent in a header"))?;
-        headers.insert(reqwest::header::AUTHORIZATION, value);
+        headers.insert(http::header::AUTHORIZATION, value);
     }
     Ok(())
 }
@@ -319,7 +320,7 @@ fn userinfo_to_header(call: &CallContext, url: &mut Url, headers: &mut HeaderMap
 /// the first response, in `send`.
 fn apply_auth(
     call: &CallContext,
-    method: &reqwest::Method,
+    method: &http::Method,
     url: &Url,
     body: &[u8],
     headers: &mut HeaderMap,
@@ -338,7 +339,7 @@ fn apply_auth(
                 token_secret: field("oauth_token_secret"),
             };
             let is_form = headers
-                .get(reqwest::header::CONTENT_TYPE)
+                .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
             let form: Vec<(String, String)> = if is_form {
@@ -357,7 +358,7 @@ fn apply_auth(
     };
     let value = HeaderValue::from_str(&value)
         .map_err(|_| ZError::general("the credentials hold characters an Authorization header cannot carry"))?;
-    headers.insert(reqwest::header::AUTHORIZATION, value);
+    headers.insert(http::header::AUTHORIZATION, value);
     Ok(())
 }
 
@@ -402,7 +403,7 @@ fn drop_credentials(call: &CallContext, headers: &mut HeaderMap) -> Vec<String> 
 /// Send, following redirects by hand so every hop is checked again.
 async fn execute(
     call: &CallContext,
-    mut method: reqwest::Method,
+    mut method: http::Method,
     mut url: Url,
     mut headers: HeaderMap,
     mut body: Bytes,
@@ -441,23 +442,9 @@ async fn execute(
             duration: Duration::ZERO,
             dropped_on_redirect: std::mem::take(&mut dropped),
         };
-        let client = call.services.http.get(encodings, hop);
-        let mut builder = client.request(method.clone(), url.clone()).headers(headers.clone());
-        if !body.is_empty() {
-            builder = builder.body(body.clone());
-        }
-        let attempt = async {
-            let response = builder.send().await?;
-            let status = response.status().as_u16();
-            let response_headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            Ok::<_, reqwest::Error>((status, response_headers, response))
-        };
-        let outcome = tokio::time::timeout_at(deadline, attempt).await;
-        let (status, response_headers, mut response) = match outcome {
+        let sending = Exchange { method: method.clone(), url: &url, headers: headers.clone(), body: body.clone() };
+        let outcome = tokio::time::timeout_at(deadline, call.services.http.send(hop, encodings, sending)).await;
+        let mut response = match outcome {
             Err(_) => {
                 exchange.error = Some("timed out".into());
                 return Err(finish_failed(
@@ -468,24 +455,30 @@ async fn execute(
                 ));
             }
             Ok(Err(error)) => {
-                let message = match egress::find_denial(&error) {
+                let message = match egress::find_denial(&*error) {
                     Some(denial) => denial.after(redirected.clone()).message(),
-                    None => format!("request to {url} failed: {}", error_chain(&error)),
+                    None => format!("request to {url} failed: {}", error_chain(&*error)),
                 };
                 exchange.error = Some(call.record.censor_text(&message));
                 return Err(finish_failed(call, exchange, started, ZError::general(message)));
             }
-            Ok(Ok(parts)) => parts,
+            Ok(Ok(response)) => response,
         };
+        let status = response.status;
+        let response_headers: Vec<(String, String)> = response
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
         let on_loopback =
-            response.remote_addr().is_some_and(|peer| matches!(egress::classify(peer.ip()), AddressClass::Loopback(_)));
+            response.remote_addr.is_some_and(|peer| matches!(egress::classify(peer.ip()), AddressClass::Loopback(_)));
         if hops == 0 {
             chain_on_loopback = on_loopback;
         } else if hop == Hop::Redirected && on_loopback {
             // The redirected clients' resolver refuses loopback, so this
             // cannot happen; if it ever does, the answer is not used.
             let host = url.host_str().unwrap_or_default();
-            let denial = Denial::redirect_to_loopback(host, response.remote_addr()).after(redirected.clone());
+            let denial = Denial::redirect_to_loopback(host, response.remote_addr).after(redirected.clone());
             exchange.error = Some(call.record.censor_text(&denial.message()));
             return Err(finish_failed(call, exchange, started, ZError::general(denial.message())));
         }
@@ -508,10 +501,10 @@ async fn execute(
             let next = url
                 .join(&target)
                 .map_err(|e| ZError::general(format!("invalid redirect location {target:?} from {url}: {e}")))?;
-            if status == 303 || ((status == 301 || status == 302) && method == reqwest::Method::POST) {
-                method = reqwest::Method::GET;
+            if status == 303 || ((status == 301 || status == 302) && method == http::Method::POST) {
+                method = http::Method::GET;
                 body = Bytes::new();
-                headers.remove(reqwest::header::CONTENT_TYPE);
+                headers.remove(http::header::CONTENT_TYPE);
             }
             // Credentials are for the origin they were given to: none of
             // them, and no body (a 307 or 308 would send it again), follow
@@ -520,7 +513,7 @@ async fn execute(
                 dropped = drop_credentials(call, &mut headers);
                 if !body.is_empty() {
                     body = Bytes::new();
-                    headers.remove(reqwest::header::CONTENT_TYPE);
+                    headers.remove(http::header::CONTENT_TYPE);
                     dropped.push("body".into());
                 }
             }
@@ -536,7 +529,7 @@ async fn execute(
         };
         let mut bytes = BudgetBuf::new(&call.budget);
         loop {
-            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+            let chunk = match tokio::time::timeout_at(deadline, response.body.chunk()).await {
                 Err(_) => {
                     exchange.error = Some("timed out reading the body".into());
                     return Err(finish_failed(
@@ -547,7 +540,7 @@ async fn execute(
                     ));
                 }
                 Ok(Err(error)) => {
-                    let message = format!("reading the response of {url} failed: {}", error_chain(&error));
+                    let message = format!("reading the response of {url} failed: {}", error_chain(&*error));
                     exchange.error = Some(call.record.censor_text(&message));
                     return Err(finish_failed(call, exchange, started, ZError::general(message)));
                 }
