@@ -86,17 +86,17 @@ impl Clients {
         &self,
         hop: Hop,
         encodings: Encodings,
-        exchange: Exchange<'_>,
-    ) -> Result<Received, Box<dyn std::error::Error + Send + Sync>> {
+        outgoing: Outgoing<'_>,
+    ) -> Result<Received, BoxError> {
         let client = match hop {
             Hop::Direct => &self.direct,
             Hop::Redirected => &self.redirected,
         };
-        let uri: Uri = exchange.url.as_str().parse()?;
-        let mut request = http::Request::new(Full::new(exchange.body));
-        *request.method_mut() = exchange.method;
+        let uri: Uri = outgoing.url.as_str().parse()?;
+        let mut request = http::Request::new(Full::new(outgoing.body));
+        *request.method_mut() = outgoing.method;
         *request.uri_mut() = uri;
-        *request.headers_mut() = exchange.headers;
+        *request.headers_mut() = outgoing.headers;
         let headers = request.headers_mut();
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
@@ -114,7 +114,7 @@ impl Clients {
 }
 
 /// One request as the host sends it.
-pub(crate) struct Exchange<'a> {
+pub(crate) struct Outgoing<'a> {
     pub(crate) method: Method,
     pub(crate) url: &'a Url,
     pub(crate) headers: HeaderMap,

@@ -19,7 +19,7 @@ use crate::bindings::WitZError;
 use crate::bindings::zapwasm::integration::http::{Host, RedirectMode, Request, Response};
 use crate::budget::{BudgetBuf, Held};
 use crate::censor::basic_credentials;
-use crate::client::{Encodings, Exchange};
+use crate::client::{Encodings, Outgoing};
 use crate::egress::{self, AddressClass, Denial, Hop, Redirected};
 use crate::error::{CallError, LimitKind, ZError};
 use crate::random_id::random_id;
@@ -442,7 +442,7 @@ async fn execute(
             duration: Duration::ZERO,
             dropped_on_redirect: std::mem::take(&mut dropped),
         };
-        let sending = Exchange { method: method.clone(), url: &url, headers: headers.clone(), body: body.clone() };
+        let sending = Outgoing { method: method.clone(), url: &url, headers: headers.clone(), body: body.clone() };
         let outcome = tokio::time::timeout_at(deadline, call.services.http.send(hop, encodings, sending)).await;
         let mut response = match outcome {
             Err(_) => {
