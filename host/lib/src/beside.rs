@@ -3,7 +3,7 @@
 //! guest's fiber or as a task of its own.
 //!
 //! A host import is polled on the call's fiber stack, so whatever it polls
-//! (reqwest, hyper) would leave its frames resident there while the call
+//! (the HTTP client, hyper) would leave its frames resident there while the call
 //! waits. Spawning the work as a task kept them off the fiber but cost a
 //! task per request: the spawn, a wake of another runtime thread to steal
 //! it, and the answer crossing back (BENCHMARKS.md, "The request beside

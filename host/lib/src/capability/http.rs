@@ -129,7 +129,7 @@ pub(crate) fn hold_requests(call: &CallContext, requests: &[Request]) -> Result<
 /// that the batch's requests proceed together on the runtime's threads
 /// (one request alone is polled beside the guest: [`crate::beside`]). Off
 /// the call's fiber either way: a host import is polled on the fiber's
-/// stack, and every stack page the polling of reqwest and hyper touches
+/// stack, and every stack page the polling of the HTTP client (hyper) touches
 /// would stay resident while the call waits for the answer. The task is
 /// aborted if the call is dropped (its deadline, or the embedder giving
 /// up).
@@ -742,7 +742,7 @@ mod fuzz {
     ];
 
     /// A response head as text: `Name: value` lines after the status line,
-    /// as the host gets them from reqwest (names in lower case).
+    /// as the host gets them from its client (names in lower case).
     fn response_headers(text: &str) -> Vec<(String, String)> {
         text.lines()
             .skip(1)
