@@ -136,6 +136,7 @@ fn encode(coding: &str, body: &[u8]) -> Vec<u8> {
 ///   accepts that coding;
 /// - `/bytes/<n>`: n bytes of `x`, text/plain;
 /// - `/stream/<n>`: n bytes of `x`, text/plain, streamed from one static buffer;
+///   `/stream/<n>/gzip` the same, labelled gzip-encoded;
 /// - `/slow-body/<ms>`: the headers at once, then a 10-byte body, a byte
 ///   every `ms` milliseconds;
 /// - anything else: 200 with `{"ok": true}`.
@@ -274,6 +275,13 @@ async fn answer(State(received): State<Arc<Mutex<Vec<Received>>>>, request: Requ
         }
         ["bytes", n] => ([("content-type", "text/plain")], "x".repeat(n.parse().unwrap_or(0))).into_response(),
         ["stream", n] => streamed(n.parse().unwrap_or(0), 64 << 10, Duration::ZERO),
+        ["stream", n, "gzip"] => {
+            // Said to be gzip, streamed (so no length ahead): `/stream/0/gzip`
+            // is an encoded answer that turns out to have no body.
+            let mut response = streamed(n.parse().unwrap_or(0), 64 << 10, Duration::ZERO);
+            response.headers_mut().insert("content-encoding", axum::http::HeaderValue::from_static("gzip"));
+            response
+        }
         ["slow-body", ms] => streamed(10, 1, Duration::from_millis(ms.parse().unwrap_or(0))),
         _ => axum::Json(json!({"ok": true})).into_response(),
     }

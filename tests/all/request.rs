@@ -597,6 +597,15 @@ async fn an_encoded_body_is_held_to_the_size_limit_by_its_decoded_size() {
     let result = ok(&outcome);
     assert_eq!(result["headers"]["content-encoding"], "gzip", "a HEAD answer's headers are kept: {result}");
     assert_eq!(result["content"], "");
+
+    // Nor is one streamed without a length that turns out to have no byte.
+    let (outcome, _) = send(&server, json!({"url": format!("{}/stream/0/gzip", server.base_url)})).await;
+    assert_eq!(ok(&outcome)["content"], "");
+    // One that has bytes but not gzip's is an error that says so.
+    let url = format!("{}/stream/10/gzip", server.base_url);
+    let (outcome, _) = send(&server, json!({ "url": url })).await;
+    let ZError::General { message } = z_error(outcome) else { panic!("a general error") };
+    assert!(message.starts_with(&format!("reading the response of {url} failed: ")), "{message}");
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::Peekable;
 use futures::{Stream, StreamExt, TryStreamExt};
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap, HeaderValue, RANGE, USER_AGENT};
 use http::{Method, Uri};
@@ -194,12 +195,21 @@ impl tower_service::Service<Name> for PolicyResolver {
 /// A response body, a chunk at a time, decoded if it was encoded.
 pub(crate) struct ResponseBody(Chunks);
 
+/// A decoded body's chunks.
+type Decoded = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
 enum Chunks {
     Plain(BodyDataStream<Incoming>),
+    /// An encoded body not read yet: decoding starts at its first byte, so
+    /// an encoded body that turns out to have none (a chunked answer with
+    /// no chunk) is an empty body, not a decoding error.
+    Encoded(Coding, Peekable<BodyDataStream<Incoming>>),
     /// Decoded as it arrives, so a body's size limit applies to what the
     /// guest would get, and a small body that decodes to a huge one stops
     /// at the limit.
-    Decoded(Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>),
+    Decoded(Decoded),
+    /// An encoded body that had no bytes.
+    Ended,
 }
 
 /// The encodings the client decodes, by their `Content-Encoding` name.
@@ -227,31 +237,45 @@ impl ResponseBody {
             (Some(b"br"), None) => Coding::Brotli,
             _ => return ResponseBody::plain(body),
         };
-        // An encoded body that is empty (a HEAD's, a 204's) stays empty.
+        // An answer that has no body (a HEAD's, a 204's) keeps its headers.
         if hyper::body::Body::is_end_stream(&body) || headers.get(CONTENT_LENGTH).is_some_and(|n| n == "0") {
             return ResponseBody::plain(body);
         }
         headers.remove(CONTENT_ENCODING);
         headers.remove(CONTENT_LENGTH);
-        let encoded = tokio_util::io::StreamReader::new(BodyDataStream::new(body).map_err(std::io::Error::other));
-        use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder};
-        let decoded: Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>> = match coding {
-            Coding::Gzip => {
-                let mut decoder = GzipDecoder::new(encoded);
-                decoder.multiple_members(true);
-                Box::pin(tokio_util::io::ReaderStream::new(decoder))
-            }
-            Coding::Deflate => Box::pin(tokio_util::io::ReaderStream::new(ZlibDecoder::new(encoded))),
-            Coding::Brotli => Box::pin(tokio_util::io::ReaderStream::new(BrotliDecoder::new(encoded))),
-        };
-        ResponseBody(Chunks::Decoded(decoded))
+        ResponseBody(Chunks::Encoded(coding, BodyDataStream::new(body).peekable()))
     }
 
     /// The next chunk; `None` at the end.
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, BoxError> {
+        if let Chunks::Encoded(coding, encoded) = &mut self.0 {
+            let coding = *coding;
+            let has_bytes = Pin::new(&mut *encoded).peek().await.is_some();
+            let encoded = std::mem::replace(&mut self.0, Chunks::Ended);
+            if let (true, Chunks::Encoded(_, encoded)) = (has_bytes, encoded) {
+                self.0 = Chunks::Decoded(decoder(coding, encoded));
+            }
+        }
         match &mut self.0 {
             Chunks::Plain(body) => Ok(body.next().await.transpose()?),
             Chunks::Decoded(body) => Ok(body.next().await.transpose()?),
+            Chunks::Encoded(..) | Chunks::Ended => Ok(None),
         }
+    }
+}
+
+/// `encoded`'s bytes decoded as `coding`, as they arrive.
+fn decoder(coding: Coding, encoded: Peekable<BodyDataStream<Incoming>>) -> Decoded {
+    use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder};
+    use tokio_util::io::{ReaderStream, StreamReader};
+    let encoded = StreamReader::new(encoded.map_err(std::io::Error::other));
+    match coding {
+        Coding::Gzip => {
+            let mut decoder = GzipDecoder::new(encoded);
+            decoder.multiple_members(true);
+            Box::pin(ReaderStream::new(decoder))
+        }
+        Coding::Deflate => Box::pin(ReaderStream::new(ZlibDecoder::new(encoded))),
+        Coding::Brotli => Box::pin(ReaderStream::new(BrotliDecoder::new(encoded))),
     }
 }
