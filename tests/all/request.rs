@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use zapwasm_host::{
-    App, Bundle, CallError, Host, Invocation, Level, LimitKind, Limits, Meta, Outcome, Policy, Scope, Source, ZError,
+    App, Bundle, CallError, Host, Invocation, Level, LimitKind, Limits, LoadError, Meta, Outcome, Policy, Scope,
+    Source, ZError,
 };
 use zapwasm_tests::{
     LIFECYCLE, MapResolver, Received, Recorder, call, host, host_builder, input, non_loopback_local_address, ok,
@@ -828,6 +829,14 @@ async fn the_user_agent_is_zapwasms_or_the_embedders_and_an_integrations_own_hea
             vec!["my-integration/1"]
         ]
     );
+
+    // One that cannot be a header value is refused when the host is built.
+    let Err(refused) = host_builder().user_agent("acme\nX-Injected: 1").build() else {
+        panic!("a user agent with a newline is refused")
+    };
+    assert!(matches!(refused, LoadError::Engine { what: "cannot build the HTTP client", .. }), "{refused:?}");
+    let why = std::error::Error::source(&refused).map(ToString::to_string).unwrap_or_default();
+    assert_eq!(why, r#"the user agent "acme\nX-Injected: 1" is not a valid header value"#);
 }
 
 /// A bundle with every part a shorthand request's curlies may read.
