@@ -610,6 +610,34 @@ async fn an_encoded_body_is_held_to_the_size_limit_by_its_decoded_size() {
 }
 
 #[tokio::test]
+async fn https_is_refused_when_the_servers_certificate_is_not_from_a_known_authority() {
+    // A TLS server on 127.0.0.1 whose certificate is self-signed: the
+    // request reaches its handshake, and the client refuses the certificate.
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("a certificate");
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key.into())
+        .expect("a server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("the client connects");
+        acceptor.accept(stream).await.map(drop).map_err(|e| e.to_string())
+    });
+    let url = format!("https://127.0.0.1:{port}/secret");
+    let (outcome, _) = send(&Recorder::start().await, json!({ "url": url })).await;
+    let ZError::General { message } = z_error(outcome) else { panic!("a general error") };
+    assert!(message.starts_with(&format!("request to {url} failed: ")), "{message}");
+    assert!(message.contains("invalid peer certificate: UnknownIssuer"), "{message}");
+    let handshake = server.await.expect("the server's task");
+    assert!(handshake.is_err(), "no TLS session was made: {handshake:?}");
+}
+
+#[tokio::test]
 async fn a_request_slower_than_its_timeout_fails_and_one_within_it_succeeds() {
     let server = Recorder::start().await;
     let slow = format!("{}/slow/3000", server.base_url);
