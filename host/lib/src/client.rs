@@ -248,13 +248,12 @@ impl ResponseBody {
 
     /// The next chunk; `None` at the end.
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, BoxError> {
-        if let Chunks::Encoded(coding, encoded) = &mut self.0 {
-            let coding = *coding;
-            let has_bytes = Pin::new(&mut *encoded).peek().await.is_some();
-            let encoded = std::mem::replace(&mut self.0, Chunks::Ended);
-            if let (true, Chunks::Encoded(_, encoded)) = (has_bytes, encoded) {
-                self.0 = Chunks::Decoded(decoder(coding, encoded));
-            }
+        if let Chunks::Encoded(_, encoded) = &mut self.0 {
+            let empty = Pin::new(&mut *encoded).peek().await.is_none();
+            self.0 = match std::mem::replace(&mut self.0, Chunks::Ended) {
+                Chunks::Encoded(coding, encoded) if !empty => Chunks::Decoded(decoder(coding, encoded)),
+                _ => Chunks::Ended,
+            };
         }
         match &mut self.0 {
             Chunks::Plain(body) => Ok(body.next().await.transpose()?),
