@@ -137,3 +137,20 @@ async fn an_oauth1_signature_and_its_secrets_are_censored() {
         &["ot-token-222".into(), "ots-secret-333".into(), "cs-secret-1".into(), signature, decoded],
     );
 }
+
+#[tokio::test]
+async fn a_secret_a_server_sends_back_in_a_response_header_is_censored() {
+    // Servers echo what they got (a key in `X-Api-Key`, a token in a
+    // `Location`); the record and its log line hold response headers too.
+    let server = Recorder::answering(|received: &Received| {
+        let key = received.header("x-api-key").unwrap_or_default().to_string();
+        (StatusCode::BAD_REQUEST, [("x-echoed-key", key)], "{\"status\":400}").into_response()
+    })
+    .await;
+    let key = "k3y-in-a-header";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    assert_eq!(server.received()[0].header("x-api-key"), Some(key));
+    assert_censored("a response header", &outcome, &[key.into()]);
+    let answered = &outcome.http[0].response_headers;
+    assert!(answered.iter().any(|(k, v)| k == "x-echoed-key" && v == ":censored:"), "{answered:?}");
+}

@@ -433,7 +433,7 @@ async fn execute(
         let mut exchange = HttpExchange {
             method: method.to_string(),
             url: call.record.censor_text(url.as_str()),
-            request_headers: censored_headers(call, &headers),
+            request_headers: censored_headers(call, headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))),
             request_body: (!body.is_empty()).then(|| preview(call, &body)),
             status: None,
             response_headers: Vec::new(),
@@ -483,7 +483,8 @@ async fn execute(
             return Err(finish_failed(call, exchange, started, ZError::general(denial.message())));
         }
         exchange.status = Some(status);
-        exchange.response_headers = response_headers.clone();
+        exchange.response_headers =
+            censored_headers(call, response_headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
 
         let location = header(&response_headers, "location").map(str::to_string);
         if (300..400).contains(&status) && location.is_some() && options.redirect != RedirectMode::Manual {
@@ -571,13 +572,13 @@ async fn execute(
     }
 }
 
-fn censored_headers(call: &CallContext, headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            (call.record.censor_text(k.as_str()), call.record.censor_text(&String::from_utf8_lossy(v.as_bytes())))
-        })
-        .collect()
+/// Headers as the record keeps them: names and values censored (a server
+/// may send back a secret it was given, in a header of its own).
+fn censored_headers<'a>(
+    call: &CallContext,
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<(String, String)> {
+    headers.map(|(k, v)| (call.record.censor_text(k), call.record.censor_text(&String::from_utf8_lossy(v)))).collect()
 }
 
 fn preview(call: &CallContext, body: &[u8]) -> String {
