@@ -36,7 +36,7 @@ use zapwasm_host::IncomingRequest;
 
 use crate::ServeError;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE apps (
@@ -120,6 +120,27 @@ CREATE TABLE idempotency (
     PRIMARY KEY (scope, key)
 );
 ";
+
+/// Version 3: the queue indexed by status and ID, so that a claim walks the
+/// queued jobs oldest first and stops at the first it may take ([`CLAIM`]).
+/// Indexed by `(status, not_before_ms)` it weighed every queued job and
+/// sorted them: milliseconds per claim with thousands queued, inside the
+/// writer's batch, where every other write waited for it.
+const SCHEMA_3: &str = "
+DROP INDEX jobs_due;
+CREATE INDEX jobs_queue ON jobs (status, id);
+";
+
+/// The oldest due job whose target has nothing earlier queued or running.
+/// It walks the queued jobs in ID order (`jobs_queue`) and stops at the
+/// first it may take: each step is two lookups in `jobs_target`, and only
+/// the queued jobs of busy targets (and those not yet due) are stepped over.
+const CLAIM: &str = "SELECT j.id, j.kind, j.target, j.request, j.attempts FROM jobs j INDEXED BY jobs_queue
+    WHERE j.status = 'queued' AND j.not_before_ms <= ?1
+      AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.target = j.target
+                      AND e.status IN ('queued', 'running') AND e.id < j.id)
+      AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target = j.target AND r.status = 'running')
+    ORDER BY j.id LIMIT 1";
 
 /// Version 2: OAuth authorizations in progress (`POST
 /// /v1/apps/{app}/authorizations`, the redirect back to `/oauth/callback`).
@@ -544,11 +565,14 @@ impl Db {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(fail)?;
         match version {
-            0 | 1 => {
+            0..=2 => {
                 if version == 0 {
                     tx.execute_batch(SCHEMA).map_err(fail)?;
                 }
-                tx.execute_batch(SCHEMA_2).map_err(fail)?;
+                if version <= 1 {
+                    tx.execute_batch(SCHEMA_2).map_err(fail)?;
+                }
+                tx.execute_batch(SCHEMA_3).map_err(fail)?;
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(fail)?;
             }
             SCHEMA_VERSION => {}
@@ -1065,23 +1089,16 @@ impl Db {
         .await
     }
 
-    /// Claim the next job that is due, in order per target: a job waits
+    /// Claim the next job that is due, in order per target ([`CLAIM`]): a job waits
     /// while an earlier one of its target is queued or running, so a
     /// subscription's deliveries run, and emit, in the order received.
     pub(crate) async fn claim(&self) -> Result<Option<Job>, ServeError> {
         let now = now_ms();
         self.write(move |tx| {
             let found: Option<(i64, String, String, Option<String>, i64)> = tx
-                .query_row(
-                    "SELECT j.id, j.kind, j.target, j.request, j.attempts FROM jobs j
-                     WHERE j.status = 'queued' AND j.not_before_ms <= ?1
-                       AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.target = j.target
-                                       AND e.status IN ('queued', 'running') AND e.id < j.id)
-                       AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target = j.target AND r.status = 'running')
-                     ORDER BY j.id LIMIT 1",
-                    params![now],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-                )
+                .query_row(CLAIM, params![now], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                })
                 .optional()?;
             let Some((id, kind, target, request, attempts)) = found else { return Ok(None) };
             tx.execute(
@@ -1635,22 +1652,58 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_version_1_file_is_upgraded_in_place() {
+    async fn version_1_and_2_files_are_upgraded_in_place() {
+        for (version, schemas) in [(1, vec![SCHEMA]), (2, vec![SCHEMA, SCHEMA_2])] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("service.sqlite3");
+            let old = Connection::open(&path).unwrap();
+            for schema in schemas {
+                old.execute_batch(schema).unwrap();
+            }
+            old.execute_batch(&format!("PRAGMA user_version = {version}")).unwrap();
+            old.execute("INSERT INTO apps (name, path, sealed_env, created_ms) VALUES ('a', 'a.wasm', x'00', 1)", [])
+                .unwrap();
+            drop(old);
+            let db = Db::open(&path).unwrap();
+            assert_eq!(db.apps().await.unwrap().len(), 1, "version {version}: what it held is kept");
+            assert!(db.authorization("nope").await.unwrap().is_none(), "version {version}: the table of 2 is there");
+            db.enqueue_hook("s1", None, &request("a")).await.unwrap();
+            assert!(db.claim().await.unwrap().is_some(), "version {version}: the claim finds its index");
+            drop(db);
+            let version: i64 =
+                Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_walks_the_queue_oldest_first_without_weighing_every_job() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("service.sqlite3");
-        let v1 = Connection::open(&path).unwrap();
-        v1.execute_batch(SCHEMA).unwrap();
-        v1.execute_batch("PRAGMA user_version = 1").unwrap();
-        v1.execute("INSERT INTO apps (name, path, sealed_env, created_ms) VALUES ('a', 'a.wasm', x'00', 1)", [])
-            .unwrap();
-        drop(v1);
         let db = Db::open(&path).unwrap();
-        assert_eq!(db.apps().await.unwrap().len(), 1, "what it held is kept");
-        assert!(db.authorization("nope").await.unwrap().is_none(), "the new table is there");
-        drop(db);
-        let version: i64 =
-            Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        // The plan, not a timing: no sort of every queued job, the queue's
+        // index walked in ID order.
+        let reader = open_reader(&path).unwrap();
+        let mut plan = reader.prepare(&format!("EXPLAIN QUERY PLAN {CLAIM}")).unwrap();
+        let steps: Vec<String> =
+            plan.query_map(params![now_ms()], |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        assert!(steps.iter().any(|s| s.contains("USING INDEX jobs_queue")), "{steps:?}");
+        assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "{steps:?}");
+        // What it takes: a busy target's queued jobs are stepped over, a job
+        // not yet due holds back the later ones of its target only.
+        for (target, body) in [("s1", "a"), ("s1", "b"), ("s2", "c"), ("s3", "d"), ("s3", "e"), ("s1", "f")] {
+            db.enqueue_hook(target, None, &request(body)).await.unwrap();
+        }
+        let s1 = db.claim().await.unwrap().unwrap();
+        assert_eq!(s1.target, "s1");
+        let s2 = db.claim().await.unwrap().unwrap();
+        assert_eq!(s2.target, "s2", "s1's later jobs wait for its first");
+        let s3 = db.claim().await.unwrap().unwrap();
+        db.retry(s3.id, Duration::from_secs(60), "later".into()).await.unwrap();
+        assert!(db.claim().await.unwrap().is_none(), "s3's retry is not due and its next job waits for it");
+        db.finish_delivery(s1.id, "s1", vec!["1".into()], None).await.unwrap();
+        let next = db.claim().await.unwrap().unwrap();
+        assert_eq!((next.target.as_str(), next.id), ("s1", s1.id + 1), "s1's second job, not its third");
     }
 
     /// A `Db` whose writer's commits SQLite's commit hook counts, and
