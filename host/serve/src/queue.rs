@@ -94,8 +94,10 @@ async fn schedule(service: Service, stop: CancellationToken) {
 async fn work(service: Service, stop: CancellationToken, worker: usize) {
     while !stop.is_cancelled() {
         // Registered before looking, so a wake between the look and the
-        // wait is not missed.
+        // wait is not missed (and a receiver's `notify_one` finds it).
         let woken = service.inner.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         match service.db().claim().await {
             Ok(Some(job)) => {
                 let span = tracing::info_span!("job", worker, id = job.id, kind = ?job.kind, attempt = job.attempts);

@@ -1132,7 +1132,10 @@ async fn receive_hook(State(service): State<Service>, Path(id): Path<String>, re
         let delivery_id = request.delivery_id();
         let queued =
             service.db().enqueue_hook(&id, delivery_id, &StoredRequest::of(&request)).await.map_err(state_error)?;
-        service.inner.wake.notify_waiters();
+        // One job queued: one worker to claim it (waking every idle
+        // worker for each delivery had them all claim at once, and all but
+        // one find nothing, each a write).
+        service.inner.wake.notify_one();
         Ok(match queued {
             Enqueued::Accepted => (StatusCode::OK, json!({"status": "queued"})),
             Enqueued::Duplicate => (StatusCode::OK, json!({"status": "duplicate"})),
@@ -1185,7 +1188,7 @@ async fn receive_callback(State(service): State<Service>, Path(id): Path<String>
         let request = StoredRequest::of(&incoming(&parts, body));
         match service.db().accept_callback(&id, &request).await.map_err(state_error)? {
             CallbackAccept::Accepted => {
-                service.inner.wake.notify_waiters();
+                service.inner.wake.notify_one();
                 Ok((StatusCode::OK, json!({"status": "queued"})))
             }
             CallbackAccept::Unknown => Err(ApiError::not_found("unknown_callback", "no callback has this URL")),

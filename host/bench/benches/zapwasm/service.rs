@@ -147,6 +147,9 @@ async fn measure(
     let mut settings = Settings::new(&url);
     settings.control_token = Some(TOKEN.into());
     settings.max_calls_in_flight = 1024;
+    if let Some(workers) = std::env::var("ZAPWASM_BENCH_QUEUE_WORKERS").ok().and_then(|w| w.parse().ok()) {
+        settings.workers = workers;
+    }
     let service = Service::new(host, state, settings);
     service.add_app("bench", bench.clone());
     service.add_app("crm", crm.clone());
