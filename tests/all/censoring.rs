@@ -154,3 +154,19 @@ async fn a_secret_a_server_sends_back_in_a_response_header_is_censored() {
     let answered = &outcome.http[0].response_headers;
     assert!(answered.iter().any(|(k, v)| k == "x-echoed-key" && v == ":censored:"), "{answered:?}");
 }
+
+#[tokio::test]
+async fn a_secret_the_body_preview_cuts_through_is_censored_whole() {
+    // The record keeps a body's first 4 KiB: a key the cut runs through
+    // must not leave its head at the end of the preview.
+    let server = Recorder::answering(|received: &Received| {
+        let key = received.header("x-api-key").unwrap_or_default();
+        (StatusCode::BAD_REQUEST, format!("{{\"status\":400}}{}{key}", "x".repeat(4096 - 14 - 10))).into_response()
+    })
+    .await;
+    let key = "k3y-the-preview-cuts-through";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    let preview = outcome.http[0].response_body.as_deref().unwrap_or_default();
+    assert!(preview.len() >= 4096 - 10, "the preview keeps the body up to the key: {}", preview.len());
+    assert_censored("a body cut through a key", &outcome, &[key.into(), key[..10].into()]);
+}

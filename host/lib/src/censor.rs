@@ -191,6 +191,24 @@ impl Censor {
         }
     }
 
+    /// Where `text` is cut to keep about `at` bytes of it: at `at`, or
+    /// past the end of a secret that runs across `at` (the censor finds no
+    /// part of a secret, so a cut one would be kept in part).
+    pub(crate) fn cut_at(&self, text: &[u8], at: usize) -> usize {
+        let Some(matcher) = &self.matcher else { return at };
+        // Only a secret starting less than its length before `at` can run
+        // across it.
+        let longest = matcher.max_pattern_len();
+        let at = at.min(text.len());
+        let from = at.saturating_sub(longest);
+        let window = &text[from..text.len().min(at + longest)];
+        matcher
+            .find_iter(window)
+            .map(|found| (from + found.start(), from + found.end()))
+            .find(|(start, end)| *start < at && *end > at)
+            .map_or(at, |(_, end)| end)
+    }
+
     /// Whether a text holds a secret.
     pub(crate) fn finds(&self, text: &str) -> bool {
         self.matcher.as_ref().is_some_and(|matcher| matcher.is_match(text))

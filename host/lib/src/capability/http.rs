@@ -582,7 +582,9 @@ fn censored_headers<'a>(
 }
 
 fn preview(call: &CallContext, body: &[u8]) -> String {
-    let cut = &body[..body.len().min(BODY_PREVIEW_BYTES)];
+    // A secret the cut would run through is kept whole, to be censored whole.
+    let end = if body.len() > BODY_PREVIEW_BYTES { call.record.cut_at(body, BODY_PREVIEW_BYTES) } else { body.len() };
+    let cut = &body[..end];
     // The check is several times cheaper than the lossy conversion, which
     // only a cut that is not valid UTF-8 needs.
     match std::str::from_utf8(cut) {
