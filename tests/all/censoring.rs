@@ -170,3 +170,14 @@ async fn a_secret_the_body_preview_cuts_through_is_censored_whole() {
     assert!(preview.len() >= 4096 - 10, "the preview keeps the body up to the key: {}", preview.len());
     assert_censored("a body cut through a key", &outcome, &[key.into(), key[..10].into()]);
 }
+
+#[tokio::test]
+async fn a_secret_pasted_with_whitespace_around_it_is_censored_as_sent() {
+    // Header values are sent trimmed: a key pasted with a space and a
+    // newline around it reaches the server, and its echo, without them.
+    let server = echo(false).await;
+    let key = " k3y-pasted-with-spaces\n";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    assert_eq!(server.received()[0].header("x-api-key"), Some(key.trim()));
+    assert_censored("a key pasted with whitespace", &outcome, &[key.trim().into()]);
+}

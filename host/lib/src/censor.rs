@@ -122,6 +122,9 @@ impl Censor {
                 _ => None,
             })
             .chain(env_secrets.into_iter().map(str::to_string))
+            // Header values go out trimmed: a value pasted with whitespace
+            // around it is sent, and echoed back, without it.
+            .flat_map(|s| [s.trim().to_string(), s])
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
         // What the host derives itself: basic auth's credentials (the
