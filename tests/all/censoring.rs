@@ -181,3 +181,22 @@ async fn a_secret_pasted_with_whitespace_around_it_is_censored_as_sent() {
     assert_eq!(server.received()[0].header("x-api-key"), Some(key.trim()));
     assert_censored("a key pasted with whitespace", &outcome, &[key.trim().into()]);
 }
+
+#[tokio::test]
+async fn a_secret_a_server_sends_back_json_escaped_its_own_way_is_censored() {
+    // PHP's json_encode writes `/` as `\/`; Go's encoding/json writes `&`,
+    // `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
+    let server = Recorder::answering(|received: &Received| {
+        let key = received.header("x-api-key").unwrap_or_default();
+        let php = key.replace('/', "\\/");
+        let go = key.replace('&', "\\u0026");
+        let body = format!("{{\"status\":400,\"php\":\"{php}\",\"go\":\"{go}\"}}");
+        (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body).into_response()
+    })
+    .await;
+    let key = "k3y/with+chars&more";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    // As `{:?}` writes them, the backslash doubled.
+    let escaped = [r"k3y\\/with+chars&more".to_string(), r"k3y/with+chars\\u0026more".to_string()];
+    assert_censored("JSON escapes", &outcome, &escaped);
+}

@@ -60,7 +60,12 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         .map(|set| percent_encoding::utf8_percent_encode(secret, set).to_string()),
     );
     forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-    forms.push(json.trim_matches('"').to_string());
+    let json = json.trim_matches('"');
+    forms.push(json.to_string());
+    // As other JSON encoders escape it: PHP's json_encode writes `/` as
+    // `\/`, Go's encoding/json `&`, `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
+    forms.push(json.replace('/', "\\/"));
+    forms.push(json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e"));
     forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
     forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{secret}:")));
     forms
