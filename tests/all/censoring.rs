@@ -10,7 +10,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use zapwasm_host::{Bundle, Outcome};
 use zapwasm_tests::{
-    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, Received, Recorder, call, host,
+    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, HOSTILE, Received, Recorder,
+    call, host, input,
 };
 
 /// A server answering 400 with every header and the URI it got; with
@@ -199,4 +200,37 @@ async fn a_secret_a_server_sends_back_json_escaped_its_own_way_is_censored() {
     // As `{:?}` writes them, the backslash doubled.
     let escaped = [r"k3y\\/with+chars&more".to_string(), r"k3y/with+chars\\u0026more".to_string()];
     assert_censored("JSON escapes", &outcome, &escaped);
+}
+
+/// The hostile guest's `ssrf`: `inputData` is the request, `api_key` the
+/// call's one secret.
+async fn ssrf(key: &str, request: Value) -> Outcome {
+    let app = host().load_file(HOSTILE).await.expect("the hostile guest loads");
+    let bundle =
+        Bundle { auth_data: json!({"api_key": key}).as_object().cloned().unwrap_or_default(), ..input(request) };
+    call(&app, "triggers.ssrf.operation.perform", bundle).await
+}
+
+/// Everything the outcome holds, as `{:?}` writes it.
+fn everything(outcome: &Outcome) -> String {
+    format!("{:?} {:?} {:?}", outcome.result, outcome.logs, outcome.http)
+}
+
+#[tokio::test]
+async fn a_secret_in_the_name_of_a_header_dropped_at_a_redirect_is_censored() {
+    // The record names the headers a redirect to another origin left
+    // behind; a name may hold the key as the request's headers do.
+    let server = Recorder::start().await;
+    let key = "k3y-in-a-header-name";
+    let elsewhere = format!("http://localhost:{}/landed", server.port());
+    let url = format!(
+        "{}/redirect-to?url={}",
+        server.base_url,
+        percent_encoding::utf8_percent_encode(&elsewhere, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let outcome = ssrf(key, json!({"url": url, "headers": {format!("x-token-{key}"): "1"}})).await;
+    assert_eq!(server.requests().len(), 2, "{:?}", server.requests());
+    assert_eq!(outcome.http[1].dropped_on_redirect, ["x-token-:censored:"]);
+    let text = everything(&outcome);
+    assert!(!text.contains(key), "{key} leaked: {text}");
 }
