@@ -197,9 +197,9 @@ async fn a_secret_a_server_sends_back_json_escaped_its_own_way_is_censored() {
     .await;
     let key = "k3y/with+chars&more";
     let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
-    // As `{:?}` writes them, the backslash doubled.
-    let escaped = [r"k3y\\/with+chars&more".to_string(), r"k3y/with+chars\\u0026more".to_string()];
-    assert_censored("JSON escapes", &outcome, &escaped);
+    // No part of the key in any form: the response error's message quotes
+    // the content as JSON, escaping it once more.
+    assert_censored("JSON escapes", &outcome, &["k3y".into()]);
 }
 
 /// The hostile guest's `ssrf`: `inputData` is the request, `api_key` the

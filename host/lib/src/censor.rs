@@ -42,7 +42,6 @@ pub(crate) const CENSORED: &str = ":censored:";
 
 /// The encodings of `secret` the host censors besides the secret itself.
 fn encoded_forms(secret: &str) -> Vec<String> {
-    let json = serde_json::to_string(secret).unwrap_or_default();
     // encodeURIComponent is how the host encodes params.
     let mut forms = vec![param_encoding::encode(secret, "")];
     forms.extend(
@@ -60,15 +59,24 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         .map(|set| percent_encoding::utf8_percent_encode(secret, set).to_string()),
     );
     forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-    let json = json.trim_matches('"');
-    forms.push(json.to_string());
+    let json = json_escaped(secret);
     // As other JSON encoders escape it: PHP's json_encode writes `/` as
     // `\/`, Go's encoding/json `&`, `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
-    forms.push(json.replace('/', "\\/"));
-    forms.push(json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e"));
+    let json_forms =
+        [json.replace('/', "\\/"), json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e"), json];
+    // JSON quoting JSON (a response error's message quotes the response's
+    // content) escapes each once more.
+    forms.extend(json_forms.iter().map(|form| json_escaped(form)));
+    forms.extend(json_forms);
     forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
     forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{secret}:")));
     forms
+}
+
+/// `text` as a JSON string holds it, without the quotes.
+fn json_escaped(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_string()
 }
 
 /// Every text the host censors for these authData values (but the safe
