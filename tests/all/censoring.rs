@@ -10,7 +10,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use zapwasm_host::{Bundle, Outcome};
 use zapwasm_tests::{
-    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, Received, Recorder, call, host,
+    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, HOSTILE, Received, Recorder,
+    call, host, input,
 };
 
 /// A server answering 400 with every header and the URI it got; with
@@ -153,4 +154,83 @@ async fn a_secret_a_server_sends_back_in_a_response_header_is_censored() {
     assert_censored("a response header", &outcome, &[key.into()]);
     let answered = &outcome.http[0].response_headers;
     assert!(answered.iter().any(|(k, v)| k == "x-echoed-key" && v == ":censored:"), "{answered:?}");
+}
+
+#[tokio::test]
+async fn a_secret_the_body_preview_cuts_through_is_censored_whole() {
+    // The record keeps a body's first 4 KiB: a key the cut runs through
+    // must not leave its head at the end of the preview.
+    let server = Recorder::answering(|received: &Received| {
+        let key = received.header("x-api-key").unwrap_or_default();
+        (StatusCode::BAD_REQUEST, format!("{{\"status\":400}}{}{key}", "x".repeat(4096 - 14 - 10))).into_response()
+    })
+    .await;
+    let key = "k3y-the-preview-cuts-through";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    let preview = outcome.http[0].response_body.as_deref().unwrap_or_default();
+    assert!(preview.len() >= 4096 - 10, "the preview keeps the body up to the key: {}", preview.len());
+    assert_censored("a body cut through a key", &outcome, &[key.into(), key[..10].into()]);
+}
+
+#[tokio::test]
+async fn a_secret_pasted_with_whitespace_around_it_is_censored_as_sent() {
+    // Header values are sent trimmed: a key pasted with a space and a
+    // newline around it reaches the server, and its echo, without them.
+    let server = echo(false).await;
+    let key = " k3y-pasted-with-spaces\n";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    assert_eq!(server.received()[0].header("x-api-key"), Some(key.trim()));
+    assert_censored("a key pasted with whitespace", &outcome, &[key.trim().into()]);
+}
+
+#[tokio::test]
+async fn a_secret_a_server_sends_back_json_escaped_its_own_way_is_censored() {
+    // PHP's json_encode writes `/` as `\/`; Go's encoding/json writes `&`,
+    // `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
+    let server = Recorder::answering(|received: &Received| {
+        let key = received.header("x-api-key").unwrap_or_default();
+        let php = key.replace('/', "\\/");
+        let go = key.replace('&', "\\u0026");
+        let body = format!("{{\"status\":400,\"php\":\"{php}\",\"go\":\"{go}\"}}");
+        (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body).into_response()
+    })
+    .await;
+    let key = "k3y/with+chars&more";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    // No part of the key in any form: the response error's message quotes
+    // the content as JSON, escaping it once more.
+    assert_censored("JSON escapes", &outcome, &["k3y".into()]);
+}
+
+/// The hostile guest's `ssrf`: `inputData` is the request, `api_key` the
+/// call's one secret.
+async fn ssrf(key: &str, request: Value) -> Outcome {
+    let app = host().load_file(HOSTILE).await.expect("the hostile guest loads");
+    let bundle =
+        Bundle { auth_data: json!({"api_key": key}).as_object().cloned().unwrap_or_default(), ..input(request) };
+    call(&app, "triggers.ssrf.operation.perform", bundle).await
+}
+
+/// Everything the outcome holds, as `{:?}` writes it.
+fn everything(outcome: &Outcome) -> String {
+    format!("{:?} {:?} {:?}", outcome.result, outcome.logs, outcome.http)
+}
+
+#[tokio::test]
+async fn a_secret_in_the_name_of_a_header_dropped_at_a_redirect_is_censored() {
+    // The record names the headers a redirect to another origin left
+    // behind; a name may hold the key as the request's headers do.
+    let server = Recorder::start().await;
+    let key = "k3y-in-a-header-name";
+    let elsewhere = format!("http://localhost:{}/landed", server.port());
+    let url = format!(
+        "{}/redirect-to?url={}",
+        server.base_url,
+        percent_encoding::utf8_percent_encode(&elsewhere, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let outcome = ssrf(key, json!({"url": url, "headers": {format!("x-token-{key}"): "1"}})).await;
+    assert_eq!(server.requests().len(), 2, "{:?}", server.requests());
+    assert_eq!(outcome.http[1].dropped_on_redirect, ["x-token-:censored:"]);
+    let text = everything(&outcome);
+    assert!(!text.contains(key), "{key} leaked: {text}");
 }

@@ -42,7 +42,6 @@ pub(crate) const CENSORED: &str = ":censored:";
 
 /// The encodings of `secret` the host censors besides the secret itself.
 fn encoded_forms(secret: &str) -> Vec<String> {
-    let json = serde_json::to_string(secret).unwrap_or_default();
     // encodeURIComponent is how the host encodes params.
     let mut forms = vec![param_encoding::encode(secret, "")];
     forms.extend(
@@ -60,10 +59,24 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         .map(|set| percent_encoding::utf8_percent_encode(secret, set).to_string()),
     );
     forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-    forms.push(json.trim_matches('"').to_string());
+    let json = json_escaped(secret);
+    // As other JSON encoders escape it: PHP's json_encode writes `/` as
+    // `\/`, Go's encoding/json `&`, `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
+    let json_forms =
+        [json.replace('/', "\\/"), json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e"), json];
+    // JSON quoting JSON (a response error's message quotes the response's
+    // content) escapes each once more.
+    forms.extend(json_forms.iter().map(|form| json_escaped(form)));
+    forms.extend(json_forms);
     forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
     forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{secret}:")));
     forms
+}
+
+/// `text` as a JSON string holds it, without the quotes.
+fn json_escaped(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_string()
 }
 
 /// Every text the host censors for these authData values (but the safe
@@ -122,6 +135,9 @@ impl Censor {
                 _ => None,
             })
             .chain(env_secrets.into_iter().map(str::to_string))
+            // Header values go out trimmed: a value pasted with whitespace
+            // around it is sent, and echoed back, without it.
+            .flat_map(|s| [s.trim().to_string(), s])
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
         // What the host derives itself: basic auth's credentials (the
@@ -189,6 +205,24 @@ impl Censor {
                 again(text);
             }
         }
+    }
+
+    /// Where `text` is cut to keep about `at` bytes of it: at `at`, or
+    /// past the end of a secret that runs across `at` (the censor finds no
+    /// part of a secret, so a cut one would be kept in part).
+    pub(crate) fn cut_at(&self, text: &[u8], at: usize) -> usize {
+        let Some(matcher) = &self.matcher else { return at };
+        // Only a secret starting less than its length before `at` can run
+        // across it.
+        let longest = matcher.max_pattern_len();
+        let at = at.min(text.len());
+        let from = at.saturating_sub(longest);
+        let window = &text[from..text.len().min(at + longest)];
+        matcher
+            .find_iter(window)
+            .map(|found| (from + found.start(), from + found.end()))
+            .find(|(start, end)| *start < at && *end > at)
+            .map_or(at, |(_, end)| end)
     }
 
     /// Whether a text holds a secret.

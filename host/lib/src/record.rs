@@ -68,13 +68,14 @@ pub struct HttpExchange {
     pub url: String,
     /// Request headers sent.
     pub request_headers: Vec<(String, String)>,
-    /// The request body as text (lossy UTF-8), cut at 4 KiB.
+    /// The request body as text (lossy UTF-8), cut at 4 KiB (or past a
+    /// secret the cut would run through).
     pub request_body: Option<String>,
     /// The status, or `None` when no response came.
     pub status: Option<u16>,
     /// Response headers, names lower-case.
     pub response_headers: Vec<(String, String)>,
-    /// The response body as text, cut at 4 KiB.
+    /// The response body as text, cut as the request body is.
     pub response_body: Option<String>,
     /// Why there was no response.
     pub error: Option<String>,
@@ -165,6 +166,15 @@ impl SharedRecord {
         if derived.values.len() != before {
             derived.censor = Some(Arc::new(Censor::for_secrets(derived.values.clone())));
         }
+    }
+
+    /// Where a text kept in part is cut: at `at`, or past a secret (or a
+    /// value derived from one) that runs across `at`, so that it is
+    /// censored whole rather than kept in part.
+    pub(crate) fn cut_at(&self, text: &[u8], at: usize) -> usize {
+        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        let cut = self.censor.cut_at(text, at);
+        derived.map_or(cut, |derived| derived.cut_at(text, at).max(cut))
     }
 
     /// Whether a text holds a secret of the call, or a value derived from one.

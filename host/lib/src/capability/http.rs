@@ -383,7 +383,8 @@ const CREDENTIAL_NAME_PARTS: &[&str] = &[
 /// Take the credentials out of a request whose next hop goes to another
 /// origin (scheme, host or port): `Authorization`, `Cookie`, every header
 /// whose name says it carries credentials, and every header whose value
-/// holds a secret of the call. Returns the names dropped.
+/// holds a secret of the call. Returns the names dropped, censored as the
+/// record keeps names (one may hold a secret).
 fn drop_credentials(call: &CallContext, headers: &mut HeaderMap) -> Vec<String> {
     let mut dropped: Vec<HeaderName> = Vec::new();
     for (name, value) in headers.iter() {
@@ -397,7 +398,7 @@ fn drop_credentials(call: &CallContext, headers: &mut HeaderMap) -> Vec<String> 
     for name in &dropped {
         headers.remove(name);
     }
-    dropped.iter().map(|name| name.as_str().to_string()).collect()
+    dropped.iter().map(|name| call.record.censor_text(name.as_str())).collect()
 }
 
 /// Send, following redirects by hand so every hop is checked again.
@@ -582,7 +583,9 @@ fn censored_headers<'a>(
 }
 
 fn preview(call: &CallContext, body: &[u8]) -> String {
-    let cut = &body[..body.len().min(BODY_PREVIEW_BYTES)];
+    // A secret the cut would run through is kept whole, to be censored whole.
+    let end = if body.len() > BODY_PREVIEW_BYTES { call.record.cut_at(body, BODY_PREVIEW_BYTES) } else { body.len() };
+    let cut = &body[..end];
     // The check is several times cheaper than the lossy conversion, which
     // only a cut that is not valid UTF-8 needs.
     match std::str::from_utf8(cut) {
