@@ -234,3 +234,17 @@ async fn a_secret_in_the_name_of_a_header_dropped_at_a_redirect_is_censored() {
     let text = everything(&outcome);
     assert!(!text.contains(key), "{key} leaked: {text}");
 }
+
+#[tokio::test]
+async fn a_secret_in_the_name_of_a_response_header_is_censored_in_the_calls_error() {
+    let server = Recorder::answering(|received: &Received| {
+        let name = format!("x-seen-{}", received.header("x-api-key").unwrap_or_default());
+        (StatusCode::BAD_REQUEST, [(name, "yes".to_string())], "{\"status\":400}").into_response()
+    })
+    .await;
+    let key = "k3y-in-a-name";
+    let outcome = fetch(AUTH_CUSTOM, &server, json!({"api_key": key}), &[], &[]).await;
+    assert_censored("a response header's name", &outcome, &[key.into()]);
+    let error = format!("{:?}", outcome.result);
+    assert!(error.contains("x-seen-:censored:"), "{error}");
+}

@@ -750,7 +750,7 @@ fn censor_error(error: CallError, record: &SharedRecord) -> CallError {
                 }
                 ZError::Response { status, headers, content, url, message } => ZError::Response {
                     status,
-                    headers: headers.into_iter().map(|(k, v)| (k, c(v))).collect(),
+                    headers: headers.into_iter().map(|(k, v)| (c(k), c(v))).collect(),
                     content: content.map(c),
                     url: c(url),
                     message: c(message),
