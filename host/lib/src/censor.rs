@@ -59,6 +59,10 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         .map(|set| percent_encoding::utf8_percent_encode(secret, set).to_string()),
     );
     forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    // Percent-encoding's hex digits are case-insensitive (RFC 3986 2.1):
+    // encoders that write them lower-case (`%2f`) send the same secret.
+    let lower: Vec<String> = forms.iter().filter(|f| f.contains('%')).map(|f| lower_hex(f)).collect();
+    forms.extend(lower);
     let json = json_escaped(secret);
     // As other JSON encoders escape it: PHP's json_encode writes `/` as
     // `\/`, Go's encoding/json `&`, `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
@@ -68,9 +72,32 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     // content) escapes each once more.
     forms.extend(json_forms.iter().map(|form| json_escaped(form)));
     forms.extend(json_forms);
-    forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
-    forms.push(base64::engine::general_purpose::STANDARD.encode(format!("{secret}:")));
+    // Base64 as headers and tokens carry it: standard and URL-safe (JWTs,
+    // signed URLs), padded and not; of the secret and of `secret:` (an API
+    // key sent as basic credentials).
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    for text in [secret.to_string(), format!("{secret}:")] {
+        forms.extend([&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD].map(|engine| engine.encode(&text)));
+    }
     forms
+}
+
+/// `text` with the hex digits of its percent-escapes lower-cased.
+fn lower_hex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut escape = 0;
+    for c in text.chars() {
+        if c == '%' {
+            escape = 2;
+            out.push(c);
+        } else if escape > 0 {
+            escape -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `text` as a JSON string holds it, without the quotes.
@@ -274,6 +301,24 @@ mod tests {
         assert_eq!(http[0].request_headers[0].1, "ada", "a safe key is not a secret");
         assert_eq!(http[0].response_headers[0].1, ":censored:");
         assert_eq!(http[0].response_body.as_deref(), Some(r#"{"sessionKey":":censored:"}"#));
+    }
+
+    #[test]
+    fn lower_case_percent_escapes_and_every_base64_alphabet_are_censored() {
+        // Its standard base64 holds a `/` and ends in `==`; URL-safe
+        // writes `_` and no padding.
+        let secret = "k3y/with?>end";
+        let censor = Censor::new(json!({"api_key": secret}).as_object().unwrap(), []);
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        for form in [
+            "k3y%2fwith%3f%3eend".to_string(),
+            STANDARD.encode(secret),
+            URL_SAFE_NO_PAD.encode(secret),
+            URL_SAFE_NO_PAD.encode(format!("{secret}:")),
+        ] {
+            assert_eq!(censor.apply(&format!("a {form} b")), "a :censored: b", "{form}");
+        }
+        assert_eq!(lower_hex("%2F%3Eab%E2%82%AC"), "%2f%3eab%e2%82%ac", "only the escapes' digits");
     }
 
     #[test]
