@@ -202,6 +202,16 @@ async fn oauth2_auto_refresh_refreshes_once_on_a_401_and_retries_once() {
     assert_eq!(outcome.auth_data, Some(object(json!({"access_token": "access-2", "refresh_token": "refresh-2"}))));
 }
 
+/// The tokens a call returned (called directly, not through a flow) are
+/// censored in what it logged and exchanged: the token endpoint's answer.
+fn assert_tokens_censored(outcome: &Outcome) {
+    let kept = format!("{:?} {:?}", outcome.logs, outcome.http);
+    assert!(kept.contains(":censored:"), "{kept}");
+    for token in ["access-2", "refresh-2", "access-1", "refresh-1"] {
+        assert!(!kept.contains(token), "{token} kept raw: {kept}");
+    }
+}
+
 #[tokio::test]
 async fn oauth2_get_access_token_exchanges_the_code() {
     let api = token_api().await;
@@ -213,6 +223,7 @@ async fn oauth2_get_access_token_exchanges_the_code() {
     )
     .await;
     assert_eq!(ok(&outcome), json!({"access_token": "access-2", "refresh_token": "refresh-2"}));
+    assert_tokens_censored(&outcome);
     let received = api.received();
     assert_eq!(received.len(), 1);
     assert_eq!(
@@ -246,6 +257,7 @@ async fn oauth2_shorthand_steps_render_the_code_the_refresh_token_and_the_client
     )
     .await;
     assert_eq!(ok(&outcome), json!({"access_token": "access-2", "refresh_token": "refresh-2"}));
+    assert_tokens_censored(&outcome);
     let invocation = Invocation::new(
         "authentication.test",
         bundle(json!({"access_token": "access-2"}), json!({})),

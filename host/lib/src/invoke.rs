@@ -396,6 +396,16 @@ pub(crate) fn run<'a>(
         if result.is_err() {
             checks.clear();
         }
+        // Credentials arrive with the result of the method that hands them
+        // out: what its call logged and exchanged before (the token
+        // endpoint's answer among them) is censored with them at `finish`,
+        // whether the embedder called it directly or through a flow.
+        if crate::auth::returns_credentials(&invocation.method)
+            && let Ok(json) = &result
+            && let Value::Object(fields) = json.value()
+        {
+            record.add_derived(Censor::secrets(&fields, []));
+        }
         let (logs, http) = record.finish();
         let status = match (&result, &callback_url) {
             (Err(_), _) => Status::Error,

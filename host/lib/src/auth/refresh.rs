@@ -6,7 +6,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::censor::Censor;
 use crate::error::{CallError, ZError};
 use crate::invoke::{self, Env, Invocation, Loaded, Outcome};
 use crate::record::{Level, LogLine, Source};
@@ -96,12 +95,10 @@ pub(crate) async fn refresh(
     };
     match returned {
         Value::Object(fields) => {
+            // What the call logged and exchanged was censored with the new
+            // credentials too (`invoke::run`, for every method that returns
+            // them).
             let auth_data = merged(&old, fields);
-            // The new credentials arrived during this call: what it logged
-            // and exchanged was censored with the old ones only.
-            let secret_env = env.vars.iter().filter(|(k, _)| env.secret.contains(k)).map(|(_, v)| v.as_str());
-            Censor::for_secrets(Censor::secrets(&auth_data, secret_env))
-                .apply_to_records(&mut outcome.logs, &mut outcome.http);
             outcome.result = Ok(Value::Object(auth_data.clone()).into());
             outcome.auth_data = Some(auth_data);
         }
