@@ -27,9 +27,13 @@
 //! returns. A process killed at any point (SIGKILL included) loses no
 //! acknowledged write; the next open replays the WAL.
 //!
-//! Each operation runs on tokio's blocking pool, holding the one
-//! connection of this handle; SQLite's own locking (with a busy timeout)
-//! orders writers of other processes. Claiming a callback is one
+//! Each operation runs on tokio's blocking pool. Writes hold the one
+//! write connection of this handle; SQLite's own locking (with a busy
+//! timeout) orders writers of other processes. Reads (a subscription, a
+//! cursor, a callback, seen keys) go to read-only connections kept beside
+//! it, which WAL lets read the last commit while a write and its fsync are
+//! under way: a service receiving hooks reads each one's subscription, and
+//! those reads no longer queue behind every write of the queue's workers. Claiming a callback is one
 //! conditional `UPDATE`, so two resumes racing, in one process or in two,
 //! claim it once.
 
@@ -38,7 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use zapwasm_host::{
     CallbackStore, Claim, CursorStore, DEDUPE_KEYS_KEPT, DedupeStore, PendingCallback, Scope, ScopeKey, StateError,
     Subscription, SubscriptionStore,
@@ -85,6 +89,8 @@ pub struct SqliteState {
     path: PathBuf,
     dedupe_keys_kept: usize,
     connection: Arc<Mutex<Connection>>,
+    /// Idle read-only connections, opened as reads need them.
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl SqliteState {
@@ -109,6 +115,7 @@ impl SqliteState {
             path,
             dedupe_keys_kept: dedupe_keys_kept.max(1),
             connection: Arc::new(Mutex::new(connection)),
+            readers: Arc::default(),
         })
     }
 
@@ -133,6 +140,43 @@ impl SqliteState {
             .map_err(|e| failure(format!("the state task failed: {e}")))?
         })
     }
+
+    /// Run `work`, which only reads, on a read-only connection on the
+    /// blocking pool: it sees every write answered before it started, and
+    /// does not wait for a write under way.
+    fn read<'a, T, F>(&'a self, work: F) -> BoxFuture<'a, Result<T, StateError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (readers, path) = (self.readers.clone(), self.path.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let idle = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let connection = match idle {
+                    Some(connection) => connection,
+                    None => open_reader(&path)?,
+                };
+                let result = work(&connection).map_err(|e| failure(e.to_string()));
+                readers.lock().unwrap_or_else(|e| e.into_inner()).push(connection);
+                result
+            })
+            .await
+            .map_err(|e| failure(format!("the state task failed: {e}")))?
+        })
+    }
+}
+
+/// A read-only connection to the state file (already in WAL mode).
+fn open_reader(path: &Path) -> Result<Connection, StateError> {
+    let fail = |e: rusqlite::Error| failure(format!("cannot open {} to read: {e}", path.display()));
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(fail)?;
+    connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+    Ok(connection)
 }
 
 fn failure(message: String) -> StateError {
@@ -200,7 +244,7 @@ impl CursorStore for SqliteState {
     fn cursor<'a>(&'a self, scope: &'a ScopeKey) -> BoxFuture<'a, Result<Option<String>, StateError>> {
         let scope = scope.as_str().to_string();
         let now = millis(SystemTime::now());
-        self.with(move |db| {
+        self.read(move |db| {
             db.query_row("SELECT value FROM cursors WHERE scope = ?1 AND expires_ms > ?2", params![scope, now], |row| {
                 row.get(0)
             })
@@ -288,7 +332,7 @@ impl CallbackStore for SqliteState {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<PendingCallback>, StateError>> {
         let (scope, id, now) = (scope.as_str().to_string(), id.to_string(), millis(now));
-        self.with(move |db| {
+        self.read(move |db| {
             let row = db
                 .query_row(
                     "SELECT record, expires_ms FROM callbacks WHERE id = ?1 AND scope = ?2 AND expires_ms > ?3",
@@ -346,7 +390,7 @@ impl DedupeStore for SqliteState {
     fn seen<'a>(&'a self, scope: &'a ScopeKey, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<bool>, StateError>> {
         let scope = scope.as_str().to_string();
         let keys = keys.to_vec();
-        self.with(move |db| {
+        self.read(move |db| {
             let mut known = db.prepare("SELECT 1 FROM seen_keys WHERE scope = ?1 AND key = ?2")?;
             keys.iter().map(|key| known.exists(params![scope, key])).collect()
         })
@@ -393,7 +437,7 @@ impl SubscriptionStore for SqliteState {
 
     fn subscription<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Subscription>, StateError>> {
         let id = id.to_string();
-        self.with(move |db| {
+        self.read(move |db| {
             let record = db
                 .query_row("SELECT record FROM subscriptions WHERE id = ?1", params![id], |row| row.get::<_, String>(0))
                 .optional()?;
@@ -414,10 +458,55 @@ impl SubscriptionStore for SqliteState {
 
     fn subscriptions<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<Vec<Subscription>, StateError>> {
         let (integration, account) = (scope.integration.clone(), scope.account.clone());
-        self.with(move |db| {
+        self.read(move |db| {
             let mut query = db.prepare("SELECT record FROM subscriptions WHERE integration = ?1 AND account = ?2")?;
             let records = query.query_map(params![integration, account], |row| row.get::<_, String>(0))?;
             records.map(|record| record.and_then(|record| from_json(&record))).collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_for_a_write_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SqliteState::open(dir.path().join("state.sqlite3")).unwrap();
+        let scope = Scope::new("app", "account");
+        let subscription = Subscription {
+            id: "s1".into(),
+            scope: scope.clone(),
+            trigger: "t".into(),
+            delivery: zapwasm_host::Delivery::Hook,
+            input_data: serde_json::Map::new(),
+            subscribe_data: None,
+            target_url: None,
+        };
+        state.put_subscription(subscription).await.unwrap();
+        // A write that holds the write connection until the reads are done.
+        let (holding, held) = tokio::sync::oneshot::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let write = state.with(move |_| {
+            holding.send(()).ok();
+            released.recv().ok();
+            Ok(())
+        });
+        let reads = async {
+            held.await.unwrap();
+            // Bounded only so that a read that waits fails instead of hanging.
+            let reads = async { (state.subscription("s1").await.unwrap(), state.subscriptions(&scope).await.unwrap()) };
+            let read = tokio::time::timeout(Duration::from_secs(10), reads).await;
+            release.send(()).unwrap();
+            read
+        };
+        let (written, read) = tokio::join!(write, reads);
+        written.unwrap();
+        let (found, listed) = read.expect("the reads waited for the write");
+        assert_eq!(found.map(|s| s.id), Some("s1".into()));
+        assert_eq!(listed.len(), 1);
     }
 }
