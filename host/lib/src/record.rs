@@ -146,11 +146,16 @@ impl SharedRecord {
     /// far, replaced.
     pub(crate) fn censor_text(&self, text: &str) -> String {
         let censored = self.censor.apply(text);
-        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        let derived = self.derived_censor();
         match derived {
             Some(derived) => derived.apply(&censored),
             None => censored,
         }
+    }
+
+    /// The censor of the values derived so far, if any.
+    fn derived_censor(&self) -> Option<Arc<Censor>> {
+        self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone()
     }
 
     /// Censor these values from now on: the host derived them from
@@ -172,14 +177,14 @@ impl SharedRecord {
     /// value derived from one) that runs across `at`, so that it is
     /// censored whole rather than kept in part.
     pub(crate) fn cut_at(&self, text: &[u8], at: usize) -> usize {
-        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        let derived = self.derived_censor();
         let cut = self.censor.cut_at(text, at);
         derived.map_or(cut, |derived| derived.cut_at(text, at).max(cut))
     }
 
     /// Whether a text holds a secret of the call, or a value derived from one.
     pub(crate) fn holds_secret(&self, text: &str) -> bool {
-        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        let derived = self.derived_censor();
         self.censor.finds(text) || derived.is_some_and(|derived| derived.finds(text))
     }
 
@@ -261,7 +266,7 @@ impl SharedRecord {
         // A value derived during the call (credentials in a URL) may have
         // been logged before the host derived it: censor what was kept
         // again with everything derived by the end.
-        let derived = self.derived.lock().unwrap_or_else(|e| e.into_inner()).censor.clone();
+        let derived = self.derived_censor();
         if let Some(derived) = derived {
             derived.apply_to_records(&mut logs, &mut exchanges);
         }
