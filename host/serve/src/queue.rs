@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zapwasm_host::{FlowError, ResumeError, Scope, ScopeKey, Status, Subscription};
 
-use crate::db::{Job, JobKind};
+use crate::db::{Answered, Job, JobKind, Then};
 use crate::service::{Service, outcome_json};
 
 /// How often the scheduler looks for due polls, and the longest a worker
@@ -92,7 +92,20 @@ async fn schedule(service: Service, stop: CancellationToken) {
 }
 
 async fn work(service: Service, stop: CancellationToken, worker: usize) {
-    while !stop.is_cancelled() {
+    // The job claimed with the last one's end, run before looking again.
+    let mut next: Option<Job> = None;
+    loop {
+        if let Some(job) = next.take() {
+            // A job claimed is run, stopping or not (within the grace); a
+            // stopping worker's end claims nothing more.
+            let then = if stop.is_cancelled() { Then::Stop } else { Then::ClaimNext };
+            let span = tracing::info_span!("job", worker, id = job.id, kind = ?job.kind, attempt = job.attempts);
+            next = tracing::Instrument::instrument(run(&service, job, then), span).await;
+            continue;
+        }
+        if stop.is_cancelled() {
+            break;
+        }
         // Registered before looking, so a wake between the look and the
         // wait is not missed (and a receiver's `notify_one` finds it).
         let woken = service.inner.wake.notified();
@@ -100,8 +113,7 @@ async fn work(service: Service, stop: CancellationToken, worker: usize) {
         woken.as_mut().enable();
         match service.db().claim().await {
             Ok(Some(job)) => {
-                let span = tracing::info_span!("job", worker, id = job.id, kind = ?job.kind, attempt = job.attempts);
-                let _ = tracing::Instrument::instrument(run(&service, job), span).await;
+                next = Some(job);
                 continue;
             }
             Ok(None) => {}
@@ -117,7 +129,9 @@ async fn work(service: Service, stop: CancellationToken, worker: usize) {
 
 /// What became of a job.
 enum End {
-    Done,
+    /// Its end is written, and with it the worker's next job claimed (if
+    /// it asked and one was due).
+    Done(Option<Job>),
     /// Try again later.
     Retry(String),
     /// Give up, and why.
@@ -126,12 +140,14 @@ enum End {
     Failed(String),
 }
 
-async fn run(service: &Service, job: Job) {
+/// Run `job` and write its end; the worker's next job, when `then` asked
+/// for it and the end's write claimed one.
+async fn run(service: &Service, job: Job, then: Then) -> Option<Job> {
     let kind = job.kind.name();
     let end = match job.kind {
-        JobKind::Hook => deliver(service, &job).await,
-        JobKind::Callback => resume(service, &job).await,
-        JobKind::Poll => poll(service, &job).await,
+        JobKind::Hook => deliver(service, &job, then).await,
+        JobKind::Callback => resume(service, &job, then).await,
+        JobKind::Poll => poll(service, &job, then).await,
     };
     let end = match end {
         Ok(end) => end,
@@ -140,32 +156,33 @@ async fn run(service: &Service, job: Job) {
     let db = service.db();
     let max_attempts = i64::from(service.inner.settings.max_attempts.max(1));
     let recorded = match end {
-        End::Done => {
+        End::Done(next) => {
             service.inner.metrics.delivery(kind, "done");
-            Ok(())
+            Ok(next)
         }
         End::Retry(error) if job.attempts < max_attempts => {
             service.inner.metrics.delivery(kind, "retry");
             let delay =
                 Duration::from_secs(1u64 << (job.attempts - 1).clamp(0, 8) as u64).min(Duration::from_secs(300));
             tracing::warn!(error = %error, retry_in_s = delay.as_secs(), "the job failed; it will be tried again");
-            db.retry(job.id, delay, error).await
+            db.retry(job.id, delay, error, then).await
         }
         End::Retry(error) | End::Dead(error) => {
             service.inner.metrics.delivery(kind, "dead");
             tracing::error!(error = %error, "the job is given up");
-            db.end_job(job.id, "dead", error).await
+            db.end_job(job.id, "dead", error, then).await
         }
         End::Failed(error) => {
             service.inner.metrics.delivery(kind, "failed");
             tracing::warn!(error = %error, "the poll failed; the next one is its retry");
-            db.end_job(job.id, "failed", error).await
+            db.end_job(job.id, "failed", error, then).await
         }
     };
-    if let Err(e) = recorded {
+    recorded.unwrap_or_else(|e| {
         // The job stays `running`: the next start queues it again.
         tracing::error!(error = %e, "cannot record the end of a job");
-    }
+        None
+    })
 }
 
 /// The subscription, its app and its credentials, or how the job ends.
@@ -189,7 +206,7 @@ async fn subscription_parts(
     Ok(Ok((subscription, app, auth)))
 }
 
-async fn deliver(service: &Service, job: &Job) -> Result<End, crate::ServeError> {
+async fn deliver(service: &Service, job: &Job, then: Then) -> Result<End, crate::ServeError> {
     let Some(request) = job.request.as_ref().map(|r| r.incoming()) else {
         return Ok(End::Dead("the job has no request".into()));
     };
@@ -217,8 +234,8 @@ async fn deliver(service: &Service, job: &Job) -> Result<End, crate::ServeError>
             }
             let items = delivered.items.iter().map(Value::to_string).collect();
             let auth = service.auth_update(Some(&subscription.scope.account), &delivered.outcomes)?;
-            service.db().finish_delivery(job.id, &subscription.id, items, auth).await?;
-            Ok(End::Done)
+            let next = service.db().finish_delivery(job.id, &subscription.id, items, auth, then).await?;
+            Ok(End::Done(next))
         }
         Err(FlowError::Call(outcome)) => {
             service.record(&integration, &method, &outcome);
@@ -231,7 +248,7 @@ async fn deliver(service: &Service, job: &Job) -> Result<End, crate::ServeError>
     }
 }
 
-async fn resume(service: &Service, job: &Job) -> Result<End, crate::ServeError> {
+async fn resume(service: &Service, job: &Job, then: Then) -> Result<End, crate::ServeError> {
     let Some(request) = job.request.as_ref().map(|r| r.incoming()) else {
         return Ok(End::Dead("the job has no request".into()));
     };
@@ -246,7 +263,7 @@ async fn resume(service: &Service, job: &Job) -> Result<End, crate::ServeError> 
         tracing::warn!(reason = %reason, "a callback is not resumed");
         service.db().abandon_callback(&job.target, Some(job.id), reason).await?;
         let _ = service.host().claim_callback(&job.target).await;
-        return Ok(End::Done);
+        return Ok(End::Done(None));
     }
     let pending = match service.host().claim_callback(&job.target).await {
         Ok(pending) => pending,
@@ -266,8 +283,9 @@ async fn resume(service: &Service, job: &Job) -> Result<End, crate::ServeError> 
             let answer = json!({"invocation": known.invocation, "status": "error",
                 "error": {"kind": "expired", "message": "the callback expired before its POST arrived"}});
             let db = service.db();
-            db.finish_callback(job.id, &job.target, known.invocation, "error", answer.to_string(), None).await?;
-            return Ok(End::Done);
+            let answered = Answered { invocation: known.invocation, status: "error", answer: answer.to_string() };
+            let next = db.finish_callback(job.id, &job.target, answered, None, then).await?;
+            return Ok(End::Done(next));
         }
         Err(ResumeError::State(e)) => return Ok(End::Retry(e.to_string())),
         Err(e) => return Ok(End::Dead(e.to_string())),
@@ -290,11 +308,12 @@ async fn resume(service: &Service, job: &Job) -> Result<End, crate::ServeError> 
     let status = if outcome.status == Status::Error { "error" } else { "success" };
     let auth = service.auth_update(Some(&connection), [&outcome])?;
     let answer = Value::Object(answer).to_string();
-    service.db().finish_callback(job.id, &job.target, known.invocation, status, answer, auth).await?;
-    Ok(End::Done)
+    let answered = Answered { invocation: known.invocation, status, answer };
+    let next = service.db().finish_callback(job.id, &job.target, answered, auth, then).await?;
+    Ok(End::Done(next))
 }
 
-async fn poll(service: &Service, job: &Job) -> Result<End, crate::ServeError> {
+async fn poll(service: &Service, job: &Job, then: Then) -> Result<End, crate::ServeError> {
     let (subscription, app, auth) = match subscription_parts(service, &job.target).await? {
         Ok(parts) => parts,
         Err(End::Dead(reason)) => {
@@ -313,14 +332,20 @@ async fn poll(service: &Service, job: &Job) -> Result<End, crate::ServeError> {
             let items = polled.new_items.iter().map(Value::to_string).collect();
             let auth = service.auth_update(Some(&subscription.scope.account), [&polled.outcome])?;
             let db = service.db();
-            db.finish_poll(job.id, &subscription.id, items, polled.keys.clone(), auth).await?;
+            let next = db.finish_poll(job.id, &subscription.id, items, polled.keys.clone(), auth, then).await?;
             // The items are kept; now the library may mark them seen. A
-            // crash in between leaves the keys in the job, for the next start.
+            // crash in between leaves the keys in the job, for the next start
+            // (as does a failure here: the job is done, and the next job may
+            // already be claimed, so nothing here fails the job).
             match app.acknowledge_poll(&subscription, &polled).await {
-                Ok(()) => db.acknowledged(job.id).await?,
+                Ok(()) => {
+                    if let Err(e) = db.acknowledged(job.id).await {
+                        tracing::error!(error = %e, "cannot record a poll acknowledged; the next start will");
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "cannot acknowledge a poll; the next start will"),
             }
-            Ok(End::Done)
+            Ok(End::Done(next))
         }
         Err(FlowError::Call(outcome)) => {
             service.record(&integration, &method, &outcome);
