@@ -248,3 +248,23 @@ async fn a_secret_in_the_name_of_a_response_header_is_censored_in_the_calls_erro
     let error = format!("{:?}", outcome.result);
     assert!(error.contains("x-seen-:censored:"), "{error}");
 }
+
+#[tokio::test]
+async fn a_secret_nested_in_an_auth_data_object_or_array_is_censored() {
+    // authData as a session or token exchange may hand it over: a token in
+    // an array of objects, beside the user it names (a safe key, at any
+    // depth as at the top).
+    let server = echo(false).await;
+    let app = host().load_file(HOSTILE).await.expect("the hostile guest loads");
+    let token = "n3sted-access-token";
+    let auth =
+        json!({"api_key": "k3y-at-the-top", "oauth": {"tokens": [{"access_token": token}], "user": "ada-nested"}});
+    let request =
+        json!({"url": format!("{}/me", server.base_url), "headers": {"x-token": token, "x-user": "ada-nested"}});
+    let bundle = Bundle { auth_data: auth.as_object().cloned().unwrap_or_default(), ..input(request) };
+    let outcome = call(&app, "triggers.ssrf.operation.perform", bundle).await;
+    assert_eq!(server.received()[0].header("x-token"), Some(token), "the server got the token");
+    assert_censored("a nested token", &outcome, &[token.into()]);
+    let text = everything(&outcome);
+    assert!(text.contains("ada-nested"), "a nested safe key's value is kept: {text}");
+}

@@ -106,8 +106,9 @@ fn json_escaped(text: &str) -> String {
     quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_string()
 }
 
-/// Every text the host censors for these authData values (but the safe
-/// keys) and secret environment values: each value, what the host derives
+/// Every text the host censors for these authData values (strings and
+/// numbers at any depth, but under the safe keys) and secret environment
+/// values: each value, what the host derives
 /// from them (basic credentials), and each of those as URLs, forms, JSON
 /// and base64 encode it; texts shorter than 3 characters are left out.
 /// For tools that must censor as the host does (`zapwasm test`'s
@@ -123,6 +124,41 @@ pub fn censored_texts<'a>(
     texts.dedup();
     texts.retain(|s| s.len() >= MIN_SECRET_LEN);
     texts
+}
+
+/// Whether an authData key names a value that is not secret
+/// ([`SAFE_AUTH_KEYS`], in any case).
+fn is_safe_key(key: &str) -> bool {
+    SAFE_AUTH_KEYS.iter().any(|safe| safe.eq_ignore_ascii_case(key))
+}
+
+/// The values of authData that are secret: every string and number (as
+/// its JSON text), at any depth of objects and arrays, but those under a
+/// safe key.
+///
+/// A value is judged by the key it sits directly under (an array's items
+/// by the array's key), at any depth: an account's name is no more secret
+/// nested (`{"user": {"email": ...}}`) than at the top, while a container
+/// under a safe key may hold anything (`{"account": {"api_token": ...}}`),
+/// so its own keys decide, not the container's.
+///
+/// The walk keeps its own stack, not the call stack: authData nested
+/// however deep (an embedder may build it without a parser's depth limit)
+/// is read in one step per value and cannot overflow the thread's stack.
+fn auth_values(auth_data: &[(&String, &serde_json::Value)]) -> Vec<String> {
+    use serde_json::Value;
+    let mut values = Vec::new();
+    let mut pending: Vec<(&str, &Value)> = auth_data.iter().map(|(key, value)| (key.as_str(), *value)).collect();
+    while let Some((key, value)) = pending.pop() {
+        match value {
+            Value::String(s) if !is_safe_key(key) => values.push(s.clone()),
+            Value::Number(n) if !is_safe_key(key) => values.push(n.to_string()),
+            Value::Array(items) => pending.extend(items.iter().map(|item| (key, item))),
+            Value::Object(fields) => pending.extend(fields.iter().map(|(key, value)| (key.as_str(), value))),
+            _ => {}
+        }
+    }
+    values
 }
 
 /// Replaces every known secret in a text with `:censored:`, in one pass
@@ -144,23 +180,18 @@ impl Censor {
         Censor::for_secrets(Censor::secrets(auth_data, env_secrets))
     }
 
-    /// The values to censor among these authData values and secret
-    /// environment values, with what the host derives from them, in a
-    /// stable order (equal lists make equal censors).
+    /// The values to censor among these authData values (nested ones too,
+    /// [`auth_values`]) and secret environment values, with what the host
+    /// derives from them, in a stable order (equal lists make equal
+    /// censors).
     pub(crate) fn secrets<'a>(
         auth_data: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
         env_secrets: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
         let auth_data: Vec<(&String, &serde_json::Value)> = auth_data.into_iter().collect();
         let field = |name: &str| auth_data.iter().find(|(k, _)| k.as_str() == name).and_then(|(_, v)| v.as_str());
-        let mut secrets: Vec<String> = auth_data
-            .iter()
-            .filter(|(key, _)| !SAFE_AUTH_KEYS.contains(&key.to_ascii_lowercase().as_str()))
-            .filter_map(|(_, value)| match value {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
+        let mut secrets: Vec<String> = auth_values(&auth_data)
+            .into_iter()
             .chain(env_secrets.into_iter().map(str::to_string))
             // Header values go out trimmed: a value pasted with whitespace
             // around it is sent, and echoed back, without it.
@@ -331,5 +362,58 @@ mod tests {
             ),
             "k=:censored: f=:censored: a=:censored: u=ann :censored: :censored: :censored:"
         );
+    }
+
+    #[test]
+    fn nested_auth_data_values_are_censored_at_any_depth_but_under_safe_keys() {
+        let auth = json!({
+            "oauth": {
+                "tokens": [{"access_token": "n3sted-access"}, "arr4y-item"],
+                "expires_in": 36000,
+                "user": "ada-lovelace",
+                "email": ["ann@example.test"],
+            },
+            // A safe key's own value is not secret, what a container under
+            // it holds is judged by its own keys.
+            "account": {"api_token": "t0ken-under-account"},
+            "username": "ann",
+        });
+        let censor = Censor::new(auth.as_object().unwrap(), []);
+        assert_eq!(
+            censor.apply("n3sted-access arr4y-item 36000 t0ken-under-account ada-lovelace ann@example.test ann"),
+            ":censored: :censored: :censored: :censored: ada-lovelace ann@example.test ann"
+        );
+        // Their encodings too, as a top-level value's.
+        use base64::engine::general_purpose::STANDARD;
+        assert_eq!(censor.apply(&STANDARD.encode("n3sted-access:")), ":censored:");
+    }
+
+    #[test]
+    fn deeply_nested_auth_data_is_walked_without_recursion() {
+        // Deeper than a call stack could go one frame a level.
+        // Built by hand: `json!` copies a value through its serializer,
+        // which recurses.
+        use serde_json::Value;
+        let mut deep = Value::from("d33p-secret");
+        for level in 0..200_000 {
+            deep = if level % 2 == 0 {
+                Value::Array(vec![deep])
+            } else {
+                Value::Object([("k".to_string(), deep)].into_iter().collect())
+            };
+        }
+        let auth: serde_json::Map<String, Value> = [("deep".to_string(), deep)].into_iter().collect();
+        let censored = Censor::new(&auth, []).apply("a d33p-secret b");
+        // Taken apart a level at a time before anything may panic: the
+        // value's own drop recurses.
+        let mut parts: Vec<Value> = auth.into_iter().map(|(_, value)| value).collect();
+        while let Some(part) = parts.pop() {
+            match part {
+                Value::Array(items) => parts.extend(items),
+                Value::Object(fields) => parts.extend(fields.into_iter().map(|(_, value)| value)),
+                _ => {}
+            }
+        }
+        assert_eq!(censored, "a :censored: b");
     }
 }
