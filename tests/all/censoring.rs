@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use zapwasm_host::{Bundle, Outcome};
+use zapwasm_host::{Bundle, Invocation, Outcome, Scope};
 use zapwasm_tests::{
     AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, HOSTILE, Received, Recorder,
-    call, host, input,
+    call, host, input, ok,
 };
 
 /// A server answering 400 with every header and the URI it got; with
@@ -267,4 +267,17 @@ async fn a_secret_nested_in_an_auth_data_object_or_array_is_censored() {
     assert_censored("a nested token", &outcome, &[token.into()]);
     let text = everything(&outcome);
     assert!(text.contains("ada-nested"), "a nested safe key's value is kept: {text}");
+}
+
+#[tokio::test]
+async fn a_secret_a_connection_label_template_renders_is_censored() {
+    // The hostile guest's label shows the API key; a service keeps the
+    // label unsealed and hands it to anyone who lists connections.
+    let app = host().load_file(HOSTILE).await.expect("the hostile guest loads");
+    let key = "k3y-in-the-label";
+    let bundle =
+        Bundle { auth_data: json!({"api_key": key}).as_object().cloned().unwrap_or_default(), ..Bundle::default() };
+    let invocation = Invocation::new("authentication.test", bundle, Scope::new("test", "account-1"));
+    let outcome = app.connection_label(invocation).await;
+    assert_eq!(ok(&outcome), json!("Hostile (:censored:)"));
 }

@@ -91,7 +91,9 @@ impl App {
     /// The connection label of an account: runs `authentication.test`, then
     /// renders `connectionLabel` (a template over the test result and
     /// authData, or a function given the test result as inputData). The
-    /// result is the label as a JSON string.
+    /// result is the label as a JSON string, the account's secrets
+    /// censored: an embedder keeps and shows it as it is (the service
+    /// stores it unsealed).
     pub async fn connection_label(&self, invocation: Invocation) -> Outcome {
         let test = invocation.of_method("authentication.test");
         let mut outcome = self.invoke(test.clone()).await;
@@ -99,14 +101,18 @@ impl App {
         let auth_data = outcome.auth_data.clone().unwrap_or_else(|| test.bundle.auth_data.clone());
         match self.definition().get("authentication.connectionLabel") {
             Some(serde_json::Value::String(template)) => {
-                outcome.result = Ok(serde_json::Value::from(label::render(template, &result, &auth_data)).into());
+                let label = label::render(template, &result, &auth_data);
+                let censor = self.loaded.account_censor(&self.env, &auth_data);
+                outcome.result = Ok(serde_json::Value::from(censor.apply(&label)).into());
                 outcome
             }
             Some(_) if self.definition().has_method("authentication.connectionLabel") => {
+                let censor = self.loaded.account_censor(&self.env, &auth_data);
                 let mut label = test.of_method("authentication.connectionLabel");
                 label.bundle.auth_data = auth_data;
                 label.bundle.input_data = result.as_object().cloned().unwrap_or_default();
                 let mut labelled = self.invoke(label).await;
+                labelled.result = labelled.result.map(|label| label::censored(label, &censor));
                 let mut logs = outcome.logs;
                 logs.append(&mut labelled.logs);
                 let mut http = outcome.http;

@@ -209,6 +209,13 @@ impl Loaded {
         Loaded { runner, pre, definition, last_censor: Default::default() }
     }
 
+    /// The censor of the account with this authData, as its calls censor
+    /// with (the last one built is shared, [`Loaded::censor_for`]): its
+    /// secrets and the app's secret environment values.
+    pub(crate) fn account_censor(&self, env: &Env, auth_data: &serde_json::Map<String, Value>) -> Arc<Censor> {
+        self.censor_for(Censor::secrets(auth_data, env.secret_values()))
+    }
+
     /// The censor for `secrets` (from [`Censor::secrets`]).
     fn censor_for(&self, secrets: Vec<String>) -> Arc<Censor> {
         if secrets.is_empty() {
@@ -233,6 +240,13 @@ impl Loaded {
 pub(crate) struct Env {
     pub(crate) vars: Arc<Vec<(String, String)>>,
     pub(crate) secret: Vec<String>,
+}
+
+impl Env {
+    /// The values of the variables marked secret.
+    fn secret_values(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().filter(|(k, _)| self.secret.contains(k)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// What to call. Owned: the guest's future may move to the background pool.
@@ -288,9 +302,7 @@ pub(crate) fn run<'a>(
         if let Some(t) = invocation.timeout {
             limits.timeout = limits.timeout.min(t);
         }
-        let secret_values: Vec<&str> =
-            env.vars.iter().filter(|(k, _)| env.secret.contains(k)).map(|(_, v)| v.as_str()).collect();
-        let censor = loaded.censor_for(Censor::secrets(&invocation.bundle.auth_data, secret_values));
+        let censor = loaded.account_censor(env, &invocation.bundle.auth_data);
         let budget = HostBudget::new(limits.host_memory_bytes);
         let record = SharedRecord::new(censor, limits.log_bytes, budget.clone());
         let fail = |error: CallError, record: &SharedRecord| {

@@ -6,6 +6,9 @@ use std::convert::Infallible;
 use serde_json::Value;
 use zapwasm_rules::curly;
 
+use crate::censor::Censor;
+use crate::json::Json;
+
 /// Render a `connectionLabel` template: `{{bundle.inputData.x}}` reads the
 /// test result, `{{bundle.authData.x}}` authData, and a bare `{{x}}` the
 /// test result. A value that is missing or null renders as nothing. The
@@ -30,6 +33,17 @@ pub(crate) fn render(template: &str, test_result: &Value, auth_data: &serde_json
     label
 }
 
+/// A label a function returned, secrets censored: a string as it is; any
+/// other JSON that holds a secret becomes its text, censored (what a
+/// label that is not a string is shown as).
+pub(crate) fn censored(label: Json, censor: &Censor) -> Json {
+    match label.value() {
+        Value::String(text) => Value::from(censor.apply(&text)).into(),
+        _ if censor.finds(label.as_str()) => Value::from(censor.apply(label.as_str())).into(),
+        _ => label,
+    }
+}
+
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |v, key| v.get(key))
 }
@@ -46,6 +60,15 @@ mod tests {
         let auth = auth.as_object().unwrap();
         assert_eq!(render("{{bundle.inputData.name}} ({{owner.email}})", &result, auth), "Acme (o@acme.test)");
         assert_eq!(render("{{bundle.authData.subdomain}} #{{id}}{{missing}}", &result, auth), "acme #7");
+    }
+
+    #[test]
+    fn a_function_label_is_censored_as_a_string_or_as_its_text() {
+        let censor = Censor::new(json!({"api_key": "k3y-1/2"}).as_object().unwrap(), []);
+        let label = |value: Value| censored(value.into(), &censor).value();
+        assert_eq!(label(json!("Acme k3y-1/2")), json!("Acme :censored:"));
+        assert_eq!(label(json!({"key": "k3y-1/2"})), json!(r#"{"key":":censored:"}"#));
+        assert_eq!(label(json!({"name": "Acme"})), json!({"name": "Acme"}), "kept as it is without a secret");
     }
 
     #[test]

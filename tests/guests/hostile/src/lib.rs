@@ -153,6 +153,11 @@ fn terminal(z: &Z, _: &Bundle) -> Result<Value, ZError> {
     Ok(json!("result\nzapwasm: forged result line\u{1b}[31m"))
 }
 
+/// `authentication.test`: the account, named without asking anyone.
+fn whoami(_: &Z, _: &Bundle) -> Result<Value, ZError> {
+    Ok(json!({"name": "Hostile"}))
+}
+
 /// Runs next to the attacks and must be unaffected.
 fn polite(_: &Z, _: &Bundle) -> Result<Value, ZError> {
     Ok(json!([{"id": 1, "ok": true}]))
@@ -160,6 +165,14 @@ fn polite(_: &Z, _: &Bundle) -> Result<Value, ZError> {
 
 fn app() -> App {
     App::new("0.0.1")
+        // A label that shows the API key: what a service keeps unsealed and
+        // lists to anyone who reads its connections.
+        .authentication(
+            Authentication::new(AuthType::Custom)
+                .field(Field::new("api_key").label("API Key").required(true).kind("password"))
+                .test(whoami)
+                .connection_label("{{bundle.inputData.name}} ({{bundle.authData.api_key}})"),
+        )
         .trigger(attack("spin", spin))
         .trigger(attack("recurse", recurse))
         .trigger(attack("memory_bomb", memory_bomb))
