@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use zapwasm_host::{Bundle, Invocation, Outcome, Scope};
+use zapwasm_host::{BufferedRun, Bundle, Invocation, Outcome, Scope};
 use zapwasm_tests::{
-    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, HOSTILE, Received, Recorder,
-    call, host, input, ok,
+    AUTH_BASIC, AUTH_CUSTOM, AUTH_DIGEST, AUTH_OAUTH1, AUTH_OAUTH2_PLAIN, AUTH_SESSION, CRM, HOSTILE, Received,
+    Recorder, call, host, input, ok,
 };
 
 /// A server answering 400 with every header and the URI it got; with
@@ -280,4 +280,28 @@ async fn a_secret_a_connection_label_template_renders_is_censored() {
     let invocation = Invocation::new("authentication.test", bundle, Scope::new("test", "account-1"));
     let outcome = app.connection_label(invocation).await;
     assert_eq!(ok(&outcome), json!("Hostile (:censored:)"));
+}
+
+#[tokio::test]
+async fn a_secret_in_a_buffered_runs_error_is_censored() {
+    // An API quoting the key in a batch item's error; the CRM hands each
+    // item's message on as its run's error.
+    let server = Recorder::answering(|received: &Received| {
+        let message = format!("the key {} may not import contacts", received.header("x-api-key").unwrap_or_default());
+        axum::Json(json!({"results": [{"error": {"code": "forbidden", "message": message}}]})).into_response()
+    })
+    .await;
+    let app = host().load_file(CRM).await.expect("the CRM loads").with_env([("CRM_BASE_URL", server.base_url.clone())]);
+    let key = "k3y-quoted-in-a-run-error";
+    let auth = json!({"api_key": key}).as_object().cloned().unwrap_or_default();
+    let run = BufferedRun {
+        id: "r1".into(),
+        input_data: json!({"email": "a@b.test"}).as_object().cloned().unwrap_or_default(),
+    };
+    let buffered =
+        app.perform_buffer("create_contact", &Scope::new("crm", "account-1"), auth, vec![run]).await.expect("ran");
+    assert_eq!(server.received()[0].header("x-api-key"), Some(key), "the server got the key");
+    let error = buffered.results[0].result.as_ref().expect_err("the run failed");
+    let error = format!("{error} {error:?}");
+    assert!(error.contains("the key :censored: may not import contacts") && !error.contains(key), "{error}");
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::auth::{label, refresh};
 use crate::cache::CacheUse;
+use crate::censor::Censor;
 use crate::definition::Definition;
 use crate::definition_checks::Finding;
 use crate::invoke::{Env, Invocation, Loaded, Outcome};
@@ -33,6 +34,12 @@ impl App {
     /// one-call runner takes.
     pub(crate) fn parts(&self) -> (&Loaded, &Env) {
         (&self.loaded, &self.env)
+    }
+
+    /// The censor of the account with this authData: the one its calls
+    /// censor with (built once per account and shared with them).
+    pub(crate) fn account_censor(&self, auth_data: &serde_json::Map<String, serde_json::Value>) -> Arc<Censor> {
+        self.loaded.account_censor(&self.env, auth_data)
     }
 
     /// What every call of the host that loaded this app shares: its stores
@@ -102,12 +109,12 @@ impl App {
         match self.definition().get("authentication.connectionLabel") {
             Some(serde_json::Value::String(template)) => {
                 let label = label::render(template, &result, &auth_data);
-                let censor = self.loaded.account_censor(&self.env, &auth_data);
+                let censor = self.account_censor(&auth_data);
                 outcome.result = Ok(serde_json::Value::from(censor.apply(&label)).into());
                 outcome
             }
             Some(_) if self.definition().has_method("authentication.connectionLabel") => {
-                let censor = self.loaded.account_censor(&self.env, &auth_data);
+                let censor = self.account_censor(&auth_data);
                 let mut label = test.of_method("authentication.connectionLabel");
                 label.bundle.auth_data = auth_data;
                 label.bundle.input_data = result.as_object().cloned().unwrap_or_default();

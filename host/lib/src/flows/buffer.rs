@@ -3,7 +3,8 @@
 //! input fields, each group sent in calls of at most `limit` runs with
 //! `bundle.groupedBy` and `bundle.buffer[{inputData, meta{id}}]`, and each
 //! run gets the answer keyed by its ID: `{"outputData": ...}` or
-//! `{"error": "..."}` (BEHAVIOUR.md, "Flows that span calls").
+//! `{"error": "..."}`, the error's text censored (BEHAVIOUR.md, "Flows
+//! that span calls").
 //!
 //! Collecting runs over time (the platform waits a while for a buffer to
 //! fill) is the embedder's: this takes the runs it collected.
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 use super::FlowError;
 use crate::app::App;
 use crate::bundle::{BufferedItem, BufferedMeta, Bundle, Scope};
+use crate::censor::Censor;
 use crate::error::{CallError, CheckFailure, ZError};
 use crate::invoke::{Invocation, Outcome};
 
@@ -97,9 +99,13 @@ impl App {
                 };
                 let outcome = self.invoke(Invocation::new(&method, bundle, scope.clone())).await;
                 let answer = outcome.result.as_ref().map(|json| json.value());
+                // A run's error is the integration's text: censored as the
+                // call's errors are, with the censor of the authData the
+                // call ended with (refreshed, if it was).
+                let censor = self.account_censor(outcome.auth_data.as_ref().unwrap_or(&auth_data));
                 for run in batch {
                     let result = match &answer {
-                        Ok(answer) => answer_for(answer, &run.id),
+                        Ok(answer) => answer_for(answer, &run.id, &censor),
                         Err(error) => Err((*error).clone()),
                     };
                     answers.insert(run.id.clone(), result);
@@ -132,8 +138,9 @@ fn groups<'a>(runs: &'a [BufferedRun], grouped_by: &[String]) -> Vec<(Map<String
     groups
 }
 
-/// The answer of `performBuffer` for the run `id`.
-fn answer_for(answer: &Value, id: &str) -> Result<Value, CallError> {
+/// The answer of `performBuffer` for the run `id`; the text of its error
+/// censored with `censor`.
+fn answer_for(answer: &Value, id: &str, censor: &Censor) -> Result<Value, CallError> {
     let Some(entry) = answer.as_object().and_then(|answers| answers.get(id)) else {
         let what = if answer.is_object() { "has no entry for it" } else { "is not an object keyed by run ID" };
         return Err(shape_error(id, what));
@@ -141,7 +148,7 @@ fn answer_for(answer: &Value, id: &str) -> Result<Value, CallError> {
     match (entry.get("outputData"), entry.get("error")) {
         (Some(output), None) => Ok(output.clone()),
         (None, Some(Value::String(message))) => {
-            Err(CallError::Integration { error: ZError::General { message: message.clone() } })
+            Err(CallError::Integration { error: ZError::General { message: censor.apply(message) } })
         }
         _ => Err(shape_error(id, "is neither {\"outputData\": ...} nor {\"error\": \"...\"}")),
     }
