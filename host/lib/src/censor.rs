@@ -66,8 +66,17 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     let json = json_escaped(secret);
     // As other JSON encoders escape it: PHP's json_encode writes `/` as
     // `\/`, Go's encoding/json `&`, `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
-    let json_forms =
-        [json.replace('/', "\\/"), json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e"), json];
+    let mut json_forms =
+        vec![json.replace('/', "\\/"), json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e")];
+    // PHP's json_encode also writes every non-ASCII character as `\uXXXX`
+    // (with `\/`, and without it under JSON_UNESCAPED_SLASHES, as Python's
+    // json.dumps writes it by default). Only a secret with such characters
+    // has these forms: an ASCII one adds no patterns.
+    if let Some(ascii) = unicode_escaped(&json) {
+        json_forms.push(ascii.replace('/', "\\/"));
+        json_forms.push(ascii);
+    }
+    json_forms.push(json);
     // JSON quoting JSON (a response error's message quotes the response's
     // content) escapes each once more.
     forms.extend(json_forms.iter().map(|form| json_escaped(form)));
@@ -98,6 +107,28 @@ fn lower_hex(text: &str) -> String {
         }
     }
     out
+}
+
+/// `json` (a JSON string's content) with every non-ASCII character
+/// written as `\uXXXX` in lower-case hex, one above U+FFFF as its UTF-16
+/// surrogate pair (`\ud83d\udd11`); `None` when it is all ASCII.
+fn unicode_escaped(json: &str) -> Option<String> {
+    use std::fmt::Write as _;
+    if json.is_ascii() {
+        return None;
+    }
+    let mut out = String::with_capacity(json.len() * 2);
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        for unit in c.encode_utf16(&mut [0; 2]) {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{unit:04x}");
+        }
+    }
+    Some(out)
 }
 
 /// `text` as a JSON string holds it, without the quotes.
@@ -415,5 +446,26 @@ mod tests {
             }
         }
         assert_eq!(censored, "a :censored: b");
+    }
+
+    #[test]
+    fn non_ascii_secrets_are_censored_as_php_and_python_escape_them() {
+        // PHP's json_encode writes non-ASCII as `\uXXXX` in lower-case hex
+        // (a character above U+FFFF as its UTF-16 surrogate pair) and `/` as
+        // `\/`; Python's json.dumps the same without `\/`.
+        let secret = "pässwörd/🔑-1";
+        let censor = Censor::new(json!({"password": secret}).as_object().unwrap(), []);
+        let php = r"p\u00e4ssw\u00f6rd\/\ud83d\udd11-1";
+        let python = r"p\u00e4ssw\u00f6rd/\ud83d\udd11-1";
+        for form in [php.to_string(), python.to_string(), php.replace('\\', r"\\"), python.replace('\\', r"\\")] {
+            assert_eq!(
+                censor.apply(&format!(r#"{{"error":"bad {form}"}}"#)),
+                r#"{"error":"bad :censored:"}"#,
+                "{form}"
+            );
+        }
+        // An ASCII secret has no such form: it adds no patterns.
+        assert_eq!(unicode_escaped(&json_escaped("k3y/with?>end")), None);
+        assert_eq!(unicode_escaped("é𝄞").as_deref(), Some(r"\u00e9\ud834\udd1e"));
     }
 }
