@@ -544,8 +544,10 @@ pub(crate) struct Event {
 /// What became of a hook delivery offered to the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Enqueued {
-    /// Kept; a worker will run it.
-    Accepted,
+    /// Kept; a worker will run it. `behind`: an earlier job of its target
+    /// is queued or running, so it runs after that one, claimed with its
+    /// end ([`Then::ClaimNext`]): no idle worker need look for it now.
+    Accepted { behind: bool },
     /// The sender's delivery ID was received before: nothing new kept.
     Duplicate,
 }
@@ -1141,20 +1143,25 @@ impl Db {
         let request = serde_json::to_string(request).map_err(|e| ServeError::State(e.to_string()))?;
         let now = now_ms();
         self.write(move |tx| {
+            let behind: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE target = ?1 AND status IN ('queued', 'running'))",
+                params![subscription],
+                |row| row.get(0),
+            )?;
             let inserted = tx.execute(
                 "INSERT INTO jobs (kind, target, delivery_id, request, status, not_before_ms, created_ms, updated_ms)
                  VALUES ('hook', ?1, ?2, ?3, 'queued', ?4, ?4, ?4) ON CONFLICT DO NOTHING",
                 params![subscription, delivery_id, request, now],
             )?;
             if inserted > 0 {
-                return Ok(Enqueued::Accepted);
+                return Ok(Enqueued::Accepted { behind });
             }
             let retried = tx.execute(
                 "UPDATE jobs SET status = 'queued', attempts = 0, request = ?3, not_before_ms = ?4, updated_ms = ?4
                  WHERE kind = 'hook' AND target = ?1 AND delivery_id = ?2 AND status = 'dead'",
                 params![subscription, delivery_id, request, now],
             )?;
-            Ok(if retried > 0 { Enqueued::Accepted } else { Enqueued::Duplicate })
+            Ok(if retried > 0 { Enqueued::Accepted { behind } } else { Enqueued::Duplicate })
         })
         .await
     }
@@ -1630,10 +1637,11 @@ mod tests {
     async fn jobs_of_one_target_run_in_order_and_a_delivery_id_is_kept_once() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("service.sqlite3")).unwrap();
-        assert_eq!(db.enqueue_hook("s1", Some("d1".into()), &request("a")).await.unwrap(), Enqueued::Accepted);
+        let accepted = |behind| Enqueued::Accepted { behind };
+        assert_eq!(db.enqueue_hook("s1", Some("d1".into()), &request("a")).await.unwrap(), accepted(false));
         assert_eq!(db.enqueue_hook("s1", Some("d1".into()), &request("a")).await.unwrap(), Enqueued::Duplicate);
-        assert_eq!(db.enqueue_hook("s1", None, &request("b")).await.unwrap(), Enqueued::Accepted);
-        assert_eq!(db.enqueue_hook("s2", None, &request("c")).await.unwrap(), Enqueued::Accepted);
+        assert_eq!(db.enqueue_hook("s1", None, &request("b")).await.unwrap(), accepted(true), "behind s1's first");
+        assert_eq!(db.enqueue_hook("s2", None, &request("c")).await.unwrap(), accepted(false));
         let first = db.claim().await.unwrap().unwrap();
         assert_eq!((first.target.as_str(), first.attempts), ("s1", 1));
         let second = db.claim().await.unwrap().unwrap();

@@ -100,7 +100,14 @@ async fn work(service: Service, stop: CancellationToken, worker: usize) {
             // stopping worker's end claims nothing more.
             let then = if stop.is_cancelled() { Then::Stop } else { Then::ClaimNext };
             let span = tracing::info_span!("job", worker, id = job.id, kind = ?job.kind, attempt = job.attempts);
+            let target = job.target.clone();
             next = tracing::Instrument::instrument(run(&service, job, then), span).await;
+            // The end let the target's next job go (receivers wake no one
+            // for a job behind another); this worker took another target's:
+            // one more worker may find that one.
+            if next.as_ref().is_some_and(|next| next.target != target) {
+                service.inner.wake.notify_one();
+            }
             continue;
         }
         if stop.is_cancelled() {

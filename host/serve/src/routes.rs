@@ -1134,10 +1134,15 @@ async fn receive_hook(State(service): State<Service>, Path(id): Path<String>, re
             service.db().enqueue_hook(&id, delivery_id, &StoredRequest::of(&request)).await.map_err(state_error)?;
         // One job queued: one worker to claim it (waking every idle
         // worker for each delivery had them all claim at once, and all but
-        // one find nothing, each a write).
-        service.inner.wake.notify_one();
+        // one find nothing, each a write). None for a job behind another of
+        // its subscription: the end of that one claims it. Woken for it,
+        // a worker's claim would walk the backlog to find nothing it may
+        // take, inside the writer's transaction.
+        if let Enqueued::Accepted { behind: false } = queued {
+            service.inner.wake.notify_one();
+        }
         Ok(match queued {
-            Enqueued::Accepted => (StatusCode::OK, json!({"status": "queued"})),
+            Enqueued::Accepted { .. } => (StatusCode::OK, json!({"status": "queued"})),
             Enqueued::Duplicate => (StatusCode::OK, json!({"status": "duplicate"})),
         })
     }
