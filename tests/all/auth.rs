@@ -146,6 +146,27 @@ async fn session_auth_refreshes_once_on_a_401_and_retries_once() {
 }
 
 #[tokio::test]
+async fn a_buffered_create_sends_each_batch_after_a_refresh_with_the_refreshed_credentials() {
+    let api = token_api().await;
+    let app = load(AUTH_SESSION, &api.base_url).await;
+    let auth = object(json!({"username": "ada", "password": "pw", "sessionKey": "session-1"}));
+    let runs = ["r1", "r2", "r3"].map(|id| zapwasm_host::BufferedRun { id: id.into(), input_data: Map::new() });
+    let scope = Scope::new("test", "account-1");
+    let buffered = app.perform_buffer("fetch_each", &scope, auth, runs.into()).await.expect("ran");
+    assert_eq!(buffered.outcomes.len(), 3, "one performBuffer call per run (limit 1)");
+    for result in &buffered.results {
+        assert_eq!(result.result.as_ref().expect("each run answered"), &json!({"name": "Ada"}), "{}", result.id);
+    }
+    // Refreshed once, by the first batch; the others sent what it got (an
+    // API that rotates its tokens would refuse the old ones outright).
+    assert_eq!(api.requests(), ["GET /me", "POST /session", "GET /me", "GET /me", "GET /me"]);
+    let sessions: Vec<_> = api.received().iter().map(|r| r.header("x-session").map(str::to_string)).collect();
+    assert_eq!(sessions[3..], [Some("session-2".to_string()), Some("session-2".to_string())]);
+    let refreshed = buffered.outcomes.iter().filter(|outcome| outcome.auth_data.is_some()).count();
+    assert_eq!(refreshed, 1, "the embedder gets the new credentials once, from the batch that refreshed");
+}
+
+#[tokio::test]
 async fn session_auth_never_refreshes_twice() {
     let api = token_api().await;
     let app = load(AUTH_SESSION, &api.base_url).await;

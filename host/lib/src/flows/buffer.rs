@@ -53,12 +53,15 @@ pub struct Buffered {
 
 impl App {
     /// Run the buffered create `create` (its key) for `runs`, in batches by
-    /// its `buffer` settings (`groupedBy`, `limit`).
+    /// its `buffer` settings (`groupedBy`, `limit`). A batch whose call
+    /// refreshed the credentials hands them to the batches after it; the
+    /// embedder keeps the newest (`auth_data` of the last outcome that has
+    /// one).
     pub async fn perform_buffer(
         &self,
         create: &str,
         scope: &Scope,
-        auth_data: Map<String, Value>,
+        mut auth_data: Map<String, Value>,
         runs: Vec<BufferedRun>,
     ) -> Result<Buffered, FlowError> {
         let method = format!("creates.{create}.operation.performBuffer");
@@ -102,7 +105,12 @@ impl App {
                 // A run's error is the integration's text: censored as the
                 // call's errors are, with the censor of the authData the
                 // call ended with (refreshed, if it was).
-                let censor = self.account_censor(outcome.auth_data.as_ref().unwrap_or(&auth_data));
+                if let Some(refreshed) = &outcome.auth_data {
+                    // The batches after a refresh send what it got: an API
+                    // that rotates its tokens refuses the old ones outright.
+                    auth_data.clone_from(refreshed);
+                }
+                let censor = self.account_censor(&auth_data);
                 for run in batch {
                     let result = match &answer {
                         Ok(answer) => answer_for(answer, &run.id, &censor),

@@ -22,6 +22,22 @@ fn app() -> App {
         .before_request(add_session)
         .create(common::fetch_create())
         .create(common::fetch_skip_create())
+        .create(
+            Create::new("fetch_each", "Item").display("Fetch Each", "GETs /me once per batch of one run.").operation(
+                Operation::new().perform(common::fetch).perform_buffer(fetch_each).buffer(&[], 1).sample(json!({})),
+            ),
+        )
+}
+
+/// `creates.fetch_each.operation.performBuffer`: one GET of `/me` for the
+/// batch, its body each run's output.
+fn fetch_each(z: &Z, bundle: &Bundle) -> Result<Value, ZError> {
+    let me = common::get(z, bundle)?;
+    let mut answers = Map::new();
+    for run in &bundle.buffer {
+        answers.insert(run.meta.id.clone(), json!({ "outputData": me.clone() }));
+    }
+    Ok(Value::Object(answers))
 }
 
 zapwasm_guest::export_app!(app);
