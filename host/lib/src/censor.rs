@@ -70,10 +70,12 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         vec![json.replace('/', "\\/"), json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e")];
     // PHP's json_encode also writes every non-ASCII character as `\uXXXX`
     // (with `\/`, and without it under JSON_UNESCAPED_SLASHES, as Python's
-    // json.dumps writes it by default). Only a secret with such characters
-    // has these forms: an ASCII one adds no patterns.
+    // json.dumps writes it by default); .NET's System.Text.Json writes the
+    // hex digits upper-case. Only a secret with such characters has these
+    // forms: an ASCII one adds no patterns.
     if let Some(ascii) = unicode_escaped(&json) {
         json_forms.push(ascii.replace('/', "\\/"));
+        json_forms.push(upper_unicode_escapes(&ascii));
         json_forms.push(ascii);
     }
     json_forms.push(json);
@@ -129,6 +131,33 @@ fn unicode_escaped(json: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// `text` (from [`unicode_escaped`]) with the hex digits of its `\uXXXX`
+/// escapes upper-cased.
+fn upper_unicode_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if digits > 0 {
+            digits -= 1;
+            out.push(c.to_ascii_uppercase());
+            continue;
+        }
+        out.push(c);
+        if c == '\\'
+            && let Some(&next) = chars.peek()
+        {
+            // The escaped character: `u` starts four hex digits.
+            chars.next();
+            out.push(next);
+            if next == 'u' {
+                digits = 4;
+            }
+        }
+    }
+    out
 }
 
 /// `text` as a JSON string holds it, without the quotes.
@@ -449,15 +478,17 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_secrets_are_censored_as_php_and_python_escape_them() {
+    fn non_ascii_secrets_are_censored_as_php_python_and_dotnet_escape_them() {
         // PHP's json_encode writes non-ASCII as `\uXXXX` in lower-case hex
         // (a character above U+FFFF as its UTF-16 surrogate pair) and `/` as
-        // `\/`; Python's json.dumps the same without `\/`.
+        // `\/`; Python's json.dumps the same without `\/`; .NET's
+        // System.Text.Json in upper-case hex.
         let secret = "pässwörd/🔑-1";
         let censor = Censor::new(json!({"password": secret}).as_object().unwrap(), []);
         let php = r"p\u00e4ssw\u00f6rd\/\ud83d\udd11-1";
         let python = r"p\u00e4ssw\u00f6rd/\ud83d\udd11-1";
-        for form in [php.to_string(), python.to_string(), php.replace('\\', r"\\"), python.replace('\\', r"\\")] {
+        let dotnet = r"p\u00E4ssw\u00F6rd/\uD83D\uDD11-1";
+        for form in [php, python, dotnet].into_iter().flat_map(|form| [form.to_string(), form.replace('\\', r"\\")]) {
             assert_eq!(
                 censor.apply(&format!(r#"{{"error":"bad {form}"}}"#)),
                 r#"{"error":"bad :censored:"}"#,
@@ -467,5 +498,8 @@ mod tests {
         // An ASCII secret has no such form: it adds no patterns.
         assert_eq!(unicode_escaped(&json_escaped("k3y/with?>end")), None);
         assert_eq!(unicode_escaped("é𝄞").as_deref(), Some(r"\u00e9\ud834\udd1e"));
+        // Only the escapes' digits change case; an escaped backslash before
+        // a `u` is not an escape.
+        assert_eq!(upper_unicode_escapes(r"ab\u00e9cd\\ucafe\ud834"), r"ab\u00E9cd\\ucafe\uD834");
     }
 }
