@@ -8,7 +8,8 @@
 //! queued or running, runs it, and records its end in the same transaction
 //! as what it emitted, claiming its next job in that transaction too. A
 //! receiver wakes a worker only for a job no earlier one of its target
-//! holds back; the rest are claimed by the ends that let them go. A job that fails is tried again with backoff (1 s
+//! holds back; the rest are claimed by the ends that let them go. A job
+//! that fails is tried again with backoff (1 s
 //! doubling to 5 min, [`Settings::max_attempts`](crate::Settings) times); a
 //! process that dies mid-job leaves it `running`, and the next start queues
 //! it again: every acknowledged request runs at least once, and its events
