@@ -200,11 +200,12 @@ const READERS_KEPT: usize = 4;
 
 /// What a callback's job answers its call with: the invocation waiting on
 /// it (none for a callback of no call the service made), its status and
-/// its answer.
+/// its answer; and whether the callback had expired (it was not resumed).
 pub(crate) struct Answered {
     pub(crate) invocation: Option<String>,
     pub(crate) status: &'static str,
     pub(crate) answer: String,
+    pub(crate) expired: bool,
 }
 
 /// What the write that ends a job does next: claim the worker's next job in
@@ -1010,10 +1011,10 @@ impl Db {
         then: Then,
     ) -> Result<Option<Job>, ServeError> {
         let callback = callback.to_string();
-        let Answered { invocation, status, answer } = answered;
+        let Answered { invocation, status, answer, expired } = answered;
         let now = now_ms();
         self.write(move |tx| {
-            let callback_status = if status == "expired" { "expired" } else { "resumed" };
+            let callback_status = if expired { "expired" } else { "resumed" };
             tx.execute("UPDATE callbacks SET status = ?2 WHERE id = ?1", params![callback, callback_status])?;
             if let Some(invocation) = invocation {
                 tx.execute(
@@ -1680,6 +1681,21 @@ mod tests {
         assert_eq!(db.accept_callback("nope", &request("x")).await.unwrap(), CallbackAccept::Unknown);
         assert_eq!(db.accept_callback("cb", &request("x")).await.unwrap(), CallbackAccept::Accepted);
         assert_eq!(db.accept_callback("cb", &request("x")).await.unwrap(), CallbackAccept::Finished);
+    }
+
+    #[tokio::test]
+    async fn a_callback_that_expired_before_its_job_ran_is_kept_as_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("service.sqlite3")).unwrap();
+        for (id, expired) in [("late", true), ("resumed", false)] {
+            db.insert_invocation(id, "app", None, "m").await.unwrap();
+            db.put_callback(id.into(), Some(id.into()), "{}".into(), now_ms() + 60_000).await.unwrap();
+            assert_eq!(db.accept_callback(id, &request("x")).await.unwrap(), CallbackAccept::Accepted);
+            let job = db.claim().await.unwrap().unwrap();
+            let answered = Answered { invocation: Some(id.into()), status: "error", answer: "{}".into(), expired };
+            db.finish_callback(job.id, id, answered, None, Then::Stop).await.unwrap();
+            assert_eq!(db.callback(id).await.unwrap().unwrap().status, id.replace("late", "expired"));
+        }
     }
 
     #[tokio::test]

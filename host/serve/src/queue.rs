@@ -293,7 +293,8 @@ async fn resume(service: &Service, job: &Job, then: Then) -> Result<End, crate::
             let answer = json!({"invocation": known.invocation, "status": "error",
                 "error": {"kind": "expired", "message": "the callback expired before its POST arrived"}});
             let db = service.db();
-            let answered = Answered { invocation: known.invocation, status: "error", answer: answer.to_string() };
+            let answered =
+                Answered { invocation: known.invocation, status: "error", answer: answer.to_string(), expired: true };
             let next = db.finish_callback(job.id, &job.target, answered, None, then).await?;
             return Ok(End::Done(next));
         }
@@ -318,7 +319,7 @@ async fn resume(service: &Service, job: &Job, then: Then) -> Result<End, crate::
     let status = if outcome.status == Status::Error { "error" } else { "success" };
     let auth = service.auth_update(Some(&connection), [&outcome])?;
     let answer = Value::Object(answer).to_string();
-    let answered = Answered { invocation: known.invocation, status, answer };
+    let answered = Answered { invocation: known.invocation, status, answer, expired: false };
     let next = service.db().finish_callback(job.id, &job.target, answered, auth, then).await?;
     Ok(End::Done(next))
 }
