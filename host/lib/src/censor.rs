@@ -65,17 +65,16 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     forms.extend(lower);
     let json = json_escaped(secret);
     // As other JSON encoders escape it: PHP's json_encode writes `/` as
-    // `\/`, Go's encoding/json `&`, `<` and `>` as `\u0026`, `\u003c`, `\u003e`.
-    let mut json_forms =
-        vec![json.replace('/', "\\/"), json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e")];
+    // `\/`; Go's encoding/json (and Rails' to_json) `&`, `<`, `>`, U+2028
+    // and U+2029 as `\u0026`, `\u003c`, `\u003e`, `\u2028`, `\u2029`;
+    // .NET's System.Text.Json its own set ([`dotnet_escaped`]).
+    let mut json_forms = vec![json.replace('/', "\\/"), go_escaped(&json), dotnet_escaped(secret)];
     // PHP's json_encode also writes every non-ASCII character as `\uXXXX`
     // (with `\/`, and without it under JSON_UNESCAPED_SLASHES, as Python's
-    // json.dumps writes it by default); .NET's System.Text.Json writes the
-    // hex digits upper-case. Only a secret with such characters has these
-    // forms: an ASCII one adds no patterns.
+    // json.dumps writes it by default). Only a secret with such characters
+    // has these forms: an ASCII one adds no patterns.
     if let Some(ascii) = unicode_escaped(&json) {
         json_forms.push(ascii.replace('/', "\\/"));
-        json_forms.push(upper_unicode_escapes(&ascii));
         json_forms.push(ascii);
     }
     json_forms.push(json);
@@ -133,27 +132,40 @@ fn unicode_escaped(json: &str) -> Option<String> {
     Some(out)
 }
 
-/// `text` (from [`unicode_escaped`]) with the hex digits of its `\uXXXX`
-/// escapes upper-cased.
-fn upper_unicode_escapes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = 0;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if digits > 0 {
-            digits -= 1;
-            out.push(c.to_ascii_uppercase());
-            continue;
-        }
-        out.push(c);
-        if c == '\\'
-            && let Some(&next) = chars.peek()
-        {
-            // The escaped character: `u` starts four hex digits.
-            chars.next();
-            out.push(next);
-            if next == 'u' {
-                digits = 4;
+/// `json` (a JSON string's content) as Go's encoding/json writes it:
+/// `&`, `<`, `>`, U+2028 and U+2029 as `\u` escapes in lower-case hex.
+fn go_escaped(json: &str) -> String {
+    json.replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// `text` as a JSON string's content from .NET's System.Text.Json with its
+/// default encoder (`JavaScriptEncoder.Default`): `\\`, `\b`, `\f`, `\n`,
+/// `\r`, `\t` as JSON writes them; every other control character, the
+/// characters it treats as HTML-sensitive (`"`, `&`, `'`, `+`, `<`, `>`,
+/// `` ` ``), DEL and every non-ASCII character (a character above U+FFFF
+/// as its UTF-16 surrogate pair) as `\uXXXX` in upper-case hex. An API
+/// written in C# echoes a base64 secret's `+` as `\u002B`.
+fn dotnet_escaped(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' if !matches!(c, '"' | '&' | '\'' | '+' | '<' | '>' | '`') => out.push(c),
+            _ => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "\\u{unit:04X}");
+                }
             }
         }
     }
@@ -498,8 +510,21 @@ mod tests {
         // An ASCII secret has no such form: it adds no patterns.
         assert_eq!(unicode_escaped(&json_escaped("k3y/with?>end")), None);
         assert_eq!(unicode_escaped("é𝄞").as_deref(), Some(r"\u00e9\ud834\udd1e"));
-        // Only the escapes' digits change case; an escaped backslash before
-        // a `u` is not an escape.
-        assert_eq!(upper_unicode_escapes(r"ab\u00e9cd\\ucafe\ud834"), r"ab\u00E9cd\\ucafe\uD834");
+    }
+
+    #[test]
+    fn ascii_secrets_are_censored_as_go_and_dotnet_escape_them() {
+        // A base64 key with `+` and `/`, and the characters Go and .NET
+        // escape as HTML-sensitive.
+        let secret = "Ab+/9<x>&'q`\"z\\";
+        let censor = Censor::new(json!({"api_key": secret}).as_object().unwrap(), []);
+        let go = r#"Ab+/9\u003cx\u003e\u0026'q`\"z\\"#;
+        let dotnet = r"Ab\u002B/9\u003Cx\u003E\u0026\u0027q\u0060\u0022z\\";
+        for form in [go, dotnet].into_iter().flat_map(|form| [form.to_string(), json_escaped(form)]) {
+            assert_eq!(censor.apply(&format!("[{form}]")), "[:censored:]", "{form}");
+        }
+        // Controls as JSON writes them, DEL and U+2028 as escapes.
+        assert_eq!(dotnet_escaped("a\n\u{1}\u{7f}\u{2028}🔑"), r"a\n\u0001\u007F\u2028\uD83D\uDD11");
+        assert_eq!(go_escaped("a\u{2028}b\u{2029}<"), r"a\u2028b\u2029\u003c");
     }
 }
