@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use zapwasm_host::IncomingRequest;
@@ -401,14 +401,7 @@ fn run_in_savepoint(connection: &Connection, write: &mut dyn Write) {
 /// A connection for reads only: WAL lets it read the last commit while the
 /// writer writes the next.
 fn open_reader(path: &Path) -> Result<Connection, ServeError> {
-    let fail = |e: rusqlite::Error| ServeError::State(format!("{}: {e}", path.display()));
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-    )
-    .map_err(fail)?;
-    connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
-    Ok(connection)
+    zapwasm_state_sqlite::open_read_only(path).map_err(|e| ServeError::State(format!("{}: {e}", path.display())))
 }
 
 /// A request as received, kept until its job is done.
@@ -629,9 +622,7 @@ impl Db {
     /// The write connection, the schema created or upgraded.
     fn open_writer(path: &Path) -> Result<Connection, ServeError> {
         let fail = |e: rusqlite::Error| ServeError::State(format!("{}: {e}", path.display()));
-        let mut connection = Connection::open(path).map_err(fail)?;
-        connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
-        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").map_err(fail)?;
+        let mut connection = zapwasm_state_sqlite::open_durable(path).map_err(fail)?;
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(fail)?;
         match version {

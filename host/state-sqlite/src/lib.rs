@@ -105,11 +105,8 @@ impl SqliteState {
     pub fn open_with(path: impl AsRef<Path>, dedupe_keys_kept: usize) -> Result<SqliteState, StateError> {
         let path = path.as_ref().to_path_buf();
         let fail = |what: &str, e: rusqlite::Error| failure(format!("{what} {}: {e}", path.display()));
-        let mut connection = Connection::open(&path).map_err(|e| fail("cannot open", e))?;
-        connection.busy_timeout(Duration::from_secs(10)).map_err(|e| fail("cannot configure", e))?;
-        connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| fail("cannot configure", e))?;
+        let mut connection = open_durable(&path).map_err(|e| fail("cannot open", e))?;
+        connection.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| fail("cannot configure", e))?;
         migrate(&mut connection).map_err(|message| failure(format!("{}: {message}", path.display())))?;
         Ok(SqliteState {
             path,
@@ -167,16 +164,35 @@ impl SqliteState {
     }
 }
 
-/// A read-only connection to the state file (already in WAL mode).
-fn open_reader(path: &Path) -> Result<Connection, StateError> {
-    let fail = |e: rusqlite::Error| failure(format!("cannot open {} to read: {e}", path.display()));
+/// A connection to the SQLite file at `path` (created if missing) for
+/// writing, as zapwasm keeps its durable files (this crate's state and
+/// `zapwasm-serve`'s own): WAL with `synchronous = FULL`, so a commit is on
+/// disk before it returns, and a 10 s busy timeout for the other
+/// processes' writers.
+pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    Ok(connection)
+}
+
+/// A read-only connection to a file [`open_durable`] made (already in WAL
+/// mode): it reads the last commit while a writer writes the next.
+pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-    )
-    .map_err(fail)?;
-    connection.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+    )?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     Ok(connection)
+}
+
+/// How long a connection waits for another's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A read-only connection to the state file.
+fn open_reader(path: &Path) -> Result<Connection, StateError> {
+    open_read_only(path).map_err(|e| failure(format!("cannot open {} to read: {e}", path.display())))
 }
 
 fn failure(message: String) -> StateError {
