@@ -500,8 +500,20 @@ fn not_in_outcome(texts: &'static [&'static str]) -> Held {
     }))
 }
 
+/// The log and result limits are small so that the attacks on them meet
+/// them after little work: a guest that computes past `background_after`
+/// moves to the background pool, whose idle-class threads get no CPU while
+/// the rest of the test binary (or the machine) keeps both cores busy, and
+/// a guest that had to write 1 MiB of log or 6 MiB of result there could
+/// meet its deadline first (both did, with three busy loops beside the test).
 fn strict_limits() -> Limits {
-    Limits { timeout: Duration::from_secs(10), memory_bytes: 64 << 20, ..Limits::default() }
+    Limits {
+        timeout: Duration::from_secs(10),
+        memory_bytes: 64 << 20,
+        log_bytes: 64 << 10,
+        result_bytes: 1 << 20,
+        ..Limits::default()
+    }
 }
 
 fn resolver(public: Option<std::net::IpAddr>) -> Arc<MapResolver> {

@@ -50,8 +50,9 @@ fn memory_bomb(_: &Z, _: &Bundle) -> Result<Value, ZError> {
 
 /// Return far more than a result may be.
 fn huge_result(_: &Z, _: &Bundle) -> Result<Value, ZError> {
-    let item = "x".repeat(1 << 20);
-    // 10 MiB: over the 6 MiB result limit, well under the memory cap.
+    let item = "x".repeat(256 << 10);
+    // 2.5 MiB: over the test host's 1 MiB result limit, well under the
+    // memory cap.
     Ok(json!((0..10).map(|i| json!({"id": i, "blob": item})).collect::<Vec<_>>()))
 }
 
