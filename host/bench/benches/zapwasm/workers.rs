@@ -454,9 +454,16 @@ async fn in_flight(config: &WorkerConfig) -> Value {
     })
 }
 
-/// The pool of an in-flight run: a slot per call, 16 MiB memories.
+/// The pool of an in-flight run: a slot per call, 16 MiB memories, and
+/// the default `keep_resident_bytes` unless `ZAPWASM_BENCH_KEEP_RESIDENT_KIB`
+/// sets it (what the slots of calls already ended keep at the peak).
 fn in_flight_pool(count: usize) -> PoolConfig {
-    PoolConfig { instances: count.max(1_000) as u32, max_memory_bytes: 16 << 20, ..PoolConfig::default() }
+    let default = PoolConfig::default();
+    let keep_resident_bytes = std::env::var("ZAPWASM_BENCH_KEEP_RESIDENT_KIB")
+        .ok()
+        .and_then(|kib| kib.parse::<usize>().ok())
+        .map_or(default.keep_resident_bytes, |kib| kib << 10);
+    PoolConfig { instances: count.max(1_000) as u32, max_memory_bytes: 16 << 20, keep_resident_bytes, ..default }
 }
 
 /// The 20 secrets the bench guest's `censor` trigger writes into its lines.
