@@ -93,9 +93,10 @@ pub fn main(config: WorkerConfig) {
     println!("RESULT {result}");
 }
 
-/// A host for local benchmarks: loopback allowed, the default pool.
+/// A host for local benchmarks: loopback allowed, the default pool
+/// ([`bench_pool`]).
 pub fn local_host(cache_dir: Option<&PathBuf>) -> Host {
-    let mut builder = Host::builder().policy(Policy::local_development());
+    let mut builder = Host::builder().policy(Policy::local_development()).pool(bench_pool());
     if let Some(dir) = cache_dir {
         builder = builder.cache_dir(dir);
     }
@@ -454,16 +455,21 @@ async fn in_flight(config: &WorkerConfig) -> Value {
     })
 }
 
-/// The pool of an in-flight run: a slot per call, 16 MiB memories, and
-/// the default `keep_resident_bytes` unless `ZAPWASM_BENCH_KEEP_RESIDENT_KIB`
-/// sets it (what the slots of calls already ended keep at the peak).
+/// The pool of an in-flight run: a slot per call, 16 MiB memories.
 fn in_flight_pool(count: usize) -> PoolConfig {
+    PoolConfig { instances: count.max(1_000) as u32, max_memory_bytes: 16 << 20, ..bench_pool() }
+}
+
+/// The default pool, but `keep_resident_bytes` when
+/// `ZAPWASM_BENCH_KEEP_RESIDENT_KIB` sets it (to measure what it costs in
+/// calls/s, and what the slots of calls already ended keep at a peak).
+fn bench_pool() -> PoolConfig {
     let default = PoolConfig::default();
     let keep_resident_bytes = std::env::var("ZAPWASM_BENCH_KEEP_RESIDENT_KIB")
         .ok()
         .and_then(|kib| kib.parse::<usize>().ok())
         .map_or(default.keep_resident_bytes, |kib| kib << 10);
-    PoolConfig { instances: count.max(1_000) as u32, max_memory_bytes: 16 << 20, keep_resident_bytes, ..default }
+    PoolConfig { keep_resident_bytes, ..default }
 }
 
 /// The 20 secrets the bench guest's `censor` trigger writes into its lines.
