@@ -236,6 +236,12 @@ fn claim_in(tx: &Connection, now: i64) -> rusqlite::Result<Option<Job>> {
     Ok(Some(Job { id, kind, target, request, attempts: attempts + 1 }))
 }
 
+/// Mark the job done, then what `then` says comes next.
+fn done_then(tx: &Connection, job: i64, then: Then, now: i64) -> rusqlite::Result<Option<Job>> {
+    tx.execute("UPDATE jobs SET status = 'done', error = NULL, updated_ms = ?2 WHERE id = ?1", params![job, now])?;
+    then_in(tx, then, now)
+}
+
 /// The job's end is written: what `then` says comes next.
 fn then_in(tx: &Connection, then: Then, now: i64) -> rusqlite::Result<Option<Job>> {
     match then {
@@ -1014,11 +1020,7 @@ impl Db {
                 )?;
             }
             update_auth(tx, &auth, now)?;
-            tx.execute(
-                "UPDATE jobs SET status = 'done', error = NULL, updated_ms = ?2 WHERE id = ?1",
-                params![job, now],
-            )?;
-            then_in(tx, then, now)
+            done_then(tx, job, then, now)
         })
         .await
     }
@@ -1222,11 +1224,7 @@ impl Db {
         self.write(move |tx| {
             append_events(tx, &subscription, job, &items, now)?;
             update_auth(tx, &auth, now)?;
-            tx.execute(
-                "UPDATE jobs SET status = 'done', error = NULL, updated_ms = ?2 WHERE id = ?1",
-                params![job, now],
-            )?;
-            then_in(tx, then, now)
+            done_then(tx, job, then, now)
         })
         .await
     }
@@ -1775,13 +1773,7 @@ mod tests {
         let db = Db::open(&path).unwrap();
         let reader = open_reader(&path).unwrap();
         // The plan, not a timing: the receivers' read touches no job.
-        let steps: Vec<String> = reader
-            .prepare(&format!("EXPLAIN QUERY PLAN {QUEUE_DEPTH}"))
-            .unwrap()
-            .query_map([], |row| row.get::<_, String>(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let steps = plan_of(&reader, QUEUE_DEPTH, []);
         assert!(steps.iter().all(|s| !s.contains("jobs")), "{steps:?}");
         let counted = || {
             reader
@@ -1828,6 +1820,12 @@ mod tests {
         assert_eq!(steps_checked, 11);
     }
 
+    /// The steps of SQLite's plan for `sql` (`EXPLAIN QUERY PLAN`).
+    fn plan_of(reader: &Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
+        let mut plan = reader.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        plan.query_map(params, |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
+    }
+
     /// The delivery ID a job was received with.
     async fn delivery_of(db: &Db, job: i64) -> Option<String> {
         db.read(move |c| c.query_row("SELECT delivery_id FROM jobs WHERE id = ?1", params![job], |r| r.get(0)))
@@ -1843,9 +1841,7 @@ mod tests {
         // The plan, not a timing: no sort of every queued job, the queue's
         // index walked in ID order.
         let reader = open_reader(&path).unwrap();
-        let mut plan = reader.prepare(&format!("EXPLAIN QUERY PLAN {CLAIM}")).unwrap();
-        let steps: Vec<String> =
-            plan.query_map(params![now_ms()], |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        let steps = plan_of(&reader, CLAIM, params![now_ms()]);
         assert!(steps.iter().any(|s| s.contains("USING INDEX jobs_queue")), "{steps:?}");
         assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "{steps:?}");
         // What it takes: a busy target's queued jobs are stepped over, a job
